@@ -1,0 +1,209 @@
+"""Tables. amoCRM ids live only in ``crm_links``; everything else is keyed by the tenant's slug."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class TenantState(Base):
+    """Per-tenant bookkeeping that is not configuration: watermarks and pauses."""
+
+    __tablename__ = "tenant_state"
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    booking_watermark: Mapped[datetime | None]
+    amocrm_paused_until: Mapped[datetime | None]
+    amocrm_pause_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+    __table_args__ = (
+        Index("ix_clients_tenant_phone", "tenant", "phone"),
+        Index("ix_clients_tenant_email", "tenant", "email"),
+        UniqueConstraint("tenant", "source", "external_id", name="uq_clients_source_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(200))
+    birthday: Mapped[date | None]
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    opted_out: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    visits: Mapped[list[Visit]] = relationship(back_populates="client")
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+    __table_args__ = (UniqueConstraint("tenant", "source", "external_id", name="uq_visits_source_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    start_at: Mapped[datetime]
+    duration_min: Mapped[int | None]
+    branch: Mapped[str | None] = mapped_column(String(64))
+    staff_id: Mapped[str | None] = mapped_column(String(64))
+    staff_name: Mapped[str | None] = mapped_column(String(200))
+    total_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    channel: Mapped[str] = mapped_column(String(16), default="unknown")
+    version: Mapped[datetime]  # occurred_at of the snapshot stored here
+    history: Mapped[list[Any]] = mapped_column(JSON, default=list)  # transitions with times
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    client: Mapped[Client | None] = relationship(back_populates="visits")
+    services: Mapped[list[VisitService]] = relationship(
+        back_populates="visit", cascade="all, delete-orphan", order_by="VisitService.position"
+    )
+
+
+class VisitService(Base):
+    __tablename__ = "visit_services"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    external_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(120))
+    price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    quantity: Mapped[int] = mapped_column(default=1)
+    visit: Mapped[Visit] = relationship(back_populates="services")
+
+
+class InboundEvent(Base):
+    """Every accepted delivery, stored before it is acknowledged; unique per source dedupe key."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("tenant", "source", "dedupe_key", name="uq_inbound_dedupe"),
+        Index("ix_inbound_status", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    """A job owed to the queue; the sweeper re-enqueues rows nobody has taken."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state", "state", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("inbound_events.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | enqueued | done
+    created_at: Mapped[datetime]
+    enqueued_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class AppliedAction(Base):
+    """One planned action, recorded before it is carried out and again after; unique per idempotency key."""
+
+    __tablename__ = "applied_actions"
+    __table_args__ = (UniqueConstraint("tenant", "key", name="uq_action_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed | skipped
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"))
+    created_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None]
+
+
+class CrmLink(Base):
+    """A local thing (client, lead of a pipeline, task, pipeline, field) ↔ its amoCRM id."""
+
+    __tablename__ = "crm_links"
+    __table_args__ = (UniqueConstraint("tenant", "local_kind", "local_key", name="uq_crm_link"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    local_kind: Mapped[str] = mapped_column(String(32))
+    local_key: Mapped[str] = mapped_column(String(255))
+    amo_id: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class OAuthToken(Base):
+    """amoCRM tokens of one tenant, encrypted; ``version`` fences concurrent refreshes."""
+
+    __tablename__ = "oauth_tokens"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[bytes] = mapped_column(LargeBinary)
+    refresh_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+    state: Mapped[str] = mapped_column(String(16), default="ok")  # ok | needs_reauth
+    updated_at: Mapped[datetime]
+
+
+class CatalogEntry(Base):
+    """A booking system's service and its category, cached because webhooks omit the category."""
+
+    __tablename__ = "service_catalog"
+    __table_args__ = (UniqueConstraint("tenant", "source", "service_id", name="uq_catalog_service"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    service_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    category_id: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(120))
+    fetched_at: Mapped[datetime]

@@ -1,0 +1,86 @@
+"""Process settings, read once from the environment by each entry point and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """One or more environment variables are invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_dir: Path
+    database_url: str
+    redis_url: str | None  # None: an embedded Redis under instance_dir
+    tenants_dir: Path
+    secret_key: str
+    log_level: str = "INFO"
+    log_json: bool = False
+    public_url: str = "http://127.0.0.1:8000"
+    queue_name: str = "salonbridge"
+    sweep_after_s: int = 10
+    max_body_bytes: int = 1024 * 1024
+
+    @property
+    def embedded_redis_path(self) -> Path:
+        return self.instance_dir / "redis.db"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); raises SettingsError listing all faults."""
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+        instance = Path(env.get("SALONBRIDGE_INSTANCE", "instance")).resolve()
+        level = env.get("SALONBRIDGE_LOG_LEVEL", "INFO").upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            problems.append(f"SALONBRIDGE_LOG_LEVEL: unknown level {level!r}")
+        db_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'salonbridge.db'}"
+        if db_url.startswith("postgres://"):
+            db_url = "postgresql+psycopg://" + db_url.removeprefix("postgres://")
+        elif db_url.startswith("postgresql://"):
+            db_url = "postgresql+psycopg://" + db_url.removeprefix("postgresql://")
+        if not db_url.startswith(("sqlite", "postgresql")):
+            problems.append("DATABASE_URL: only sqlite:/// and postgresql:// URLs are supported")
+        redis_url = env.get("REDIS_URL") or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            problems.append("REDIS_URL: expected redis://, rediss:// or unix://")
+        sweep = env.get("SALONBRIDGE_SWEEP_AFTER_S", "10")
+        if not sweep.isdigit():
+            problems.append("SALONBRIDGE_SWEEP_AFTER_S: expected a whole number of seconds")
+        if problems:
+            raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+        return cls(
+            instance_dir=instance,
+            database_url=db_url,
+            redis_url=redis_url,
+            tenants_dir=Path(env.get("SALONBRIDGE_TENANTS", "config/tenants")).resolve(),
+            secret_key=env.get("SECRET_KEY") or "dev-only-not-secret",
+            log_level=level,
+            log_json=env.get("SALONBRIDGE_LOG_JSON", "") in {"1", "true", "yes"},
+            public_url=env.get("SALONBRIDGE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            sweep_after_s=int(sweep),
+        )
+
+    def with_redis(self, url: str) -> Settings:
+        """A copy pointing at a started Redis (the embedded one handed to child processes)."""
+        return replace(self, redis_url=url)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        env = {
+            "SALONBRIDGE_INSTANCE": str(self.instance_dir),
+            "DATABASE_URL": self.database_url,
+            "SALONBRIDGE_TENANTS": str(self.tenants_dir),
+            "SECRET_KEY": self.secret_key,
+            "SALONBRIDGE_LOG_LEVEL": self.log_level,
+            "SALONBRIDGE_PUBLIC_URL": self.public_url,
+            "SALONBRIDGE_SWEEP_AFTER_S": str(self.sweep_after_s),
+        }
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        return env

@@ -1,0 +1,163 @@
+"""Normalized booking events: what every booking source is translated into before anything else runs.
+
+One event is one snapshot of a booking (a YCLIENTS record, a generic JSON booking) as the source saw it
+at ``occurred_at``. Which transition it represents (created, completed, cancelled, restored...) is
+decided later against the stored history, because sources send snapshots, not diffs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class BookingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CONFIRMED = "confirmed"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_upcoming(self) -> bool:
+        """A booking that still expects the client to come."""
+        return self in (BookingStatus.SCHEDULED, BookingStatus.CONFIRMED)
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    external_id: str
+    title: str
+    category: str | None = None
+    price: Decimal | None = None
+    quantity: int = 1
+
+
+@dataclass(frozen=True)
+class Staff:
+    external_id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    external_id: str | None = None
+    name: str | None = None
+    phone: str | None = None  # E.164
+    email: str | None = None
+    birthday: date | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def is_reachable(self) -> bool:
+        return bool(self.phone or self.email)
+
+
+@dataclass(frozen=True)
+class Booking:
+    external_id: str
+    status: BookingStatus
+    start_at: datetime  # timezone-aware
+    duration_min: int | None = None
+    branch: str | None = None
+    staff: Staff | None = None
+    services: tuple[ServiceLine, ...] = ()
+    total_price: Decimal | None = None
+    channel: str = "unknown"
+    created_at: datetime | None = None
+    comment: str | None = None
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Distinct service categories in booking order (unknown categories left out)."""
+        seen: dict[str, None] = {}
+        for line in self.services:
+            if line.category:
+                seen.setdefault(line.category, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class VisitEvent:
+    """A booking snapshot from one source, for one tenant, as of ``occurred_at``."""
+
+    tenant: str
+    source: str
+    dedupe_key: str
+    occurred_at: datetime  # the source's change time: orders deliveries of the same booking
+    booking: Booking
+    client: ClientInfo | None = None
+    source_event: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, the one stored with the inbound event and replayed from files."""
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VisitEvent:
+        b = data["booking"]
+        booking = Booking(
+            external_id=b["external_id"],
+            status=BookingStatus(b["status"]),
+            start_at=datetime.fromisoformat(b["start_at"]),
+            duration_min=b.get("duration_min"),
+            branch=b.get("branch"),
+            staff=Staff(**b["staff"]) if b.get("staff") else None,
+            services=tuple(
+                ServiceLine(
+                    external_id=s["external_id"],
+                    title=s["title"],
+                    category=s.get("category"),
+                    price=_decimal(s.get("price")),
+                    quantity=int(s.get("quantity") or 1),
+                )
+                for s in b.get("services") or ()
+            ),
+            total_price=_decimal(b.get("total_price")),
+            channel=b.get("channel") or "unknown",
+            created_at=datetime.fromisoformat(b["created_at"]) if b.get("created_at") else None,
+            comment=b.get("comment"),
+        )
+        c = data.get("client")
+        client = None
+        if c:
+            client = ClientInfo(
+                external_id=c.get("external_id"),
+                name=c.get("name"),
+                phone=c.get("phone"),
+                email=c.get("email"),
+                birthday=date.fromisoformat(c["birthday"]) if c.get("birthday") else None,
+                tags=tuple(c.get("tags") or ()),
+            )
+        return cls(
+            tenant=data["tenant"],
+            source=data["source"],
+            dedupe_key=data["dedupe_key"],
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            booking=booking,
+            client=client,
+            source_event=data.get("source_event"),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
