@@ -1,0 +1,70 @@
+"""Intake: the one path from a booking system's body to a stored event and a queued job.
+
+Live webhooks, ``salonbridge replay`` and the clock's catch-up polling all call ``receive``, so a
+replayed or polled record is deduplicated and ordered exactly like a live delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from bridge.booking.errors import PayloadError
+from bridge.booking.generic import normalize_generic
+from bridge.booking.yclients import normalize_record
+from bridge.queue import JobQueue
+from bridge.store import inbox
+from bridge.store.db import Store
+from bridge.store.inbox import Receipt
+from config.tenants import Tenant
+from pipelines.events import VisitEvent
+
+log = logging.getLogger(__name__)
+
+Normalizer = Callable[[dict[str, Any], Tenant, datetime], VisitEvent]
+NORMALIZERS: dict[str, Normalizer] = {"yclients": normalize_record, "generic": normalize_generic}
+
+
+def normalize(source: str, body: dict[str, Any], tenant: Tenant, now: datetime) -> VisitEvent:
+    """Translate a source's body into a VisitEvent; raises PayloadError naming the bad fields."""
+    try:
+        normalizer = NORMALIZERS[source]
+    except KeyError:
+        raise PayloadError(f"unknown source {source!r}", {"source": ["unknown"]}) from None
+    return normalizer(body, tenant, now)
+
+
+def store_event(store: Store, event: VisitEvent, now: datetime) -> Receipt:
+    """Durably store the event and its outbox row (the point after which it is never lost)."""
+    return inbox.accept(
+        store,
+        tenant=event.tenant,
+        source=event.source,
+        dedupe_key=event.dedupe_key,
+        payload=event.to_dict(),
+        now=now,
+    )
+
+
+def enqueue_after_commit(store: Store, queue: JobQueue, receipt: Receipt, now: datetime) -> bool:
+    """Try to queue the job now; if Redis is down the sweeper queues it later. Never raises."""
+    if receipt.duplicate:
+        return False
+    try:
+        queue.enqueue_event(receipt.event_id)
+    except RedisError as exc:
+        log.warning("enqueue of event %s deferred to the sweeper: %s", receipt.event_id, exc)
+        return False
+    inbox.mark_enqueued(store, receipt.event_id, now)
+    return True
+
+
+def receive(store: Store, queue: JobQueue, tenant: Tenant, source: str, body: dict[str, Any], now: datetime) -> Receipt:
+    """normalize → store → enqueue, for callers that are not the web endpoint (replay, catch-up)."""
+    receipt = store_event(store, normalize(source, body, tenant, now), now)
+    enqueue_after_commit(store, queue, receipt, now)
+    return receipt

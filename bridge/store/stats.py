@@ -1,0 +1,39 @@
+"""Read-only figures for /metrics and the demo summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from bridge.store.db import Store
+from bridge.store.models import Client, InboundEvent, Visit
+
+
+def events_by_status(store: Store) -> dict[str, int]:
+    with store.session() as s:
+        rows = s.execute(select(InboundEvent.status, func.count()).group_by(InboundEvent.status))
+        return {status: n for status, n in rows}
+
+
+def recent_latencies(store: Store, since: datetime, limit: int = 5000) -> list[float]:
+    """Seconds from receipt to processed, for events processed since ``since``."""
+    with store.session() as s:
+        rows = s.execute(
+            select(InboundEvent.received_at, InboundEvent.processed_at)
+            .where(InboundEvent.processed_at.is_not(None), InboundEvent.processed_at >= since)
+            .order_by(InboundEvent.processed_at.desc())
+            .limit(limit)
+        )
+        return sorted(max(0.0, (done - got).total_seconds()) for got, done in rows)
+
+
+def counts(store: Store, tenant: str | None = None) -> dict[str, object]:
+    """Clients, and visits by status, for one tenant or all."""
+    with store.session() as s:
+        clients = select(func.count()).select_from(Client)
+        visits = select(Visit.status, func.count()).group_by(Visit.status)
+        if tenant:
+            clients = clients.where(Client.tenant == tenant)
+            visits = visits.where(Visit.tenant == tenant)
+        return {"clients": s.scalar(clients) or 0, "visits": {st: n for st, n in s.execute(visits)}}

@@ -1,0 +1,115 @@
+"""Clients and visits: the salon's history as salonbridge knows it, upserted from booking snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.store.models import Client, Visit, VisitService
+from pipelines.events import BookingStatus, ClientInfo, VisitEvent
+from pipelines.snapshot import Snapshot, VisitState
+
+
+def find_visit(session: Session, tenant: str, source: str, external_id: str) -> Visit | None:
+    return session.scalar(
+        select(Visit).where(Visit.tenant == tenant, Visit.source == source, Visit.external_id == external_id)
+    )
+
+
+def visit_state(visit: Visit) -> VisitState:
+    return VisitState(
+        external_id=visit.external_id,
+        status=BookingStatus(visit.status),
+        start_at=visit.start_at,
+        staff_id=visit.staff_id,
+        version=visit.version,
+    )
+
+
+def load_snapshot(session: Session, event: VisitEvent) -> Snapshot:
+    """What the store knows about the event's booking and its client."""
+    visit = find_visit(session, event.tenant, event.source, event.booking.external_id)
+    client = visit.client if visit and visit.client else find_client(session, event.tenant, event.source, event.client)
+    others: tuple[VisitState, ...] = ()
+    if client is not None:
+        others = tuple(visit_state(v) for v in sorted(client.visits, key=lambda v: v.start_at))
+    return Snapshot(visit=visit_state(visit) if visit else None, client_visits=others)
+
+
+def find_client(session: Session, tenant: str, source: str, info: ClientInfo | None) -> Client | None:
+    """Match by the source's client id, then phone, then email (the order amoCRM contacts dedupe in)."""
+    if info is None:
+        return None
+    probes: list[Any] = []
+    if info.external_id:
+        probes.append((Client.source == source) & (Client.external_id == info.external_id))
+    if info.phone:
+        probes.append(Client.phone == info.phone)
+    if info.email:
+        probes.append(Client.email == info.email)
+    for probe in probes:
+        found = session.scalar(select(Client).where(Client.tenant == tenant, probe).order_by(Client.id).limit(1))
+        if found is not None:
+            return found
+    return None
+
+
+def upsert_client(session: Session, event: VisitEvent, now: datetime) -> Client | None:
+    info = event.client
+    if info is None or not (info.external_id or info.phone or info.email):
+        return None
+    client = find_client(session, event.tenant, event.source, info)
+    if client is None:
+        client = Client(tenant=event.tenant, source=event.source, created_at=now, tags=[])
+        session.add(client)
+    if info.external_id and not client.external_id:
+        client.source, client.external_id = event.source, info.external_id
+    client.name = info.name or client.name
+    client.phone = info.phone or client.phone
+    client.email = info.email or client.email
+    client.birthday = info.birthday or client.birthday
+    if info.tags:
+        client.tags = sorted(set(client.tags or []) | set(info.tags))
+    client.updated_at = now
+    return client
+
+
+def upsert_visit(
+    session: Session, event: VisitEvent, client: Client | None, history: list[str], now: datetime
+) -> Visit:
+    """Write the event's snapshot over the stored one (the caller has already ruled out stale ones)."""
+    b = event.booking
+    visit = find_visit(session, event.tenant, event.source, b.external_id)
+    if visit is None:
+        visit = Visit(tenant=event.tenant, source=event.source, external_id=b.external_id, created_at=now, history=[])
+        session.add(visit)
+    if client is not None:
+        visit.client = client
+    visit.status = b.status.value
+    visit.start_at = b.start_at
+    visit.duration_min = b.duration_min
+    visit.branch = b.branch
+    visit.staff_id = b.staff.external_id if b.staff else None
+    visit.staff_name = b.staff.name if b.staff else None
+    visit.total_price = b.total_price
+    visit.channel = b.channel
+    visit.version = event.occurred_at
+    visit.updated_at = now
+    if history:
+        stamp = event.occurred_at.isoformat()
+        visit.history = [*(visit.history or []), *({"at": stamp, "transition": t} for t in history)]
+    visit.services = [
+        VisitService(
+            position=i,
+            external_id=line.external_id,
+            title=line.title,
+            category=line.category,
+            price=line.price,
+            quantity=line.quantity,
+        )
+        for i, line in enumerate(b.services)
+    ]
+    return visit

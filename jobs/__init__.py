@@ -1,0 +1,1 @@
+"""RQ job functions, the clock's schedule and the worker entry point."""

@@ -1,0 +1,3 @@
+from salonbridge.cli import main
+
+main()

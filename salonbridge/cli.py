@@ -1,0 +1,134 @@
+"""The ``salonbridge`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from config.logging import configure_logging
+from config.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    configure_logging(settings)
+    return settings
+
+
+def _services(migrate: bool = False):
+    from bridge.services import Services
+    from config.tenants import TenantFileError
+
+    try:
+        return Services.build(_settings(), migrate=migrate)
+    except TenantFileError as exc:
+        raise click.ClickException(f"invalid tenant files (run `salonbridge check`):\n{exc}") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """salonbridge: a salon's booking events in, its retention playbook in amoCRM out.
+
+    Settings come from the environment: DATABASE_URL (default: SQLite under ./instance), REDIS_URL
+    (default: an embedded Redis), SECRET_KEY, SALONBRIDGE_TENANTS (default: config/tenants),
+    SALONBRIDGE_INSTANCE, SALONBRIDGE_LOG_LEVEL, SALONBRIDGE_LOG_JSON.
+    """
+
+
+@main.command()
+@click.option("--tenants", "tenants_dir", type=click.Path(file_okay=False, path_type=Path), help="Tenant files folder.")
+@click.option("--skip-env", is_flag=True, help="Do not require the environment variables the files name.")
+def check(tenants_dir: Path | None, skip_env: bool) -> None:
+    """Validate every tenant file; print each problem as FILE: FIELD: MESSAGE; exit 1 on any."""
+    from salonbridge.checks import check_tenants
+
+    directory = tenants_dir or _settings().tenants_dir
+    problems, count = check_tenants(directory, require_env=not skip_env)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {directory}", err=True)
+        sys.exit(1)
+    click.echo(f"{count} tenant file(s) in {directory}: OK")
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all pending migrations (also done automatically by `run` and `demo`)."""
+    from bridge.store.db import Store
+
+    settings = _settings()
+    Store(settings.database_url).migrate()
+    click.echo("database is at the newest schema")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker that processes booking events (run as many as you like)."""
+    from jobs.worker import run_worker
+
+    run_worker(_services(), burst=burst)
+
+
+@main.command()
+def clock() -> None:
+    """Run the clock: outbox sweeper, crash recovery, catch-up polling (exactly one per install)."""
+    from jobs.clock import run_clock
+
+    run_clock(_services())
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address of the web server.")
+@click.option("--workers", default=2, show_default=True, help="Number of RQ worker processes.")
+def run(bind: str, workers: int) -> None:
+    """Run web + workers + clock in one command; Ctrl-C stops them all."""
+    from salonbridge.supervisor import Supervisor
+
+    svc = _services(migrate=True)
+    supervisor = Supervisor(svc.settings, bind=bind, workers=workers)
+    supervisor.start()
+    click.echo(f"salonbridge is running on http://{bind} (Ctrl-C to stop)")
+    sys.exit(supervisor.wait())
+
+
+@main.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--tenant", help="Tenant of lines that do not name one.")
+@click.option("--source", default="generic", show_default=True, help="Source of lines that do not name one.")
+def replay(file, tenant: str | None, source: str) -> None:
+    """Feed a JSON-lines file of booking events through the same intake as live webhooks.
+
+    Each line is either a webhook body (with --tenant/--source) or {"tenant", "source", "body"}.
+    Already stored events are recognised as duplicates; the worker processes the rest.
+    """
+    from salonbridge.replay import replay_lines
+
+    svc = _services(migrate=True)
+    summary = replay_lines(svc, file, default_tenant=tenant, default_source=source)
+    click.echo(summary.render())
+    if summary.rejected:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--clients", default=50, show_default=True, help="Clients in the synthetic salon.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same salon).")
+@click.option("--instance", type=click.Path(file_okay=False, path_type=Path), default=Path("instance/demo"),
+              show_default=True, help="Folder for the demo's database and Redis (wiped first).")
+def demo(clients: int, seed: int, instance: Path) -> None:
+    """Start everything on embedded defaults, post a synthetic salon's year through HTTP, print a summary."""
+    from salonbridge.demo import run_demo
+
+    sys.exit(run_demo(instance=instance, clients=clients, seed=seed))

@@ -1,0 +1,129 @@
+"""Shared fixtures. Store/queue-level tests run once per available backend:
+SQLite + embedded Redis always, PostgreSQL + Redis server when they answer on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bridge.queue import connect, embedded_redis, embedded_url
+from bridge.services import Services
+from config.settings import Settings
+
+PG_URL = os.environ.get("SALONBRIDGE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SALONBRIDGE_TEST_REDIS", "redis://127.0.0.1:6379/13")
+TOKEN = "t0ken-for-tests-0123456789"
+TOKEN_ENV = "SALON_TEST_WEBHOOK_TOKEN"
+
+TENANT_YAML = f"""slug: salon
+name: Test Salon
+timezone: Europe/Kyiv
+language: uk
+currency: UAH
+country: UA
+branches:
+  - {{id: "111111", name: "Центр"}}
+  - {{id: "111112", name: "Поділ"}}
+booking:
+  source: yclients
+  webhook_token_env: {TOKEN_ENV}
+amocrm:
+  base_url: http://127.0.0.1:9
+services:
+  services:
+    "3333": {{category: Манікюр, periodicity_days: 21}}
+    "4444": {{category: Педикюр, periodicity_days: 28}}
+"""
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_available() -> bool:
+    if not _port_open("127.0.0.1", 5432):
+        return False
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+BACKENDS = ["sqlite"] + (["postgres"] if _postgres_available() and _port_open("127.0.0.1", 6379) else [])
+
+
+@dataclass
+class Backend:
+    name: str
+    database_url: str
+    redis_url: str
+
+
+@pytest.fixture(scope="session")
+def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = embedded_redis(tmp_path_factory.mktemp("redis") / "redis.db")
+    yield embedded_url(server)
+    server.shutdown()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path, embedded_redis_url: str) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        yield Backend("sqlite", f"sqlite:///{tmp_path / 'salonbridge.db'}", embedded_redis_url)
+        connect(embedded_redis_url).flushdb()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    connect(REDIS_URL).flushdb()
+    try:
+        yield Backend("postgres", f"{PG_URL}?options=-csearch_path%3D{schema}", REDIS_URL)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+        connect(REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def tenants_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "tenants"
+    folder.mkdir()
+    (folder / "salon.yaml").write_text(TENANT_YAML, encoding="utf-8")
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    return folder
+
+
+@pytest.fixture
+def settings(backend: Backend, tenants_dir: Path, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "SALONBRIDGE_INSTANCE": str(tmp_path / "instance"),
+            "DATABASE_URL": backend.database_url,
+            "REDIS_URL": backend.redis_url,
+            "SALONBRIDGE_TENANTS": str(tenants_dir),
+            "SALONBRIDGE_LOG_LEVEL": "WARNING",
+            "SALONBRIDGE_SWEEP_AFTER_S": "1",
+        }
+    )
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    svc = Services.build(settings, migrate=True)
+    yield svc
+    svc.close()

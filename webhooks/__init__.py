@@ -1,0 +1,1 @@
+"""The HTTP edge: booking-system hooks, health, metrics and the API description."""

@@ -1,0 +1,33 @@
+"""Flask application factory (gunicorn: ``webhooks.app:create_app()``)."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from bridge.services import Services
+from config.logging import configure_logging
+from config.settings import Settings
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """Build the web app; entry points pass Settings, gunicorn gets them from the environment."""
+    settings = settings or (services.settings if services else Settings.from_env())
+    configure_logging(settings)
+    services = services or Services.build(settings)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    app.extensions["salonbridge"] = services
+
+    from webhooks import health, hooks, metrics, openapi
+
+    app.register_blueprint(hooks.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(openapi.bp)
+
+    @app.errorhandler(HTTPException)
+    def json_errors(exc: HTTPException):  # every error is JSON with a reason, never an HTML page
+        return jsonify(error=exc.name.lower(), reason=exc.description), exc.code
+
+    return app
