@@ -50,7 +50,7 @@ def store_event(store: Store, event: VisitEvent, now: datetime) -> Receipt:
     )
 
 
-def enqueue_after_commit(store: Store, queue: JobQueue, receipt: Receipt, now: datetime) -> bool:
+def enqueue_after_commit(queue: JobQueue, receipt: Receipt) -> bool:
     """Try to queue the job now; if Redis is down the sweeper queues it later. Never raises."""
     if receipt.duplicate:
         return False
@@ -59,12 +59,11 @@ def enqueue_after_commit(store: Store, queue: JobQueue, receipt: Receipt, now: d
     except RedisError as exc:
         log.warning("enqueue of event %s deferred to the sweeper: %s", receipt.event_id, exc)
         return False
-    inbox.mark_enqueued(store, receipt.event_id, now)
     return True
 
 
 def receive(store: Store, queue: JobQueue, tenant: Tenant, source: str, body: dict[str, Any], now: datetime) -> Receipt:
     """normalize → store → enqueue, for callers that are not the web endpoint (replay, catch-up)."""
     receipt = store_event(store, normalize(source, body, tenant, now), now)
-    enqueue_after_commit(store, queue, receipt, now)
+    enqueue_after_commit(queue, receipt)
     return receipt

@@ -187,10 +187,8 @@ def flatten_errors(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(messages, dict):
         out: list[tuple[str, str]] = []
         for key, value in messages.items():
-            if key == "value" and prefix:  # marshmallow's Dict nests a value's errors under "value"
-                path = prefix
-            else:
-                path = f"{prefix}.{key}" if prefix else str(key)
+            # marshmallow's Dict nests a value's errors under "value": the key is the path already
+            path = prefix if key == "value" and prefix else f"{prefix}.{key}" if prefix else str(key)
             out.extend(flatten_errors(value, path))
         return out
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):

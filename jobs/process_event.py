@@ -69,8 +69,12 @@ def _close(svc: Services, event_id: int, status: str, now: datetime, reason: str
     return status
 
 
-def _client_lock(svc: Services, event: VisitEvent):
-    """Serialize events of one client, so two workers never plan from the same stale snapshot."""
+def client_lock_name(event: VisitEvent) -> str:
     c = event.client
     who = (c and (c.external_id or c.phone or c.email)) or f"booking:{event.booking.external_id}"
-    return svc.queue.connection.lock(f"salonbridge:lock:{event.tenant}:client:{who}", timeout=120, blocking_timeout=60)
+    return f"salonbridge:lock:{event.tenant}:client:{who}"
+
+
+def _client_lock(svc: Services, event: VisitEvent):
+    """Serialize events of one client, so two workers never plan from the same stale snapshot."""
+    return svc.queue.connection.lock(client_lock_name(event), timeout=120, blocking_timeout=60)

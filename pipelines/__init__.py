@@ -6,6 +6,6 @@ comes in as ``now`` and everything else as arguments, so the rules are tested as
 """
 
 from pipelines.events import Booking, BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
-from pipelines.planner import plan
+from pipelines.planner import due, plan
 
-__all__ = ["Booking", "BookingStatus", "ClientInfo", "ServiceLine", "Staff", "VisitEvent", "plan"]
+__all__ = ["Booking", "BookingStatus", "ClientInfo", "ServiceLine", "Staff", "VisitEvent", "due", "plan"]

@@ -1,13 +1,22 @@
-"""Actions: the imperative intents ``plan`` returns and the executor carries out.
+"""Actions: the imperative intents ``plan`` and ``due`` return and the executor carries out.
 
 Every action has an idempotency ``key`` derived from the rule and the occasion, so applying the same
-plan twice (a redelivered event, a retried job) is recognised and skipped.
+plan twice (a redelivered event, a retried job, the next clock tick) is recognised and skipped. Keys
+of actions that toggle state (cancel / restore a task, move a lead) include the event's stamp
+``<booking>@<occurred_at>`` so a later, different toggle is not mistaken for a repeat.
+Bookkeeping actions (RecordVisit, OpenCycle, UpdateCycle, CloseCycle, RecordLostStep) only change our
+store; Skip changes nothing and exists so that every "no" has a logged reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 
+from pipelines.snapshot import LostStep, TaskState
+from pipelines.stages import Outcome, Pipeline
 from pipelines.transitions import Transition
 
 
@@ -26,3 +35,180 @@ class RecordVisit(Action):
 
     booking_id: str
     transitions: tuple[Transition, ...]
+    categories: tuple[str, ...] = ()  # canonical categories, stored as VisitState.categories
+
+
+@dataclass(frozen=True)
+class UpsertContact(Action):
+    """Find the amoCRM contact (by phone, then email) or create it; refresh name and contacts."""
+
+    client_id: str
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateLead(Action):
+    """A new lead in ``pipeline`` at ``stage``; later actions refer to it by this action's key."""
+
+    client_id: str
+    pipeline: Pipeline
+    stage: str
+    name: str
+    fields: Mapping[str, str] = field(default_factory=dict, hash=False)
+    responsible: str | None = None
+
+
+@dataclass(frozen=True)
+class MoveLead(Action):
+    """Move the lead made by ``lead_key`` to ``stage``; ``outcome`` says whether that closes it."""
+
+    client_id: str
+    pipeline: Pipeline
+    lead_key: str
+    stage: str
+    outcome: Outcome = Outcome.OPEN
+
+
+@dataclass(frozen=True)
+class UpdateFields(Action):
+    """Set custom fields on the client's contact (``lead_key`` None) or on a lead."""
+
+    client_id: str
+    fields: Mapping[str, str] = field(default_factory=dict, hash=False)
+    lead_key: str | None = None
+
+
+class TaskKind(StrEnum):
+    PERIODIC = "periodic"  # seed 000: invite for the repeat visit
+    SALES_CALL = "sales_call"  # a first booking was missed or cancelled
+    LOST_CALL = "lost_call"  # manager call to win a lost client back
+
+
+@dataclass(frozen=True)
+class CreateTask(Action):
+    """A task for a person; attached to the lead ``lead_key``, or to the contact when None."""
+
+    client_id: str
+    task_kind: TaskKind
+    text: str
+    deadline: datetime
+    responsible: str | None = None
+    lead_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CompleteTask(Action):
+    """Close the task made by ``task_key`` with a result text saying why (never a person's done task)."""
+
+    client_id: str
+    task_key: str
+    result: str
+
+
+@dataclass(frozen=True)
+class RestoreTask(Action):
+    """Reopen the task made by ``task_key`` with ``deadline`` (its own, or now when that has passed)."""
+
+    client_id: str
+    task_key: str
+    deadline: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class AddNote(Action):
+    """A note on the contact (``lead_key`` None) or a lead, so people see why the robot acted."""
+
+    client_id: str
+    text: str
+    lead_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SendMessage(Action):
+    """One message to the client; rendered and sent by the executor, never before ``send_at``.
+
+    ``context`` holds the placeholder values known here; the executor adds ``link`` (signed, needs a
+    secret). ``send_at`` None means now; it is already moved out of quiet hours and past the frequency
+    cap where the template is subject to them. ``booking_id`` lets a later CancelMessage find it.
+    """
+
+    client_id: str
+    template: str
+    language: str
+    occasion: str
+    channels: tuple[str, ...]
+    context: Mapping[str, str] = field(default_factory=dict, hash=False)
+    send_at: datetime | None = None
+    marketing: bool = False
+    booking_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelMessage(Action):
+    """Drop any not-yet-sent ``template`` message scheduled for ``booking_id`` (e.g. the 24 h reminder)."""
+
+    client_id: str
+    template: str
+    booking_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OpenCycle(Action):
+    """Bookkeeping: start expecting the client's next visit in ``category``."""
+
+    client_id: str
+    category: str
+    anchor_visit_id: str
+    due_at: datetime
+    period_days: int
+    task_key: str
+    task_state: TaskState = TaskState.OPEN
+    cancelled_by: str | None = None
+    task_exists: bool = True
+    service: str | None = None
+    master: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateCycle(Action):
+    """Bookkeeping: the cycle's autotask changed state (cancelled by / restored after a booking)."""
+
+    client_id: str
+    category: str
+    anchor_visit_id: str
+    task_state: TaskState
+    cancelled_by: str | None = None
+    task_exists: bool = True
+
+
+@dataclass(frozen=True)
+class CloseCycle(Action):
+    """Bookkeeping: the cycle is over (a newer visit in the category replaced it)."""
+
+    client_id: str
+    category: str
+    anchor_visit_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordLostStep(Action):
+    """Bookkeeping: the win-back sequence reached ``step`` at ``at``."""
+
+    client_id: str
+    anchor_visit_id: str
+    lead_key: str
+    step: LostStep
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Skip(Action):
+    """Nothing to do, and why (logged by the executor; recorded like any action, so said once)."""
+
+    rule: str
+    reason: str

@@ -1,26 +1,91 @@
-"""``plan``: the one entry point from an event to the actions it causes."""
+"""The two entry points: ``plan`` (a booking event arrived) and ``due`` (the clock ticked for a client).
+
+Both are pure and deterministic for a fixed ``now``. Both drop actions whose key is already in
+``snapshot.applied`` (and repeats within one plan), so a redelivered event or the next clock tick
+plans nothing new; the executor checks keys again before carrying anything out.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from pipelines.actions import Action, RecordVisit
+from pipelines.actions import Action, RecordVisit, Skip
+from pipelines.catalog import booking_categories
 from pipelines.events import VisitEvent
 from pipelines.policy import Policy
+from pipelines.rules import autotask, lost, repeat, sales, service_messages
+from pipelines.rules.context import Occasion, Scene
 from pipelines.snapshot import Snapshot
-from pipelines.transitions import is_stale, transitions
+from pipelines.transitions import Transition, is_stale, transitions
+
+# Order matters where one rule's lead closes before another's opens (Repeat won, then a new one).
+EVENT_RULES: tuple[Callable[[Occasion], list[Action]], ...] = (
+    lost.on_event,
+    repeat.on_event,
+    sales.on_event,
+    autotask.on_event,
+    service_messages.on_event,
+)
+CLOCK_RULES: tuple[Callable[[Scene], list[Action]], ...] = (repeat.on_clock, lost.on_clock)
 
 
 def plan(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
     """Actions caused by ``event`` given what is stored; deterministic for a fixed ``now``.
 
     A stale snapshot (older than the stored one) and a snapshot that changes nothing both plan nothing.
+    A booking without a client gets only its bookkeeping (RecordVisit).
     """
     if is_stale(snapshot.visit, event):
         return []
     steps = transitions(snapshot.visit, event.booking)
     if not steps:
         return []
+    categories = booking_categories(event.booking.services, policy)
     booking_id = event.booking.external_id
     key = f"visit:{event.source}:{booking_id}:{event.occurred_at.isoformat()}"
-    return [RecordVisit(key=key, booking_id=booking_id, transitions=steps)]
+    actions: list[Action] = [RecordVisit(key=key, booking_id=booking_id, transitions=steps, categories=categories)]
+    if snapshot.client is not None:
+        actions += _playbook(event, snapshot, policy, now, steps, categories)
+    return _fresh(actions, snapshot.applied)
+
+
+def due(snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
+    """Time-based actions for one client (repeat reminders, promo, lost-client sequence) at ``now``."""
+    if snapshot.client is None:
+        return []
+    scene = Scene(snapshot=snapshot, policy=policy, now=now, client=snapshot.client)
+    return _fresh((a for rule in CLOCK_RULES for a in rule(scene)), snapshot.applied)
+
+
+def _playbook(
+    event: VisitEvent,
+    snapshot: Snapshot,
+    policy: Policy,
+    now: datetime,
+    steps: tuple[Transition, ...],
+    categories: tuple[str, ...],
+) -> list[Action]:
+    client = snapshot.client
+    assert client is not None
+    if event.client is not None and event.client.is_reachable and not client.reachable:
+        client = dataclasses.replace(client, reachable=True)
+    occasion = Occasion(
+        snapshot=snapshot, policy=policy, now=now, client=client, event=event, steps=steps, categories=categories
+    )
+    if occasion.first_seen_cancelled:
+        reason = f"booking {occasion.booking_id} first seen already cancelled: nothing to confirm or cancel"
+        return [Skip(key=f"skip:out_of_order:{client.id}:{occasion.stamp}", rule="plan", reason=reason)]
+    return [a for rule in EVENT_RULES for a in rule(occasion)]
+
+
+def _fresh(actions: Iterable[Action], applied: frozenset[str]) -> list[Action]:
+    """Actions not yet applied, first occurrence of each key, in planning order."""
+    seen = set(applied)
+    out: list[Action] = []
+    for action in actions:
+        if action.key not in seen:
+            seen.add(action.key)
+            out.append(action)
+    return out

@@ -1,11 +1,18 @@
-"""What the store already knows when an event arrives: the input ``plan`` decides from."""
+"""What the store already knows when an event arrives (or the clock ticks): the input the rules decide from.
+
+The job layer loads one Snapshot per client from the store; nothing here is fetched lazily. Everything
+a rule needs to stay idempotent is in it too: ``applied`` holds the keys of the actions already carried
+out, so a planned action whose key is there is dropped.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from pipelines.events import BookingStatus
+from pipelines.stages import Pipeline
 
 
 @dataclass(frozen=True)
@@ -17,11 +24,129 @@ class VisitState:
     start_at: datetime
     staff_id: str | None
     version: datetime  # occurred_at of the event that wrote it
+    categories: tuple[str, ...] = ()  # canonical categories of its services (RecordVisit.categories)
+    staff_name: str | None = None
+    branch: str | None = None
+    services: tuple[str, ...] = ()  # service titles, for texts
+
+    def is_upcoming(self, now: datetime) -> bool:
+        """Still expects the client: scheduled/confirmed and not yet started."""
+        return self.status.is_upcoming and self.start_at >= now
+
+
+class TaskState(StrEnum):
+    """The periodicity autotask of one cycle (seed 000)."""
+
+    OPEN = "open"  # created, waiting for the admin
+    CANCELLED_BY_BOOKING = "cancelled_by_booking"  # closed by us: a same-category booking exists
+    DONE_BY_PERSON = "done_by_person"  # an amoCRM user completed it: never touched again
+    RESTORED = "restored"  # reopened by us after the cancelling booking was cancelled
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Per client and category, the open expectation of the next visit (DESIGN §5)."""
+
+    category: str  # canonical category
+    anchor_visit_id: str  # the completed visit the cycle counts from
+    due_at: datetime  # visit date + periodicity, at the tenant's working hour (tenant timezone)
+    period_days: int
+    task_key: str  # key of the CreateTask that is (or would be) the autotask
+    task_state: TaskState = TaskState.OPEN
+    cancelled_by: str | None = None  # booking id that cancelled the task (CANCELLED_BY_BOOKING)
+    task_exists: bool = True  # False when the cycle opened already cancelled: no task was ever created
+    service: str | None = None  # title of the service that set the period, for texts
+    master: str | None = None  # who did it, for texts
+
+    @property
+    def task_active(self) -> bool:
+        """The task is waiting for the admin (whether or not its deadline has passed)."""
+        return self.task_state in (TaskState.OPEN, TaskState.RESTORED)
+
+
+class LeadStatus(StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+@dataclass(frozen=True)
+class LeadState:
+    """One amoCRM lead the robot created; ``key`` is the CreateLead key that made it."""
+
+    key: str
+    pipeline: Pipeline
+    stage: str
+    status: LeadStatus = LeadStatus.OPEN
+    manual: bool = False  # a person moved it last: the robot makes no time-based moves on it
+
+
+class LostStep(StrEnum):
+    REMINDER = "reminder"  # entered Lost clients, reminder message sent
+    PROMO = "promo"  # "come back to <master>" promo sent
+    CALL = "call"  # manager call task created
+    LOST_FOR_GOOD = "lost_for_good"  # lead closed as lost
+    RETURNED = "returned"  # a new booking won the lead
+    TAKEN_OVER = "taken_over"  # a person moved or closed the lead: the robot stopped
+
+    @property
+    def running(self) -> bool:
+        return self in (LostStep.REMINDER, LostStep.PROMO, LostStep.CALL)
+
+
+@dataclass(frozen=True)
+class LostProgress:
+    """Where the client's win-back sequence is (one sequence per anchor visit)."""
+
+    anchor_visit_id: str  # the client's last completed visit when the sequence started
+    lead_key: str
+    step: LostStep
+    step_at: datetime  # when the step was carried out; the next one counts from here
+
+
+@dataclass(frozen=True)
+class ClientState:
+    """The local client the event belongs to (the job layer creates it before planning)."""
+
+    id: str  # local client id: stable, used in every idempotency key
+    name: str | None = None
+    reachable: bool = False  # has a phone or an email
+    opted_out: bool = False  # asked for no marketing / service messages
+    has_completed_visit: bool = False  # ever, including visits older than client_visits holds
+    welcome_sent: bool = False
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The stored history an event is judged against (extended by the playbook rules)."""
+    """The stored history an event (or a clock tick) is judged against."""
 
-    visit: VisitState | None = None
-    client_visits: tuple[VisitState, ...] = field(default_factory=tuple)
+    visit: VisitState | None = None  # the event's booking as stored before it (None: first sight)
+    client_visits: tuple[VisitState, ...] = field(default_factory=tuple)  # the client's bookings, any status
+    client: ClientState | None = None  # None: the booking has no client; only bookkeeping is planned
+    cycles: tuple[Cycle, ...] = ()  # open cycles, at most one per category
+    leads: tuple[LeadState, ...] = ()  # the client's robot-made leads, oldest first
+    lost: LostProgress | None = None  # the latest win-back sequence
+    applied: frozenset[str] = frozenset()  # keys of actions already carried out (messages included)
+    marketing_sent_at: tuple[datetime, ...] = ()  # send times of marketing messages (sent or scheduled)
+
+    def cycle(self, category: str) -> Cycle | None:
+        return next((c for c in self.cycles if c.category == category), None)
+
+    def open_lead(self, pipeline: Pipeline) -> LeadState | None:
+        """The newest open lead in ``pipeline``."""
+        return next(
+            (lead for lead in reversed(self.leads) if lead.pipeline is pipeline and lead.status is LeadStatus.OPEN),
+            None,
+        )
+
+    def lead(self, key: str) -> LeadState | None:
+        return next((lead for lead in self.leads if lead.key == key), None)
+
+    def upcoming(self, now: datetime, exclude: str | None = None) -> tuple[VisitState, ...]:
+        """The client's bookings still to come (any category, any branch), ``exclude`` left out."""
+        return tuple(v for v in self.client_visits if v.external_id != exclude and v.is_upcoming(now))
+
+    def completed(self) -> tuple[VisitState, ...]:
+        """Completed visits, newest first."""
+        done = (v for v in self.client_visits if v.status is BookingStatus.COMPLETED)
+        return tuple(sorted(done, key=lambda v: (v.start_at, v.external_id), reverse=True))

@@ -61,14 +61,15 @@ def post_all(base_url: str, token: str, deliveries: list[dict[str, Any]], duplic
 
     outcomes: Counter = Counter()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        for outcome in tqdm(pool.map(send, plan), total=len(plan), desc="posting", unit=" req", leave=False):
+        answers = pool.map(send, plan)
+        for outcome in tqdm(answers, total=len(plan), desc="posting", unit=" req", leave=False, disable=None):
             outcomes[outcome] += 1
     return outcomes
 
 
 def wait_until_processed(svc: Services, timeout_s: float = 600) -> dict[str, int]:
     deadline = time.monotonic() + timeout_s
-    with tqdm(desc="processing", unit=" events", leave=False) as bar:
+    with tqdm(desc="processing", unit=" events", leave=False, disable=None) as bar:
         while time.monotonic() < deadline:
             by_status = stats.events_by_status(svc.store)
             bar.n = sum(n for s, n in by_status.items() if s not in PENDING)
@@ -86,7 +87,7 @@ def wait_healthy(base_url: str, timeout_s: float = 30) -> None:
         try:
             if requests.get(f"{base_url}/healthz", timeout=2).ok:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a worker still booting
             pass
         time.sleep(0.3)
     raise click.ClickException("the web server did not become healthy")

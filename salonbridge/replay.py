@@ -35,7 +35,7 @@ class ReplaySummary:
 
 def replay_lines(svc: Services, lines: IO[str], *, default_tenant: str | None, default_source: str) -> ReplaySummary:
     summary = ReplaySummary()
-    for number, line in enumerate(tqdm(lines, unit=" events", desc="replay", leave=False), start=1):
+    for number, line in enumerate(tqdm(lines, unit=" events", desc="replay", leave=False, disable=None), start=1):
         if not line.strip():
             continue
         outcome = _one(svc, line, default_tenant, default_source)

@@ -17,7 +17,7 @@ from bridge.services import Services
 from config.settings import Settings
 
 PG_URL = os.environ.get("SALONBRIDGE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("SALONBRIDGE_TEST_REDIS", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("SALONBRIDGE_TEST_REDIS", "redis://127.0.0.1:6379")
 TOKEN = "t0ken-for-tests-0123456789"
 TOKEN_ENV = "SALON_TEST_WEBHOOK_TOKEN"
 
@@ -77,6 +77,21 @@ def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     server.shutdown()
 
 
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """A database of the Redis server reserved for this test session, so parallel runs never flush each other."""
+    admin = connect(f"{REDIS_URL}/0")
+    for db in range(1, 16):
+        claim = f"salonbridge-tests:db:{db}"
+        if admin.set(claim, os.getpid(), nx=True, ex=3600):
+            try:
+                yield f"{REDIS_URL}/{db}"
+            finally:
+                admin.delete(claim)
+            return
+    pytest.skip("every Redis database is reserved by another test session")
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path, embedded_redis_url: str) -> Iterator[Backend]:
     if request.param == "sqlite":
@@ -89,14 +104,15 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, embedded_redis_url: 
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    connect(REDIS_URL).flushdb()
+    redis_url = request.getfixturevalue("redis_server_url")
+    connect(redis_url).flushdb()
     try:
-        yield Backend("postgres", f"{PG_URL}?options=-csearch_path%3D{schema}", REDIS_URL)
+        yield Backend("postgres", f"{PG_URL}?options=-csearch_path%3D{schema}", redis_url)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-        connect(REDIS_URL).flushdb()
+        connect(redis_url).flushdb()
 
 
 @pytest.fixture

@@ -77,5 +77,5 @@ def booking_hook(tenant: str, source: str, token: str):
         counters.duplicate(svc.queue)
         return jsonify(status="duplicate", event_id=receipt.event_id), 200
     counters.received(svc.queue)
-    queued = intake.enqueue_after_commit(svc.store, svc.queue, receipt, now)
+    queued = intake.enqueue_after_commit(svc.queue, receipt)
     return jsonify(status="accepted", event_id=receipt.event_id, queued=queued), 202

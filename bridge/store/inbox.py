@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,14 +25,14 @@ def accept(
 ) -> Receipt:
     """Store an event and the job owed for it in one transaction; a known dedupe key is a duplicate."""
     try:
-        with store.session() as s:
-            event = InboundEvent(
-                tenant=tenant, source=source, dedupe_key=dedupe_key, payload=payload, received_at=now
+        with store.session() as s:  # Core inserts: this is the hot path of every webhook
+            event_id = s.scalar(
+                insert(InboundEvent)
+                .values(tenant=tenant, source=source, dedupe_key=dedupe_key, payload=payload, received_at=now)
+                .returning(InboundEvent.id)
             )
-            s.add(event)
-            s.flush()
-            s.add(OutboxRow(event_id=event.id, created_at=now))
-            return Receipt(event.id, duplicate=False)
+            s.execute(insert(OutboxRow).values(event_id=event_id, created_at=now))
+            return Receipt(event_id, duplicate=False)
     except IntegrityError:
         with store.session() as s:
             existing = s.scalar(
@@ -47,17 +47,13 @@ def accept(
         return Receipt(existing, duplicate=True)
 
 
-def mark_enqueued(store: Store, event_id: int, now: datetime) -> None:
-    with store.session() as s:
-        s.execute(
-            update(OutboxRow)
-            .where(OutboxRow.event_id == event_id, OutboxRow.state == "pending")
-            .values(state="enqueued", enqueued_at=now, attempts=OutboxRow.attempts + 1)
-        )
-
-
 def owed(store: Store, *, older_than: datetime, stuck_before: datetime, limit: int = 500) -> list[int]:
-    """Events whose job may be missing: never enqueued, or enqueued long ago and still not done."""
+    """Events whose job may be missing: not done a while after receipt, or long after the last sweep.
+
+    Intake does not record its own successful enqueue (that would cost every webhook a second write
+    transaction); re-enqueueing is harmless because job ids are unique, so the sweeper simply offers
+    every unfinished row once, then again only after ``stuck_before``.
+    """
     with store.session() as s:
         rows = s.scalars(
             select(OutboxRow.event_id)

@@ -42,7 +42,8 @@ def test_check_accepts_the_shipped_example(tmp_path):
 
 def test_check_names_file_and_field_path_of_every_error(tmp_path):
     bad = EXAMPLE.read_text(encoding="utf-8")
-    bad = bad.replace("timezone: Europe/Kyiv", "timezone: Mars/Olympus").replace("working_hour: 10 ", "working_hour: 31 ")
+    bad = bad.replace("timezone: Europe/Kyiv", "timezone: Mars/Olympus")
+    bad = bad.replace("working_hour: 10 ", "working_hour: 31 ")
     bad = bad.replace("requests_per_second: 7", "requests_per_second: 50").replace("Педикюр: 28", "Педикюр: zero")
     path = tmp_path / "example.yaml"
     path.write_text(bad, encoding="utf-8")

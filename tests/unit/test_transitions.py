@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipelines.events import Booking, BookingStatus, Staff, VisitEvent
-from pipelines.policy import Policy
 from pipelines.planner import plan
+from pipelines.policy import Policy
 from pipelines.snapshot import Snapshot, VisitState
 from pipelines.transitions import Transition, is_stale, transitions
 

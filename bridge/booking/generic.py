@@ -1,0 +1,279 @@
+"""Our own booking event format, for salon systems that can POST JSON but are not YCLIENTS.
+
+It is a deliberately small subset of the normalized schema in spec/booking.md §6.2: one booking snapshot
+per event, the sender's ``event_id`` as dedupe key and ``occurred_at`` as ordering key. Every object is
+validated with unknown fields *rejected* (422 naming them), because we own this format and a silently
+dropped misspelt field (``"phnoe"``) loses data; ``meta`` is the free-form escape hatch. Contact data is
+the exception: an unusable phone or email is dropped with a warning (``event.extra["warnings"]``) rather
+than rejecting the whole booking, because it is typed by salon staff, not produced by the sender's code.
+Format reference: docs/generic-events.md; ``GENERIC_EVENT_JSON_SCHEMA`` is the same shape for OpenAPI.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from bridge.booking.errors import PayloadError
+from bridge.booking.parsing import Id, IsoDateTime, localize
+from bridge.booking.phones import normalize_email, to_e164
+from config.tenants import Tenant
+from pipelines.events import Booking, BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
+
+SOURCE = "generic"
+STATUSES = tuple(s.value for s in BookingStatus)
+CHANNELS = ("online", "admin", "phone", "walk_in", "import", "unknown")
+MAX_PRICE = Decimal("9999999999.99")
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _text(max_length: int, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(max=max_length), **kwargs)
+
+
+class StaffSchema(_Strict):
+    id = Id(required=True)
+    name = _text(200, allow_none=True, load_default=None)
+
+
+class ServiceSchema(_Strict):
+    id = Id(required=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    category = _text(120, allow_none=True, load_default=None)
+    price = fields.Decimal(allow_none=True, load_default=None, validate=validate.Range(min=0, max=MAX_PRICE))
+    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
+
+
+class BookingSchema(_Strict):
+    id = Id(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    start_at = IsoDateTime(required=True)
+    duration_min = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0, max=1440))
+    branch = Id(allow_none=True, load_default=None)
+    staff = fields.Nested(StaffSchema, allow_none=True, load_default=None)
+    services = fields.List(fields.Nested(ServiceSchema), required=True, validate=validate.Length(min=1, max=100))
+    channel = fields.String(load_default="unknown", validate=validate.OneOf(CHANNELS))
+    created_at = IsoDateTime(allow_none=True, load_default=None)
+    comment = _text(2000, allow_none=True, load_default=None)
+
+
+class ClientSchema(_Strict):
+    id = Id(allow_none=True, load_default=None)
+    name = _text(200, allow_none=True, load_default=None)
+    phone = _text(64, allow_none=True, load_default=None)
+    email = _text(254, allow_none=True, load_default=None)
+    birthday = fields.Date(allow_none=True, load_default=None)
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)),
+        load_default=list,
+        validate=validate.Length(max=50),
+    )
+
+
+class GenericEventSchema(_Strict):
+    event_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    occurred_at = IsoDateTime(required=True, require_offset=True)
+    booking = fields.Nested(BookingSchema, required=True)
+    client = fields.Nested(ClientSchema, allow_none=True, load_default=None)
+    meta = fields.Dict(keys=fields.String(), allow_none=True, load_default=None)
+
+
+def normalize_generic(body: dict[str, Any], tenant: Tenant, received_at: datetime) -> VisitEvent:
+    """A generic JSON event → ``VisitEvent``; ``PayloadError`` with dotted field paths when invalid.
+
+    Naive ``start_at``/``created_at`` are the salon's local time (``tenant.timezone``, DST rule in
+    ``parsing.localize``). ``received_at`` is only checked: the sender's ``occurred_at`` orders events.
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    try:
+        event = GenericEventSchema().load(body)
+    except ValidationError as exc:
+        raise PayloadError.from_marshmallow(exc.messages, message="invalid booking event") from exc
+    b = event["booking"]
+    tz = tenant.timezone
+    warnings: list[str] = []
+    services = tuple(
+        ServiceLine(s["id"], s["title"], s["category"] or None, s["price"], s["quantity"]) for s in b["services"]
+    )
+    prices = [s.price for s in services if s.price is not None]
+    booking = Booking(
+        external_id=b["id"],
+        status=BookingStatus(b["status"]),
+        start_at=localize(b["start_at"], tz),
+        duration_min=b["duration_min"],
+        branch=_branch(b["branch"], tenant),
+        staff=Staff(b["staff"]["id"], b["staff"]["name"] or None) if b["staff"] else None,
+        services=services,
+        total_price=sum(prices, Decimal(0)) if prices else None,
+        channel=b["channel"],
+        created_at=localize(b["created_at"], tz) if b["created_at"] else None,
+        comment=b["comment"] or None,
+    )
+    client = _client(event["client"], tenant.country, warnings)
+    extra: dict[str, Any] = {}
+    if event["meta"]:
+        extra["meta"] = event["meta"]
+    if warnings:
+        extra["warnings"] = warnings
+    return VisitEvent(
+        tenant=tenant.slug,
+        source=SOURCE,
+        dedupe_key=event["event_id"],
+        occurred_at=event["occurred_at"],
+        booking=booking,
+        client=client,
+        source_event=f"booking:{b['status']}",
+        extra=extra,
+    )
+
+
+def _branch(branch: str | None, tenant: Tenant) -> str:
+    """The given branch must be one of the tenant's; absent means the tenant's first (main) branch."""
+    if branch is None:
+        return tenant.branches[0].id
+    if branch not in {b.id for b in tenant.branches}:
+        known = ", ".join(b.id for b in tenant.branches)
+        raise PayloadError("invalid booking event", {"booking.branch": [f"unknown branch; expected one of: {known}"]})
+    return branch
+
+
+def _client(data: dict[str, Any] | None, country: str, warnings: list[str]) -> ClientInfo | None:
+    if not data:
+        return None
+    phone = to_e164(data["phone"], country)
+    if phone is None and (data["phone"] or "").strip():
+        warnings.append(f"client.phone: not a valid phone number for {country}, dropped")
+    email = normalize_email(data["email"])
+    if email is None and (data["email"] or "").strip():
+        warnings.append("client.email: not a valid address, dropped")
+    client = ClientInfo(
+        external_id=data["id"],
+        name=(data["name"] or "").strip() or None,
+        phone=phone,
+        email=email,
+        birthday=data["birthday"],
+        tags=tuple(data["tags"]),
+    )
+    return client if (client.external_id or client.name or client.phone or client.email) else None
+
+
+# JSON Schema 2020-12 of the same shape, for the OpenAPI document. tests/unit/test_generic_event.py keeps
+# its property names and required lists in step with the marshmallow schemas above.
+_ID = {"type": ["string", "integer"], "minLength": 1, "maxLength": 64}
+_LOCAL_OR_OFFSET = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}",
+    "description": "ISO 8601; with an offset, or without one = the salon's local time (tenant time zone)",
+    "examples": ["2026-12-01T12:00:00+02:00", "2026-12-01T12:00:00"],
+}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema["type"]
+    return {**schema, "type": [*(kind if isinstance(kind, list) else [kind]), "null"]}
+
+
+GENERIC_EVENT_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "salonbridge generic booking event",
+    "description": "One snapshot of one booking. See docs/generic-events.md.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["event_id", "occurred_at", "booking"],
+    "properties": {
+        "event_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "description": "Unique per change; re-sending the same event_id is a no-op (dedupe key).",
+        },
+        "occurred_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the change happened in your system, with a UTC offset. Orders deliveries "
+            "of the same booking: an older snapshot never overrides a newer one.",
+        },
+        "booking": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["id", "status", "start_at", "services"],
+            "properties": {
+                "id": {**_ID, "description": "Booking id in your system (stable across changes)."},
+                "status": {"enum": list(STATUSES)},
+                "start_at": _LOCAL_OR_OFFSET,
+                "duration_min": {"type": ["integer", "null"], "minimum": 0, "maximum": 1440},
+                "branch": _nullable({**_ID, "description": "A branch id from the tenant config; default: first."}),
+                "staff": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "required": ["id"],
+                    "properties": {"id": _ID, "name": {"type": ["string", "null"], "maxLength": 200}},
+                },
+                "services": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 100,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["id", "title"],
+                        "properties": {
+                            "id": _ID,
+                            "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "category": {
+                                "type": ["string", "null"],
+                                "maxLength": 120,
+                                "description": "Drives repeat-visit periodicity; else looked up in the "
+                                "tenant's service catalog by id or title.",
+                            },
+                            "price": {
+                                "type": ["number", "string", "null"],
+                                "minimum": 0,
+                                "pattern": r"^\d+(\.\d+)?$",
+                                "description": "Charged for this line (all units, after discounts); a "
+                                "decimal string avoids float rounding.",
+                            },
+                            "quantity": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
+                        },
+                    },
+                },
+                "channel": {"enum": list(CHANNELS), "default": "unknown"},
+                "created_at": _nullable(_LOCAL_OR_OFFSET),
+                "comment": {"type": ["string", "null"], "maxLength": 2000},
+            },
+        },
+        "client": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {
+                "id": _nullable(_ID),
+                "name": {"type": ["string", "null"], "maxLength": 200},
+                "phone": {
+                    "type": ["string", "null"],
+                    "maxLength": 64,
+                    "description": "Any format; national numbers use the tenant's country. Invalid ones "
+                    "are dropped with a warning, not rejected.",
+                },
+                "email": {"type": ["string", "null"], "maxLength": 254},
+                "birthday": {"type": ["string", "null"], "format": "date"},
+                "tags": {
+                    "type": "array",
+                    "maxItems": 50,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 100},
+                },
+            },
+        },
+        "meta": {
+            "type": ["object", "null"],
+            "description": "Free-form; kept with the event, never interpreted.",
+        },
+    },
+}

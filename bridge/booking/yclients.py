@@ -1,0 +1,452 @@
+"""YCLIENTS / Altegio: record webhooks → ``VisitEvent``, and the REST calls catch-up polling needs.
+
+YCLIENTS sends full record snapshots, unsigned, without retries, ordering or event ids (spec/booking.md
+§1.4). So the event carries a content-derived dedupe key and the record's ``last_change_date`` as
+``occurred_at``; polled records are wrapped into the webhook envelope (``record_as_webhook``) and go
+through the very same ``normalize_record``, so a missed hook and its catch-up look identical downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+import requests
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validates_schema
+
+from bridge.booking.errors import IgnoredResource, PayloadError
+from bridge.booking.parsing import Id, IsoDateTime, localize, parse_birthday
+from bridge.booking.phones import normalize_email, to_e164
+from config.tenants import Tenant
+from pipelines.events import Booking, BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
+
+log = logging.getLogger(__name__)
+
+SOURCE = "yclients"
+ATTENDANCE_STATUS = {
+    1: BookingStatus.COMPLETED,
+    -1: BookingStatus.NO_SHOW,
+    2: BookingStatus.CONFIRMED,
+    0: BookingStatus.SCHEDULED,
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Webhook shape. Only the fields we use are declared; everything else is dropped (unknown=EXCLUDE),
+# because YCLIENTS adds fields freely and a hook we 4xx is never re-sent.
+
+
+class _Loose(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    nullable_objects: frozenset[str] = frozenset()
+
+    @pre_load
+    def _blank_is_missing(self, data: Any, **_: Any) -> Any:
+        """PHP-isms: ``""`` means no value; ``[]`` or ``{}`` means no object (e.g. a record without client)."""
+        if not isinstance(data, dict):
+            return data
+        return {k: (None if _blank(v, k in self.nullable_objects) else v) for k, v in data.items()}
+
+
+def _blank(value: Any, is_object: bool) -> bool:
+    if isinstance(value, str):
+        return value == ""
+    return is_object and isinstance(value, list | dict) and not value
+
+
+class _StaffSchema(_Loose):
+    id = Id(allow_none=True, load_default=None)
+    name = fields.String(allow_none=True, load_default=None)
+
+
+class _ServiceSchema(_Loose):
+    id = Id(required=True)
+    title = fields.String(allow_none=True, load_default=None)
+    cost = fields.Decimal(allow_none=True, load_default=None)
+    amount = fields.Integer(allow_none=True, load_default=None)
+
+
+class _ClientSchema(_Loose):
+    id = Id(allow_none=True, load_default=None)
+    name = fields.String(allow_none=True, load_default=None)
+    surname = fields.String(allow_none=True, load_default=None)
+    display_name = fields.String(allow_none=True, load_default=None)
+    phone = fields.Raw(allow_none=True, load_default=None)
+    email = fields.Raw(allow_none=True, load_default=None)
+    birthday = fields.Raw(allow_none=True, load_default=None)
+    client_tags = fields.List(fields.Raw(), allow_none=True, load_default=list)
+
+
+class _RecordSchema(_Loose):
+    nullable_objects = frozenset({"client", "staff"})
+
+    id = Id(required=True)
+    company_id = Id(allow_none=True, load_default=None)
+    date = IsoDateTime(allow_none=True, load_default=None)
+    datetime = IsoDateTime(allow_none=True, load_default=None)
+    create_date = IsoDateTime(allow_none=True, load_default=None)
+    last_change_date = IsoDateTime(allow_none=True, load_default=None)
+    seance_length = fields.Integer(allow_none=True, load_default=None)
+    length = fields.Integer(allow_none=True, load_default=None)
+    attendance = fields.Integer(allow_none=True, load_default=None)
+    deleted = fields.Boolean(allow_none=True, load_default=False)
+    online = fields.Boolean(allow_none=True, load_default=None)
+    staff_id = Id(allow_none=True, load_default=None)
+    staff = fields.Nested(_StaffSchema, allow_none=True, load_default=None)
+    services = fields.List(fields.Nested(_ServiceSchema), allow_none=True, load_default=list)
+    client = fields.Nested(_ClientSchema, allow_none=True, load_default=None)
+    comment = fields.String(allow_none=True, load_default=None)
+    visit_id = Id(allow_none=True, load_default=None)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _has_start(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("date") is None and data.get("datetime") is None:
+            raise ValidationError("a record needs date or datetime", "date")
+
+
+class _EnvelopeSchema(_Loose):
+    company_id = Id(required=True)
+    resource = fields.String(required=True)
+    resource_id = Id(allow_none=True, load_default=None)
+    status = fields.String(required=True)
+    data = fields.Nested(_RecordSchema, required=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Normalisation
+
+
+def normalize_record(body: dict[str, Any], tenant: Tenant, received_at: datetime) -> VisitEvent:
+    """One YCLIENTS/Altegio ``record`` webhook body → ``VisitEvent`` for ``tenant``.
+
+    Raises ``IgnoredResource`` for other resources (answer 202) and ``PayloadError`` naming the fields
+    for anything malformed or not this tenant's (answer 422). Naive times are the salon's local time
+    (``tenant.timezone``, DST rule in ``parsing.localize``).
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    resource = body.get("resource") if isinstance(body, dict) else None
+    if isinstance(resource, str) and resource and resource != "record":
+        raise IgnoredResource(resource)
+    try:
+        env = _EnvelopeSchema().load(body)
+    except ValidationError as exc:
+        raise PayloadError.from_marshmallow(exc.messages, message="invalid YCLIENTS record webhook") from exc
+    if env["resource"] != "record":
+        raise IgnoredResource(env["resource"])
+    rec = env["data"]
+    branch = _branch(env, rec, tenant)
+    tz = tenant.timezone
+    warnings: list[str] = []
+
+    status = _status(env["status"], rec, warnings)
+    start_at = localize(rec["date"] or rec["datetime"], tz)
+    last_change = localize(rec["last_change_date"], tz) if rec["last_change_date"] else None
+    created_at = localize(rec["create_date"], tz) if rec["create_date"] else None
+    resource_id = env["resource_id"] or rec["id"]
+    seconds = rec["seance_length"] if rec["seance_length"] is not None else rec["length"]
+    services = _services(rec["services"])
+    costs = [line.price for line in services if line.price is not None]
+
+    booking = Booking(
+        external_id=rec["id"],
+        status=status,
+        start_at=start_at,
+        duration_min=seconds // 60 if seconds is not None else None,
+        branch=branch,
+        staff=_staff(rec),
+        services=services,
+        total_price=sum(costs, Decimal(0)) if costs else None,
+        channel="online" if rec["online"] else "admin",
+        created_at=created_at,
+        comment=rec["comment"] or None,
+    )
+    extra: dict[str, Any] = {"visit_id": rec["visit_id"], "attendance": rec["attendance"]}
+    client = _client(rec["client"], tenant.country, warnings)
+    if warnings:
+        extra["warnings"] = warnings
+    return VisitEvent(
+        tenant=tenant.slug,
+        source=SOURCE,
+        dedupe_key=dedupe_key(env["company_id"], "record", resource_id, env["status"], last_change),
+        occurred_at=last_change or created_at or received_at,
+        booking=booking,
+        client=client,
+        source_event=f"record:{env['status']}",
+        extra=extra,
+    )
+
+
+def dedupe_key(company_id: str, resource: str, resource_id: str, status: str, last_change: datetime | None) -> str:
+    """``sha256:<hex>`` of ``yclients|company_id|resource|resource_id|status|last_change_date``.
+
+    ``last_change_date`` enters in normalised ISO form (``+03:00``), so the same snapshot seen by a
+    webhook and by the poller (``record_as_webhook`` uses status ``update``/``delete``) gets one key.
+    """
+    stamp = last_change.isoformat() if last_change else ""
+    raw = "|".join((SOURCE, str(company_id), resource, str(resource_id), status, stamp))
+    return "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _branch(env: dict[str, Any], rec: dict[str, Any], tenant: Tenant) -> str:
+    company_id = env["company_id"]
+    if company_id not in {b.id for b in tenant.branches}:
+        raise PayloadError(
+            f"company_id {company_id} is not a branch of tenant {tenant.slug}",
+            {"company_id": [f"unknown company_id {company_id} for this tenant"]},
+        )
+    if rec["company_id"] is not None and rec["company_id"] != company_id:
+        raise PayloadError(
+            "data.company_id differs from company_id", {"data.company_id": ["does not match company_id"]}
+        )
+    return company_id
+
+
+def _status(verb: str, rec: dict[str, Any], warnings: list[str]) -> BookingStatus:
+    """Deletion wins over attendance (YCLIENTS has no "cancelled" attendance: cancelling deletes)."""
+    if verb == "delete" or rec["deleted"]:
+        return BookingStatus.CANCELLED
+    attendance = rec["attendance"]
+    if attendance not in ATTENDANCE_STATUS:
+        warnings.append(f"data.attendance: unmapped value {attendance!r}, treated as scheduled")
+        return BookingStatus.SCHEDULED
+    return ATTENDANCE_STATUS[attendance]
+
+
+def _staff(rec: dict[str, Any]) -> Staff | None:
+    staff = rec["staff"] or {}
+    staff_id = rec["staff_id"] if rec["staff_id"] not in (None, "0") else staff.get("id")
+    if staff_id in (None, "0"):
+        return None
+    return Staff(external_id=staff_id, name=staff.get("name") or None)
+
+
+def _services(items: list[dict[str, Any]] | None) -> tuple[ServiceLine, ...]:
+    """Record lines carry no category: the job fills it from the service catalog (``YclientsClient.catalog``)."""
+    return tuple(
+        ServiceLine(
+            external_id=item["id"],
+            title=item["title"] or item["id"],
+            category=None,
+            price=Decimal(str(item["cost"])) if item["cost"] is not None else None,
+            quantity=item["amount"] or 1,
+        )
+        for item in items or ()
+    )
+
+
+def _client(data: dict[str, Any] | None, country: str, warnings: list[str]) -> ClientInfo | None:
+    if not data:
+        return None
+    full_name = " ".join(p for p in (data["name"], data["surname"]) if p).strip()
+    phone = to_e164(_text(data["phone"]), country)
+    if phone is None and _text(data["phone"]):
+        warnings.append(f"data.client.phone: not a valid phone number for {country}, dropped")
+    email = normalize_email(_text(data["email"]))
+    if email is None and _text(data["email"]):
+        warnings.append("data.client.email: not a valid address, dropped")
+    client = ClientInfo(
+        external_id=data["id"] if data["id"] not in (None, "0") else None,
+        name=data["display_name"] or full_name or None,
+        phone=phone,
+        email=email,
+        birthday=parse_birthday(data["birthday"]),
+        tags=_tags(data["client_tags"]),
+    )
+    if not (client.external_id or client.name or client.phone or client.email):
+        return None
+    return client
+
+
+def _tags(items: list[Any] | None) -> tuple[str, ...]:
+    titles = (item.get("title") if isinstance(item, dict) else item for item in items or ())
+    return tuple(str(t) for t in titles if isinstance(t, str | int) and str(t).strip())
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# REST client
+
+
+def record_as_webhook(record: dict[str, Any], company_id: str | int | None = None) -> dict[str, Any]:
+    """Wrap a polled record in the webhook envelope so catch-up reuses ``normalize_record`` unchanged."""
+    return {
+        "company_id": company_id if company_id is not None else record.get("company_id"),
+        "resource": "record",
+        "resource_id": record.get("id"),
+        "status": "delete" if record.get("deleted") else "update",
+        "data": record,
+    }
+
+
+class YclientsError(Exception):
+    """The API answered with an error (``status`` None: no answer at all — timeout, connection)."""
+
+    def __init__(self, status: int | None, message: str):
+        super().__init__(f"YCLIENTS {status or 'no response'}: {message}")
+        self.status = status
+        self.message = message
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status == 429 or self.status >= 500
+
+
+class YclientsRateLimited(YclientsError):
+    """429: wait ``retry_after`` seconds (the limit is 200/min or 5/s per IP)."""
+
+    def __init__(self, retry_after: float, message: str = "rate limited"):
+        super().__init__(429, message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    id: str
+    title: str
+    category_id: str | None
+    category: str | None = None  # category title, filled by ``YclientsClient.catalog``
+
+
+class YclientsClient:
+    """Minimal YCLIENTS/Altegio REST client: the service catalog and the changed-records feed.
+
+    Tokens only ever go into the Authorization header; they are not logged and not in ``repr``.
+    """
+
+    ACCEPT = "application/vnd.api.v2+json"
+    DEFAULT_RETRY_AFTER = 60.0
+
+    def __init__(
+        self,
+        api_url: str,
+        partner_token: str,
+        user_token: str | None,
+        *,
+        timeout: float | tuple[float, float] = (3.05, 15),
+        session: requests.Session | None = None,
+    ):
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self._session = session or requests.Session()
+        auth = f"Bearer {partner_token}" + (f", User {user_token}" if user_token else "")
+        self._headers = {"Authorization": auth, "Accept": self.ACCEPT, "Content-Type": "application/json"}
+
+    def __repr__(self) -> str:
+        return f"YclientsClient({self.api_url!r}, tokens=<redacted>)"
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- catalog ------------------------------------------------------------------------------------------
+
+    def services(self, company_id: str | int) -> list[ServiceInfo]:
+        data, _ = self._get(f"/company/{company_id}/services")
+        return [
+            ServiceInfo(str(s["id"]), str(s.get("title") or s["id"]), _opt_id(s.get("category_id")))
+            for s in _items(data)
+            if s.get("id") is not None
+        ]
+
+    def categories(self, company_id: str | int) -> dict[str, str]:
+        data, _ = self._get(f"/company/{company_id}/service_categories")
+        return {str(c["id"]): str(c.get("title") or "") for c in _items(data) if c.get("id") is not None}
+
+    def catalog(self, company_id: str | int) -> list[ServiceInfo]:
+        """Services with their category title, which record webhooks lack (spec/booking.md §1.6)."""
+        titles = self.categories(company_id)
+        return [
+            ServiceInfo(s.id, s.title, s.category_id, titles.get(s.category_id or "") or None)
+            for s in self.services(company_id)
+        ]
+
+    # -- records ------------------------------------------------------------------------------------------
+
+    def records_changed_since(
+        self, company_id: str | int, since: datetime, *, count: int = 100, tz: tzinfo | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every record changed after ``since`` (deleted ones included), page by page, as webhook ``data``.
+
+        YCLIENTS reads ``changed_after`` as the location's wall time: pass ``tz`` (the tenant's zone) and
+        an aware ``since`` is converted first; a naive ``since`` is sent as is. Callers should overlap
+        windows by a few minutes: the dedupe key makes re-seen snapshots free.
+        """
+        if tz is not None and since.tzinfo is not None:
+            since = since.astimezone(tz)
+        params: dict[str, Any] = {
+            "changed_after": since.strftime("%Y-%m-%dT%H:%M:%S"),
+            "with_deleted": 1,
+            "count": count,
+        }
+        page, seen = 1, 0
+        while True:
+            data, meta = self._get(f"/records/{company_id}", params={**params, "page": page})
+            records = _items(data)
+            yield from records
+            seen += len(records)
+            total = meta.get("total_count") if isinstance(meta, dict) else None
+            if not records or len(records) < count or (isinstance(total, int) and seen >= total):
+                return
+            page += 1
+
+    record_as_webhook = staticmethod(record_as_webhook)
+
+    # -- transport ----------------------------------------------------------------------------------------
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> tuple[Any, Any]:
+        url = self.api_url + path
+        try:
+            resp = self._session.get(url, params=params, headers=self._headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise YclientsError(None, f"{type(exc).__name__} on GET {path}") from exc
+        log.debug("yclients GET %s page=%s -> %s", path, (params or {}).get("page"), resp.status_code)
+        body = _json(resp)
+        if resp.status_code == 429:
+            raise YclientsRateLimited(_retry_after(resp, self.DEFAULT_RETRY_AFTER), _message(body, resp))
+        if resp.status_code >= 400 or not isinstance(body, dict) or body.get("success") is False:
+            raise YclientsError(resp.status_code, _message(body, resp))
+        return body.get("data"), body.get("meta")
+
+
+def _items(data: Any) -> list[dict[str, Any]]:
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+def _opt_id(value: Any) -> str | None:
+    return None if value in (None, "", 0, "0") else str(value)
+
+
+def _json(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _message(body: Any, resp: requests.Response) -> str:
+    meta = body.get("meta") if isinstance(body, dict) else None
+    if isinstance(meta, dict):
+        if meta.get("message"):
+            return str(meta["message"])
+        if meta.get("errors"):
+            return str(meta["errors"])[:500]
+    return resp.reason or f"HTTP {resp.status_code}"
+
+
+def _retry_after(resp: requests.Response, default: float) -> float:
+    try:
+        return max(0.0, float(resp.headers.get("Retry-After", "")))
+    except ValueError:
+        return default

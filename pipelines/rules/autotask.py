@@ -1,0 +1,251 @@
+"""The periodicity autotask (seed 000, DESIGN §6 rules 3–5), per client and category.
+
+- A COMPLETED visit opens one cycle per category in it, with a task due on the visit's local date +
+  the periodicity, at the tenant's working hour. Several services of one category: the shortest
+  periodicity wins (the earliest reason to call). Packages count for each of their categories.
+  A service with no category, or a category with no periodicity, opens nothing and says so.
+- A booking created or restored (scheduled/confirmed) with a service of the SAME category while the
+  task is still open (deadline passed or not) cancels it, with a result text naming the booking; the
+  cycle remembers the booking. Other categories leave it alone. A task a person completed is never
+  touched.
+- If that booking is cancelled, the task is restored with its own deadline, or now if that passed.
+  Only a cancellation restores: a no-show leaves the task closed (the lost-client rules take over).
+  If another same-category booking is still to come, the cycle points at that one instead.
+- A visit completed while the client already has a same-category booking to come opens its cycle
+  already cancelled, without creating a task (it is created if that booking is cancelled).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pipelines.actions import (
+    Action,
+    AddNote,
+    CloseCycle,
+    CompleteTask,
+    CreateTask,
+    OpenCycle,
+    RestoreTask,
+    Skip,
+    TaskKind,
+    UpdateCycle,
+)
+from pipelines.catalog import categories_of, category_label, shortest_periods
+from pipelines.events import ServiceLine
+from pipelines.rules.context import Occasion
+from pipelines.snapshot import Cycle, TaskState
+from pipelines.texts import local_date, text
+from pipelines.timing import due_at
+
+
+def on_event(o: Occasion) -> list[Action]:
+    actions: list[Action] = []
+    if o.is_new_booking:
+        actions += _cancel(o)
+    if o.cancelled:
+        actions += _restore(o)
+    if o.completed:
+        actions += _open(o)
+    return actions
+
+
+# --- a same-category booking cancels the open task -------------------------------------------------
+
+
+def _cancel(o: Occasion) -> list[Action]:
+    actions: list[Action] = []
+    for category in o.categories:
+        cycle = o.snapshot.cycle(category)
+        if cycle and cycle.task_active and cycle.anchor_visit_id != o.booking_id:
+            actions += _cancel_one(o, cycle)
+    return actions
+
+
+def _cancel_one(o: Occasion, cycle: Cycle) -> list[Action]:
+    services = ", ".join(s.title for s in o.booking.services if cycle.category in categories_of(s, o.policy))
+    when = local_date(o.booking.start_at, o.policy.timezone, o.language)
+    result = text("periodic_cancelled", o.language, service=services, date=when, booking=o.booking_id)
+    return [
+        CompleteTask(
+            key=f"{cycle.task_key}:cancel:{o.stamp}", client_id=o.client.id, task_key=cycle.task_key, result=result
+        ),
+        _update(o, cycle, "cancel", TaskState.CANCELLED_BY_BOOKING, o.booking_id, cycle.task_exists),
+    ]
+
+
+def _update(o: Occasion, cycle: Cycle, why: str, state: TaskState, by: str | None, exists: bool) -> UpdateCycle:
+    return UpdateCycle(
+        key=f"cycle:{o.client.id}:{cycle.category}:{cycle.anchor_visit_id}:{why}:{o.stamp}",
+        client_id=o.client.id,
+        category=cycle.category,
+        anchor_visit_id=cycle.anchor_visit_id,
+        task_state=state,
+        cancelled_by=by,
+        task_exists=exists,
+    )
+
+
+# --- cancelling that booking restores the task ----------------------------------------------------
+
+
+def _restore(o: Occasion) -> list[Action]:
+    actions: list[Action] = []
+    for cycle in o.snapshot.cycles:
+        if cycle.task_state is TaskState.CANCELLED_BY_BOOKING and cycle.cancelled_by == o.booking_id:
+            actions += _restore_one(o, cycle)
+    return actions
+
+
+def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
+    still = o.other_upcoming(cycle.category)
+    if still:
+        by = still[0].external_id
+        return [_update(o, cycle, "repoint", TaskState.CANCELLED_BY_BOOKING, by, cycle.task_exists)]
+    deadline = max(cycle.due_at, o.now)
+    label = category_label(cycle.category, o.language)
+    note = text("periodic_restored", o.language, booking=o.booking_id, category=label)
+    task: Action
+    if cycle.task_exists:
+        task = RestoreTask(
+            key=f"{cycle.task_key}:restore:{o.stamp}",
+            client_id=o.client.id,
+            task_key=cycle.task_key,
+            deadline=deadline,
+            note=note,
+        )
+    else:
+        task = _task(o, cycle, deadline)
+    return [
+        task,
+        _update(o, cycle, "restore", TaskState.RESTORED, None, True),
+        AddNote(key=f"note:{cycle.task_key}:restore:{o.stamp}", client_id=o.client.id, text=note),
+    ]
+
+
+def _task(o: Occasion, cycle: Cycle, deadline: datetime) -> CreateTask:
+    visit_day = cycle.due_at.astimezone(o.policy.timezone) - timedelta(days=cycle.period_days)
+    body = text(
+        "periodic_task",
+        o.language,
+        client=o.client.name or o.client.id,
+        service=cycle.service,
+        master=cycle.master,
+        date=local_date(visit_day, o.policy.timezone, o.language),
+        days=cycle.period_days,
+    )
+    return CreateTask(
+        key=cycle.task_key,
+        client_id=o.client.id,
+        task_kind=TaskKind.PERIODIC,
+        text=body,
+        deadline=deadline,
+        responsible=o.policy.responsible_for(o.booking.branch),
+    )
+
+
+# --- a completed visit opens the next cycle per category ------------------------------------------
+
+
+def _open(o: Occasion) -> list[Action]:
+    periods, actions = _periods(o)
+    for category, (days, line) in periods.items():
+        previous = o.snapshot.cycle(category)
+        if previous and previous.anchor_visit_id != o.booking_id and _older_than(o, previous):
+            reason = f"visit {o.booking_id} is older than visit {previous.anchor_visit_id} the cycle counts from"
+            actions.append(_skip(o, category, reason))
+            continue
+        actions += _close(o, previous) + _open_cycle(o, category, days, line)
+    return actions
+
+
+def _periods(o: Occasion) -> tuple[dict[str, tuple[int, ServiceLine]], list[Action]]:
+    """Shortest periodicity per category of the visit, and a Skip for each thing that has none."""
+    periods = shortest_periods(o.booking.services, o.policy)
+    skips: dict[str, str] = {}
+    for line in o.booking.services:
+        categories = categories_of(line, o.policy)
+        if not categories:
+            skips[line.title] = f"service {line.title!r} has no category: no repeat-visit task"
+        for category in (c for c in categories if c not in periods):
+            skips[category] = f"category {category!r} has no periodicity: no repeat-visit task"
+    return periods, [_skip(o, what, reason) for what, reason in skips.items()]
+
+
+def _skip(o: Occasion, what: str, reason: str) -> Skip:
+    return Skip(key=f"skip:autotask:{o.client.id}:{o.booking_id}:{what}", rule="autotask", reason=reason)
+
+
+def _older_than(o: Occasion, cycle: Cycle) -> bool:
+    tz = o.policy.timezone
+    anchor_day = (cycle.due_at.astimezone(tz) - timedelta(days=cycle.period_days)).date()
+    return o.booking.start_at.astimezone(tz).date() < anchor_day
+
+
+def _close(o: Occasion, cycle: Cycle | None) -> list[Action]:
+    if cycle is None or cycle.anchor_visit_id == o.booking_id:
+        return []
+    actions: list[Action] = []
+    if cycle.task_active:
+        when = local_date(o.booking.start_at, o.policy.timezone, o.language)
+        result = text("periodic_superseded", o.language, date=when, booking=o.booking_id)
+        actions.append(
+            CompleteTask(
+                key=f"{cycle.task_key}:superseded:{o.booking_id}",
+                client_id=o.client.id,
+                task_key=cycle.task_key,
+                result=result,
+            )
+        )
+    reason = f"visit {o.booking_id} completed in the same category"
+    actions.append(
+        CloseCycle(
+            key=f"cycle:close:{o.client.id}:{cycle.category}:{cycle.anchor_visit_id}",
+            client_id=o.client.id,
+            category=cycle.category,
+            anchor_visit_id=cycle.anchor_visit_id,
+            reason=reason,
+        )
+    )
+    return actions
+
+
+def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> list[Action]:
+    pre_booked = o.other_upcoming(category)
+    cycle = Cycle(
+        category=category,
+        anchor_visit_id=o.booking_id,
+        due_at=due_at(o.booking.start_at, days, o.policy),
+        period_days=days,
+        task_key=f"task:periodic:{o.client.id}:{category}:{o.booking_id}",
+        task_state=TaskState.CANCELLED_BY_BOOKING if pre_booked else TaskState.OPEN,
+        cancelled_by=pre_booked[0].external_id if pre_booked else None,
+        task_exists=not pre_booked,
+        service=line.title,
+        master=o.master,
+    )
+    opened = OpenCycle(
+        key=f"cycle:open:{o.client.id}:{category}:{o.booking_id}",
+        client_id=o.client.id,
+        **{f: getattr(cycle, f) for f in _CYCLE_FIELDS},
+    )
+    if not pre_booked:
+        return [opened, _task(o, cycle, cycle.due_at)]
+    note = text(
+        "periodic_pre_booked", o.language, category=category_label(category, o.language), booking=cycle.cancelled_by
+    )
+    return [opened, AddNote(key=f"note:{cycle.task_key}:pre_booked", client_id=o.client.id, text=note)]
+
+
+_CYCLE_FIELDS = (
+    "category",
+    "anchor_visit_id",
+    "due_at",
+    "period_days",
+    "task_key",
+    "task_state",
+    "cancelled_by",
+    "task_exists",
+    "service",
+    "master",
+)

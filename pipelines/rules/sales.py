@@ -1,0 +1,105 @@
+"""Sales pipeline (DESIGN §6 rules 1–2, seed 002): a new client's first booking until the first visit.
+
+- First booking of a client with no completed visit: contact upserted, Sales lead at "first booking"
+  (or moved back there when an earlier first booking was missed), welcome message with the bonus, once
+  per client ever.
+- First visit completed: the Sales lead is won (the Repeat visits rules take the client from there).
+- No-show or cancellation with no other booking to come: the lead goes to the configured stage and
+  an admin gets a call task. With another booking to come the client has rebooked: nothing to chase.
+"""
+
+from __future__ import annotations
+
+from pipelines.actions import Action, CreateTask, Skip, TaskKind, UpsertContact
+from pipelines.rules.context import Occasion
+from pipelines.rules.leads import create_lead, move_lead
+from pipelines.rules.messaging import message
+from pipelines.stages import WON, Pipeline
+from pipelines.texts import local_date, text
+
+_MISSED_STAGES = ("no_show", "cancelled")
+
+
+def on_event(o: Occasion) -> list[Action]:
+    actions: list[Action] = []
+    if o.arrives:
+        actions.append(_contact(o))
+    if o.is_new_booking and not _has_visited(o):
+        actions += _first_booking(o)
+    if o.completed:
+        actions += _first_visit(o)
+    if o.cancelled or o.no_show:
+        actions += _missed(o)
+    return actions
+
+
+def _has_visited(o: Occasion) -> bool:
+    return o.client.has_completed_visit or bool(o.snapshot.completed())
+
+
+def _contact(o: Occasion) -> UpsertContact:
+    info = o.event.client
+    return UpsertContact(
+        key=f"contact:{o.client.id}:{o.booking_id}",
+        client_id=o.client.id,
+        name=(info.name if info else None) or o.client.name,
+        phone=info.phone if info else None,
+        email=info.email if info else None,
+    )
+
+
+def _first_booking(o: Occasion) -> list[Action]:
+    lead = o.snapshot.open_lead(Pipeline.SALES)
+    actions: list[Action] = []
+    if lead is None:
+        key = f"lead:sales:{o.client.id}:{o.booking_id}"
+        actions.append(create_lead(o, Pipeline.SALES, "first_booking", key, responsible=_responsible(o)))
+    elif lead.stage in _MISSED_STAGES:
+        actions.append(move_lead(o, lead, "first_booking", o.stamp))
+    return actions + _welcome(o)
+
+
+def _welcome(o: Occasion) -> list[Action]:
+    if not o.policy.enabled("welcome") or o.client.welcome_sent or o.booking.start_at < o.now:
+        return []
+    branch = o.policy.branch_label(o.booking.branch)
+    context = {"name": o.client.name, "bonus": o.policy.welcome_bonus, "branch": branch}
+    return [message(o, "welcome", "first", context, booking_id=o.booking_id)]
+
+
+def _first_visit(o: Occasion) -> list[Action]:
+    lead = o.snapshot.open_lead(Pipeline.SALES)
+    return [move_lead(o, lead, WON, o.stamp)] if lead else []
+
+
+def _missed(o: Occasion) -> list[Action]:
+    lead = o.snapshot.open_lead(Pipeline.SALES)
+    if lead is None:
+        return []
+    rebooked = o.other_upcoming()
+    if rebooked:
+        reason = f"first booking {o.booking_id} missed, but booking {rebooked[0].external_id} is to come"
+        return [Skip(key=f"skip:sales:{o.client.id}:{o.stamp}", rule="sales", reason=reason)]
+    stage = o.policy.sales_no_show_stage if o.no_show else o.policy.sales_cancelled_stage
+    actions: list[Action] = [move_lead(o, lead, stage, o.stamp)]
+    if o.policy.enabled("sales_call_task"):
+        actions.append(_call_task(o, lead.key))
+    return actions
+
+
+def _call_task(o: Occasion, lead_key: str) -> CreateTask:
+    name = "sales_call_no_show" if o.no_show else "sales_call_cancelled"
+    when = local_date(o.booking.start_at, o.policy.timezone, o.language)
+    return CreateTask(
+        key=f"task:sales_call:{o.client.id}:{o.stamp}",
+        client_id=o.client.id,
+        task_kind=TaskKind.SALES_CALL,
+        text=text(name, o.language, client=o.client.name or o.client.id, date=when, service=o.service_titles),
+        deadline=o.now,
+        responsible=_responsible(o),
+        lead_key=lead_key,
+    )
+
+
+def _responsible(o: Occasion) -> str | None:
+    return o.policy.responsible_for(o.booking.branch)

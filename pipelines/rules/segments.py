@@ -1,0 +1,36 @@
+"""Segment fields (seed 002: activity by master and by branch) written on contacts and Lost leads."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from pipelines.catalog import category_label
+from pipelines.rules.context import Scene
+from pipelines.snapshot import VisitState
+from pipelines.texts import local_date
+
+
+def favourite_master(completed: Sequence[VisitState], window: int) -> str | None:
+    """The master of most of the last ``window`` visits (newest first); ties go to the most recent."""
+    recent = [v.staff_name or v.staff_id for v in completed[:window]]
+    counts = Counter(m for m in recent if m)
+    if not counts:
+        return None
+    best = max(counts.values())
+    return next(m for m in recent if m and counts[m] == best)
+
+
+def segment_fields(scene: Scene, completed: Sequence[VisitState]) -> dict[str, str]:
+    """branch, favourite_master, last_category, last_visit of ``completed`` (newest first)."""
+    if not completed:
+        return {}
+    last = completed[0]
+    master = favourite_master(completed, scene.policy.favourite_master_visits)
+    fields = {
+        "branch": scene.policy.branch_label(last.branch) or (last.branch or ""),
+        "favourite_master": master or "",
+        "last_category": ", ".join(category_label(c, scene.language) for c in last.categories),
+        "last_visit": local_date(last.start_at, scene.policy.timezone, scene.language),
+    }
+    return {k: v for k, v in fields.items() if v}

@@ -1,0 +1,99 @@
+"""Default client message templates per language, as plain data.
+
+Texts use Jinja2 placeholder syntax (``{{ name }}``); rendering happens outside ``pipelines`` in a
+Jinja2 sandbox, where tenants may also replace these texts. ``link`` is the signed link to the client's
+own page, filled in by the executor; every other placeholder comes from SendMessage.context.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Transactional: about a booking the client made; sent even after an opt-out, never held back.
+# Service: a direct answer to the client's own action; stopped by opt-out, held out of quiet hours.
+# Marketing: our initiative; stopped by opt-out, held out of quiet hours and behind the frequency cap.
+TRANSACTIONAL, SERVICE, MARKETING = "transactional", "service", "marketing"
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    placeholders: tuple[str, ...]
+    texts: dict[str, str]  # language -> text
+    kind: str  # TRANSACTIONAL, SERVICE or MARKETING: decides opt-out, quiet hours and the cap
+
+
+# fmt: off
+TEMPLATES: dict[str, Template] = {t.id: t for t in (
+    Template("welcome", ("name", "bonus", "branch", "link"), {
+        "ru": "{{ name }}, добро пожаловать в {{ branch }}! Ваш бонус на первую запись: {{ bonus }}. "
+              "Подробности: {{ link }}",
+        "uk": "{{ name }}, вітаємо у {{ branch }}! Ваш бонус на перший запис: {{ bonus }}. "
+              "Деталі: {{ link }}",
+        "en": "{{ name }}, welcome to {{ branch }}! Your first-booking bonus: {{ bonus }}. Details: {{ link }}",
+    }, SERVICE),
+    Template("confirmation", ("name", "service", "master", "branch", "date", "time", "link"), {
+        "ru": "{{ name }}, вы записаны: {{ service }}, мастер {{ master }}, {{ date }} в {{ time }}, "
+              "{{ branch }}. Управлять записью: {{ link }}",
+        "uk": "{{ name }}, ви записані: {{ service }}, майстер {{ master }}, {{ date }} о {{ time }}, "
+              "{{ branch }}. Керувати записом: {{ link }}",
+        "en": "{{ name }}, you are booked: {{ service }} with {{ master }}, {{ date }} at {{ time }}, "
+              "{{ branch }}. Manage your booking: {{ link }}",
+    }, TRANSACTIONAL),
+    Template("reminder_24h", ("name", "service", "master", "branch", "date", "time", "link"), {
+        "ru": "{{ name }}, напоминаем: {{ date }} в {{ time }} {{ service }}, мастер {{ master }}, "
+              "{{ branch }}. Перенести или отменить: {{ link }}",
+        "uk": "{{ name }}, нагадуємо: {{ date }} о {{ time }} {{ service }}, майстер {{ master }}, "
+              "{{ branch }}. Перенести чи скасувати: {{ link }}",
+        "en": "{{ name }}, a reminder: {{ service }} with {{ master }} on {{ date }} at {{ time }}, "
+              "{{ branch }}. Reschedule or cancel: {{ link }}",
+    }, TRANSACTIONAL),
+    Template("review_request", ("name", "master", "link"), {
+        "ru": "{{ name }}, спасибо за визит! Оцените работу мастера {{ master }}: {{ link }}",
+        "uk": "{{ name }}, дякуємо за візит! Оцініть роботу майстра {{ master }}: {{ link }}",
+        "en": "{{ name }}, thank you for your visit! How did {{ master }} do? {{ link }}",
+    }, SERVICE),
+    Template("repeat_reminder", ("name", "service", "date", "link"), {
+        "ru": "{{ name }}, подходит время повторить {{ service }} (последний визит {{ date }}). "
+              "Записаться: {{ link }}",
+        "uk": "{{ name }}, настає час повторити {{ service }} (останній візит {{ date }}). "
+              "Записатися: {{ link }}",
+        "en": "{{ name }}, it is nearly time for your next {{ service }} (last visit {{ date }}). "
+              "Book: {{ link }}",
+    }, MARKETING),
+    Template("promo", ("name", "service", "bonus", "link"), {
+        "ru": "{{ name }}, для вас на {{ service }}: {{ bonus }}. Записаться: {{ link }}",
+        "uk": "{{ name }}, для вас на {{ service }}: {{ bonus }}. Записатися: {{ link }}",
+        "en": "{{ name }}, for your next {{ service }}: {{ bonus }}. Book: {{ link }}",
+    }, MARKETING),
+    Template("lost_reminder", ("name", "branch", "link"), {
+        "ru": "{{ name }}, давно не виделись! Ждём вас в {{ branch }}. Записаться: {{ link }}",
+        "uk": "{{ name }}, давно не бачились! Чекаємо на вас у {{ branch }}. Записатися: {{ link }}",
+        "en": "{{ name }}, we have missed you at {{ branch }}! Book your next visit: {{ link }}",
+    }, MARKETING),
+    Template("lost_master_promo", ("name", "master", "bonus", "link"), {
+        "ru": "{{ name }}, {{ master }} ждёт вас снова! Для вас: {{ bonus }}. Записаться: {{ link }}",
+        "uk": "{{ name }}, {{ master }} чекає на вас знову! Для вас: {{ bonus }}. Записатися: {{ link }}",
+        "en": "{{ name }}, {{ master }} would love to see you again! For you: {{ bonus }}. Book: {{ link }}",
+    }, MARKETING),
+)}
+# fmt: on
+
+_PLACEHOLDER = re.compile(r"{{\s*(\w+)\s*}}")
+EXECUTOR_FILLS = ("link",)
+
+
+def placeholders_in(text: str) -> tuple[str, ...]:
+    """Placeholder names a text uses, in first-use order."""
+    return tuple(dict.fromkeys(_PLACEHOLDER.findall(text)))
+
+
+def default_text(template_id: str, language: str) -> str:
+    """The default text; unknown languages fall back to Russian (the product's first market)."""
+    texts = TEMPLATES[template_id].texts
+    return texts.get(language) or texts["ru"]
+
+
+def kind_of(template_id: str) -> str:
+    return TEMPLATES[template_id].kind

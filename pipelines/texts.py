@@ -1,0 +1,82 @@
+"""Texts the robot writes for salon staff in amoCRM: task texts, task results, notes, lead names.
+
+Plain ``str.format`` strings (staff-facing, not tenant-editable, so no template engine needed).
+Missing values are shown as "—" so a task is never blank where the store lacked a master or service.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+# fmt: off
+TEXTS: dict[str, dict[str, str]] = {
+    "periodic_task": {
+        "ru": "Пригласить {client} на повторный визит: {service} у мастера {master} был {date}, "
+              "периодичность {days} дн.",
+        "uk": "Запросити {client} на повторний візит: {service} у майстра {master} був {date}, "
+              "періодичність {days} дн.",
+        "en": "Invite {client} for a repeat visit: {service} with {master} on {date}, repeats every {days} days.",
+    },
+    "periodic_cancelled": {
+        "ru": "Отменено автоматически: клиент уже записан на {service} на {date} (запись {booking}).",
+        "uk": "Скасовано автоматично: клієнт уже записаний на {service} на {date} (запис {booking}).",
+        "en": "Cancelled automatically: the client already booked {service} for {date} (booking {booking}).",
+    },
+    "periodic_superseded": {
+        "ru": "Закрыто автоматически: клиент пришёл снова {date} (визит {booking}).",
+        "uk": "Закрито автоматично: клієнт прийшов знову {date} (візит {booking}).",
+        "en": "Closed automatically: the client came again on {date} (visit {booking}).",
+    },
+    "periodic_restored": {
+        "ru": "Задача восстановлена: запись {booking} отменена, клиент не записан на {category}.",
+        "uk": "Задачу відновлено: запис {booking} скасовано, клієнт не записаний на {category}.",
+        "en": "Task restored: booking {booking} was cancelled, the client has no {category} booking.",
+    },
+    "periodic_pre_booked": {
+        "ru": "Задача не создана: клиент уже записан на {category} (запись {booking}).",
+        "uk": "Задачу не створено: клієнт уже записаний на {category} (запис {booking}).",
+        "en": "No task created: the client already has a {category} booking ({booking}).",
+    },
+    "sales_call_no_show": {
+        "ru": "Позвонить {client}: не пришёл на первый визит {date} ({service}). Перезаписать.",
+        "uk": "Зателефонувати {client}: не прийшов на перший візит {date} ({service}). Перезаписати.",
+        "en": "Call {client}: missed the first visit on {date} ({service}). Rebook.",
+    },
+    "sales_call_cancelled": {
+        "ru": "Позвонить {client}: отменил первую запись на {date} ({service}). Предложить другое время.",
+        "uk": "Зателефонувати {client}: скасував перший запис на {date} ({service}). Запропонувати інший час.",
+        "en": "Call {client}: cancelled the first booking for {date} ({service}). Offer another time.",
+    },
+    "lost_call": {
+        "ru": "Позвонить {client} и вернуть: последний визит {date}, любимый мастер {master}, "
+              "филиал {branch}. Сделать специальное предложение.",
+        "uk": "Зателефонувати {client} і повернути: останній візит {date}, улюблений майстер {master}, "
+              "філія {branch}. Зробити спеціальну пропозицію.",
+        "en": "Call {client} to win them back: last visit {date}, favourite master {master}, "
+              "branch {branch}. Make a special offer.",
+    },
+    "lead_name": {
+        "ru": "{client}: {pipeline}",
+        "uk": "{client}: {pipeline}",
+        "en": "{client}: {pipeline}",
+    },
+}
+# fmt: on
+
+_DATE_FORMAT = {"ru": "%d.%m.%Y", "uk": "%d.%m.%Y", "en": "%Y-%m-%d"}
+
+
+def text(name: str, language: str, **values: object) -> str:
+    """The staff text ``name`` in ``language`` (Russian when unknown), "—" for missing values."""
+    variants = TEXTS[name]
+    shown = {k: ("—" if v is None or v == "" else v) for k, v in values.items()}
+    return (variants.get(language) or variants["ru"]).format(**shown)
+
+
+def local_date(at: datetime, tz: ZoneInfo, language: str) -> str:
+    return at.astimezone(tz).strftime(_DATE_FORMAT.get(language, "%d.%m.%Y"))
+
+
+def local_time(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%H:%M")

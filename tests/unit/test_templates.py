@@ -1,0 +1,54 @@
+"""Default message templates: every language present, placeholders declared, contexts match them."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+
+from pipelines.actions import SendMessage
+from pipelines.events import BookingStatus as S
+from pipelines.templates import EXECUTOR_FILLS, TEMPLATES, default_text, placeholders_in
+from tests.unit.playbook_sim import MANICURE, POLICY, T0, Salon
+from tests.unit.playbook_sim import event as ev
+
+EXPECTED = {
+    "welcome",
+    "confirmation",
+    "reminder_24h",
+    "review_request",
+    "repeat_reminder",
+    "promo",
+    "lost_reminder",
+    "lost_master_promo",
+}
+
+
+def test_the_eight_templates_exist():
+    assert set(TEMPLATES) == EXPECTED
+
+
+@pytest.mark.parametrize("template_id", sorted(EXPECTED))
+@pytest.mark.parametrize("language", ["ru", "uk", "en"])
+def test_each_text_uses_exactly_its_declared_placeholders(template_id, language):
+    template = TEMPLATES[template_id]
+    assert set(placeholders_in(template.texts[language])) == set(template.placeholders)
+    assert "link" in template.placeholders
+
+
+def test_unknown_languages_fall_back_to_russian():
+    assert default_text("welcome", "de") == TEMPLATES["welcome"].texts["ru"]
+
+
+def test_every_message_the_rules_build_fills_its_placeholders():
+    """Drive a client through booking, visit, reminders and the lost sequence; check every context."""
+    policy = dataclasses.replace(POLICY, triggers=POLICY.triggers | {"repeat_promo"})
+    salon, day = Salon(policy=policy), timedelta(days=1)
+    salon.send(ev("v1", S.SCHEDULED, T0 + 3 * day, MANICURE, occurred=T0))
+    salon.send(ev("v1", S.COMPLETED, T0 + 3 * day, MANICURE, occurred=T0 + 3 * day + timedelta(hours=2)))
+    salon.tick_daily(T0 + 4 * day, 120)
+    messages = [a for a in salon.log if isinstance(a, SendMessage)]
+    assert {m.template for m in messages} == EXPECTED
+    for m in messages:
+        assert set(m.context) == set(TEMPLATES[m.template].placeholders) - set(EXECUTOR_FILLS), m.template
