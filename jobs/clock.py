@@ -48,7 +48,7 @@ def recover_abandoned(svc: Services, now: datetime) -> None:
 
 
 def schedule() -> list[Scheduled]:
-    from jobs.catch_up import catch_up
+    from jobs.booking_sync import catch_up
 
     return [
         Scheduled("sweep-outbox", 2, sweep_outbox),
