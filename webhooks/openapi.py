@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.booking.generic import GENERIC_EVENT_JSON_SCHEMA
 from flask import Blueprint, jsonify
+
+from bridge.booking.generic import GENERIC_EVENT_JSON_SCHEMA
 
 bp = Blueprint("openapi", __name__)
 
