@@ -24,6 +24,7 @@ from rq.worker import WorkerStatus
 log = logging.getLogger(__name__)
 
 PROCESS_EVENT = "jobs.process_event.process_event"
+SYNC_CRM = "jobs.crm_sync.sync_crm"
 # Abandoned jobs are re-queued by maintenance only while retries are left, so every job gets some.
 DEFAULT_RETRY = Retry(max=5, interval=[0, 15, 60, 300, 900])  # 0: no scheduler needed for the first
 JOB_TIMEOUT_S = 120
@@ -70,18 +71,20 @@ class JobQueue:
 
     def enqueue_event(self, event_id: int) -> bool:
         """Queue processing of one stored event; False when a job for it already exists."""
+        return self._enqueue_unique(PROCESS_EVENT, (event_id,), job_id_for_event(event_id), result_ttl=3600)
+
+    def enqueue_crm_sync(self, tenant: str) -> bool:
+        """Queue the tenant's amoCRM sync unless one is already waiting (one running may be joined by one)."""
+        return self._enqueue_unique(SYNC_CRM, (tenant,), f"crm-{tenant}", result_ttl=0)
+
+    def _enqueue_unique(self, func: str, args: tuple, job_id: str, result_ttl: int) -> bool:
         try:
             self.rq.enqueue_call(
-                PROCESS_EVENT,
-                args=(event_id,),
-                job_id=job_id_for_event(event_id),
-                retry=DEFAULT_RETRY,
-                unique=True,
-                result_ttl=3600,
-                failure_ttl=7 * 24 * 3600,
+                func, args=args, job_id=job_id, retry=DEFAULT_RETRY, unique=True,
+                result_ttl=result_ttl, failure_ttl=7 * 24 * 3600,
             )
         except DuplicateJobError:
-            return self._requeue_if_finished(job_id_for_event(event_id))
+            return self._requeue_if_finished(job_id)
         return True
 
     def _requeue_if_finished(self, job_id: str) -> bool:

@@ -17,6 +17,10 @@ from datetime import UTC, datetime, timedelta
 from bridge.queue import JOB_TIMEOUT_S, MAINTENANCE_INTERVAL_S
 from bridge.services import Services
 from bridge.store import inbox
+from jobs.booking_sync import catch_up
+from jobs.crm_sync import paused_reason, tenants_with_pending
+from jobs.due import run_due
+from jobs.messages import send_due
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "salonbridge:clock"
@@ -47,12 +51,20 @@ def recover_abandoned(svc: Services, now: datetime) -> None:
     svc.queue.recover_abandoned()
 
 
-def schedule() -> list[Scheduled]:
-    from jobs.booking_sync import catch_up
+def sync_crm_backlog(svc: Services, now: datetime) -> None:
+    """Queue a CRM sync for every tenant with pending amoCRM actions (unique per tenant, so cheap)."""
+    for tenant in tenants_with_pending(svc):
+        if tenant in svc.tenants and not paused_reason(svc, tenant, now):
+            svc.queue.enqueue_crm_sync(tenant)
 
+
+def schedule() -> list[Scheduled]:
     return [
         Scheduled("sweep-outbox", 2, sweep_outbox),
         Scheduled("recover-abandoned-jobs", MAINTENANCE_INTERVAL_S, recover_abandoned),
+        Scheduled("sync-crm-backlog", 5, sync_crm_backlog),
+        Scheduled("playbook-due", 60, run_due),
+        Scheduled("send-due-messages", 5, send_due),
         Scheduled("booking-catch-up", 30, catch_up),
     ]
 

@@ -20,6 +20,7 @@ from pipelines.stages import LOST, STAGES, WON, Pipeline
 Problems = list[tuple[str, str]]
 _MISSING = object()
 _KNOWN = {
+    "templates",  # message texts: validated with the channels in bridge/messaging
     "language",
     "triggers",
     "promo",
@@ -298,8 +299,11 @@ def _frequency_cap(value: Any, problems: Problems) -> tuple[int, int] | None:
 
 
 def _channels(value: Any, problems: Problems) -> tuple[str, ...]:
+    """The preference order: a list of names, or the channel settings mapping (its keys, in order)."""
     if isinstance(value, str):
         value = [value]
+    elif isinstance(value, Mapping):
+        value = list(value)
     if not isinstance(value, list | tuple) or not value or any(c not in CHANNELS for c in value):
         problems.append(("rules.channels", f"must be a non-empty list of {', '.join(CHANNELS)}"))
         return ("sms", "email")

@@ -107,7 +107,9 @@ def run(bind: str, workers: int) -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--tenant", help="Tenant of lines that do not name one.")
 @click.option("--source", default="generic", show_default=True, help="Source of lines that do not name one.")
-def replay(file, tenant: str | None, source: str) -> None:
+@click.option("--dry-run", is_flag=True,
+              help="Plan the file on a scratch store and print every action; send and store nothing.")
+def replay(file, tenant: str | None, source: str, dry_run: bool) -> None:
     """Feed a JSON-lines file of booking events through the same intake as live webhooks.
 
     Each line is either a webhook body (with --tenant/--source) or {"tenant", "source", "body"}.
@@ -115,6 +117,19 @@ def replay(file, tenant: str | None, source: str) -> None:
     """
     from salonbridge.replay import replay_lines
 
+    if dry_run:
+        from salonbridge.dryrun import dry_run as plan_file
+        from salonbridge.dryrun import summarize
+
+        planned = []
+        for number, lines in plan_file(_settings(), file, tenant, source):
+            planned.append(lines)
+            click.echo(f"line {number}:")
+            for line in lines:
+                click.echo(f"  {line}")
+        counts = summarize(planned)
+        click.echo("dry run, nothing sent: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        return
     svc = _services(migrate=True)
     summary = replay_lines(svc, file, default_tenant=tenant, default_source=source)
     click.echo(summary.render())
@@ -126,9 +141,23 @@ def replay(file, tenant: str | None, source: str) -> None:
 @click.option("--clients", default=50, show_default=True, help="Clients in the synthetic salon.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same salon).")
 @click.option("--instance", type=click.Path(file_okay=False, path_type=Path), default=Path("instance/demo"),
-              show_default=True, help="Folder for the demo's database and Redis (wiped first).")
-def demo(clients: int, seed: int, instance: Path) -> None:
-    """Start everything on embedded defaults, post a synthetic salon's year through HTTP, print a summary."""
+              show_default=True, help="Folder for the demo's database, Redis and sandbox (wiped first).")
+@click.option("--dry-run", is_flag=True, help="Only plan the synthetic year and print the actions; send nothing.")
+@click.option("--serve", is_flag=True, help="Keep everything running afterwards so the board can be browsed.")
+def demo(clients: int, seed: int, instance: Path, dry_run: bool, serve: bool) -> None:
+    """The whole system on embedded defaults: a synthetic salon's year of YCLIENTS webhooks posted over HTTP,
+    processed by real workers into the built-in amoCRM sandbox, then a summary of what amoCRM shows."""
     from salonbridge.demo import run_demo
 
-    sys.exit(run_demo(instance=instance, clients=clients, seed=seed))
+    sys.exit(run_demo(instance=instance, clients=clients, seed=seed, dry_run=dry_run, serve=serve))
+
+
+def _register_amocrm_commands() -> None:
+    from salonbridge.amocrm_cmds import amocrm, sandbox, setup
+
+    main.add_command(setup)
+    main.add_command(amocrm)
+    main.add_command(sandbox)
+
+
+_register_amocrm_commands()

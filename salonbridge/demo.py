@@ -1,12 +1,20 @@
-"""``salonbridge demo``: the whole system on embedded defaults, fed a synthetic salon over real HTTP."""
+"""``salonbridge demo``: the whole system on embedded defaults, a synthetic salon, and the amoCRM sandbox.
+
+Starts the sandbox, provisions it (`setup`), runs web + workers + clock, posts a synthetic year of
+YCLIENTS webhooks through the real HTTP endpoint, waits until every event is processed and every
+amoCRM action applied, then prints what an amoCRM user would now see.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import socket
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,6 +31,7 @@ from salonbridge.supervisor import Supervisor
 
 SLUG = "demo"
 TOKEN_ENV = "SALONBRIDGE_DEMO_WEBHOOK_TOKEN"
+AMO_TOKEN_ENV = "SALONBRIDGE_DEMO_AMO_TOKEN"
 PENDING = ("received", "processing", "retry")
 
 
@@ -32,25 +41,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(instance: Path) -> tuple[Settings, str]:
-    """A fresh instance folder with the demo tenant; returns settings and the webhook token."""
+def prepare(instance: Path, amocrm_url: str) -> Settings:
+    """A fresh instance folder with the demo tenant; the webhook token goes into the environment."""
     if instance.exists():
         shutil.rmtree(instance)
     tenants = instance / "tenants"
     tenants.mkdir(parents=True)
-    (tenants / f"{SLUG}.yaml").write_text(synthetic.tenant_yaml(SLUG, TOKEN_ENV), encoding="utf-8")
-    token = secrets.token_urlsafe(24)
-    env = {
-        "SALONBRIDGE_INSTANCE": str(instance),
-        "SALONBRIDGE_TENANTS": str(tenants),
-        "SALONBRIDGE_LOG_LEVEL": "WARNING",
-    }
-    return Settings.from_env(env), token
+    (tenants / f"{SLUG}.yaml").write_text(synthetic.tenant_yaml(SLUG, TOKEN_ENV, amocrm_url, AMO_TOKEN_ENV),
+                                          encoding="utf-8")
+    os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
+    env = {"SALONBRIDGE_INSTANCE": str(instance), "SALONBRIDGE_TENANTS": str(tenants),
+           "SALONBRIDGE_LOG_LEVEL": "WARNING"}
+    return Settings.from_env(env)
 
 
-def post_all(base_url: str, token: str, deliveries: list[dict[str, Any]], duplicate_every: int = 20) -> Counter:
+def wait_until(ready: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            value = ready()
+        except requests.RequestException:  # not listening yet, or a worker still booting
+            value = None
+        if value:
+            return value
+        time.sleep(0.3)
+    raise click.ClickException(f"{what} did not happen within {timeout_s:.0f} s; see the log in the instance folder")
+
+
+def post_all(base_url: str, deliveries: list[dict[str, Any]], duplicate_every: int = 20) -> Counter:
     """POST every delivery (some twice, as real senders do) from 8 concurrent clients."""
-    url = f"{base_url}/hooks/{SLUG}/yclients/{token}"
+    url = f"{base_url}/hooks/{SLUG}/yclients/{os.environ[TOKEN_ENV]}"
     plan = [d for i, d in enumerate(deliveries) for _ in range(2 if i % duplicate_every == 0 else 1)]
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=8))
@@ -67,69 +87,87 @@ def post_all(base_url: str, token: str, deliveries: list[dict[str, Any]], duplic
     return outcomes
 
 
-def wait_until_processed(svc: Services, timeout_s: float = 600) -> dict[str, int]:
+def wait_until_settled(svc: Services, timeout_s: float) -> dict[str, int]:
+    """Until every event is processed, every amoCRM action applied and every due message sent."""
+    from jobs.crm_sync import pending
+    from salonbridge.report import due_messages
+
     deadline = time.monotonic() + timeout_s
-    with tqdm(desc="processing", unit=" events", leave=False, disable=None) as bar:
+    with tqdm(desc="settling", unit=" items", leave=False, disable=None) as bar:
         while time.monotonic() < deadline:
             by_status = stats.events_by_status(svc.store)
-            bar.n = sum(n for s, n in by_status.items() if s not in PENDING)
-            bar.total = sum(by_status.values())
-            bar.refresh()
-            if not any(by_status.get(s) for s in PENDING) and svc.queue.depth() == 0:
+            open_events = sum(by_status.get(s, 0) for s in PENDING)
+            crm = len(pending(svc, SLUG))
+            messages = due_messages(svc, SLUG)
+            bar.set_postfix(events=open_events, amocrm=crm, messages=messages)
+            bar.update(0)
+            if not (open_events or crm or messages or svc.queue.depth()):
                 return by_status
-            time.sleep(0.5)
-    raise click.ClickException("events were still pending after 10 minutes; see the log in the instance folder")
+            time.sleep(1)
+    raise click.ClickException("work was still pending after the timeout; see the log in the instance folder")
 
 
-def wait_healthy(base_url: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base_url}/healthz", timeout=2).ok:
-                return
-        except requests.RequestException:  # not listening yet, or a worker still booting
-            pass
-        time.sleep(0.3)
-    raise click.ClickException("the web server did not become healthy")
-
-
-def run_demo(*, instance: Path, clients: int, seed: int) -> int:
-    settings, token = prepare(instance.resolve())
-    import os
-
-    os.environ[TOKEN_ENV] = token
-    svc = Services.build(settings, migrate=True)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    supervisor = Supervisor(svc.settings, bind=f"127.0.0.1:{port}", workers=2, log_file=instance / "salonbridge.log")
-    supervisor.start()
+def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, serve: bool = False) -> int:
+    instance = instance.resolve()
+    deliveries = synthetic.generate(seed=seed, clients=clients)
+    click.echo(f"synthetic salon: {clients} clients, {len(deliveries)} YCLIENTS webhook deliveries (seed {seed})")
+    if dry_run:
+        return _dry_run(instance, deliveries)
+    sandbox_port, web_port = free_port(), free_port()
+    amocrm_url = f"http://127.0.0.1:{sandbox_port}"
+    settings = prepare(instance, amocrm_url)
+    supervisor = Supervisor(settings, bind=f"127.0.0.1:{web_port}", workers=2, log_file=instance / "salonbridge.log")
+    supervisor.spawn("sandbox", [sys.executable, "-m", "salonbridge", "sandbox", "--port", str(sandbox_port),
+                                 "--state", str(instance / "amocrm-sandbox.json")])
     try:
-        wait_healthy(base_url)
-        deliveries = synthetic.generate(seed=seed, clients=clients)
-        click.echo(f"synthetic salon: {clients} clients, {len(deliveries)} webhook deliveries (seed {seed})")
+        token = wait_until(lambda: requests.post(f"{amocrm_url}/_sandbox/tokens", json={"action": "long_lived"},
+                                                 timeout=2).json()["access_token"], 30, "the amoCRM sandbox start")
+        os.environ[AMO_TOKEN_ENV] = token
+        svc = Services.build(settings, migrate=True)
+        _setup(svc)
+        supervisor.settings = svc.settings
+        supervisor.start()
+        base_url = f"http://127.0.0.1:{web_port}"
+        wait_until(lambda: requests.get(f"{base_url}/healthz", timeout=2).ok, 30, "the web server start")
         started = time.monotonic()
-        posted = post_all(base_url, token, deliveries)
-        by_status = wait_until_processed(svc)
-        elapsed = time.monotonic() - started
-        failed = svc.queue.rq.failed_job_registry.count + by_status.get("invalid", 0)
-        _print_summary(svc, posted, by_status, failed, elapsed)
-        return 0 if failed == 0 and not posted.keys() - {"accepted", "duplicate"} else 1
+        posted = post_all(base_url, deliveries)
+        by_status = wait_until_settled(svc, timeout_s=1800)
+        from salonbridge.report import print_summary
+
+        failed = print_summary(svc, SLUG, posted, by_status, amocrm_url, time.monotonic() - started)
+        if serve:
+            click.echo(f"\nopen the board: {amocrm_url}/   (Ctrl-C stops everything)")
+            supervisor.wait()
+        return 0 if failed == 0 else 1
     finally:
         supervisor.stop()
-        svc.close()
 
 
-def _print_summary(svc: Services, posted: Counter, by_status: dict[str, int], failed: int, elapsed: float) -> None:
-    counts = stats.counts(svc.store, SLUG)
-    click.echo(f"events accepted:       {posted.get('accepted', 0)}")
-    click.echo(f"duplicates ignored:    {posted.get('duplicate', 0)}")
-    others = {k: v for k, v in posted.items() if k not in ("accepted", "duplicate")}
-    if others:
-        click.echo(f"rejected deliveries:   {others}")
-    click.echo(f"out-of-order dropped:  {by_status.get('stale', 0)}")
-    click.echo(f"clients:               {counts['clients']}")
-    visits = counts["visits"]
-    by_status_text = ", ".join(f"{k} {v}" for k, v in sorted(visits.items()))
-    click.echo(f"visits:                {sum(visits.values())} ({by_status_text})")
-    click.echo(f"jobs failed:           {failed}")
-    click.echo(f"took:                  {elapsed:.1f} s")
+def _setup(svc: Services) -> None:
+    from bridge.amocrm.provisioning import run_setup
+
+    report = run_setup(svc.tenants[SLUG], svc)
+    created = sum(1 for item in report.items if str(item.action) == "created")
+    click.echo(f"amoCRM sandbox provisioned: {created} pipelines, stages and fields created")
+
+
+def _dry_run(instance: Path, deliveries: list[dict[str, Any]]) -> int:
+    import json
+
+    from salonbridge.dryrun import dry_run, summarize
+
+    settings = prepare(instance, "http://127.0.0.1:9")
+    lines = (json.dumps({"tenant": SLUG, "source": "yclients", "body": d}) for d in deliveries)
+    planned = []
+    for number, plan in tqdm(dry_run(settings, lines, SLUG, "yclients"), total=len(deliveries), desc="planning",
+                             leave=False, disable=None):
+        planned.append(plan)
+        if number <= 12:
+            click.echo(f"delivery {number}:")
+            for line in plan:
+                click.echo(f"  {line}")
+    counts = summarize(planned)
+    click.echo("… (first 12 deliveries shown)\nplanned in total, nothing sent:")
+    for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {kind:<16} {n}")
+    return 0

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
 from tqdm import tqdm
 
@@ -46,16 +46,20 @@ def replay_lines(svc: Services, lines: IO[str], *, default_tenant: str | None, d
     return summary
 
 
+def parse_line(line: str, default_tenant: str | None, default_source: str) -> tuple[str, str, Any]:
+    """(tenant, source, body) of one line; raises ValueError on malformed JSON."""
+    item = json.loads(line)
+    if isinstance(item, dict) and "body" in item:
+        return item.get("tenant", default_tenant) or "", item.get("source", default_source), item["body"]
+    return default_tenant or "", default_source, item
+
+
 def _one(svc: Services, line: str, default_tenant: str | None, default_source: str) -> str:
     try:
-        item = json.loads(line)
+        slug, source, body = parse_line(line, default_tenant, default_source)
     except ValueError as exc:
         return f"rejected: malformed JSON: {exc}"
-    if isinstance(item, dict) and "body" in item:
-        slug, source, body = item.get("tenant", default_tenant), item.get("source", default_source), item["body"]
-    else:
-        slug, source, body = default_tenant, default_source, item
-    tenant = svc.tenants.get(slug or "")
+    tenant = svc.tenants.get(slug)
     if tenant is None:
         return f"rejected: unknown tenant {slug!r}"
     if not isinstance(body, dict):

@@ -31,7 +31,8 @@ class Supervisor:
     def _env(self) -> dict[str, str]:
         return {**os.environ, **self.settings.to_env(), "SALONBRIDGE_BIND": self.bind}
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def spawn(self, name: str, argv: list[str]) -> None:
+        """Start one more supervised child (stopped with the others)."""
         out = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115 - lives with the child
         self.children[name] = subprocess.Popen(
             argv, env=self._env(), stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True
@@ -39,10 +40,10 @@ class Supervisor:
 
     def start(self) -> None:
         py = sys.executable
-        self._spawn("web", [py, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "webhooks.app:create_app()"])
+        self.spawn("web", [py, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "webhooks.app:create_app()"])
         for i in range(self.workers):
-            self._spawn(f"worker-{i + 1}", [py, "-m", "salonbridge", "worker"])
-        self._spawn("clock", [py, "-m", "salonbridge", "clock"])
+            self.spawn(f"worker-{i + 1}", [py, "-m", "salonbridge", "worker"])
+        self.spawn("clock", [py, "-m", "salonbridge", "clock"])
 
     def exited(self) -> list[str]:
         return [name for name, proc in self.children.items() if proc.poll() is not None]

@@ -54,8 +54,9 @@ class SyntheticClient:
     churn_after: int | None  # stops coming after this many visits
 
 
-def tenant_yaml(slug: str, token_env: str, amocrm_url: str = "http://127.0.0.1:8001") -> str:
-    """The tenant file the demo installs for this salon (its catalog maps service ids to categories)."""
+def tenant_yaml(slug: str, token_env: str, amocrm_url: str, amocrm_token_env: str) -> str:
+    """The tenant file the demo installs: its catalog maps service ids to categories, messages go
+    through amoCRM's Salesbot (the sandbox records each launch)."""
     services = "\n".join(
         f'    "{s.id}": {{category: {s.category}, periodicity_days: {s.periodicity_days}}}' for s in SERVICES
     )
@@ -74,10 +75,13 @@ booking:
   webhook_token_env: {token_env}
 amocrm:
   base_url: {amocrm_url}
+  long_lived_token_env: {amocrm_token_env}
 services:
   services:
 {services}
-rules: {{}}
+rules:
+  channels:
+    salesbot: {{bot_id: 1}}
 """
 
 

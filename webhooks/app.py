@@ -19,12 +19,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["salonbridge"] = services
 
-    from webhooks import health, hooks, metrics, openapi
+    from webhooks import amocrm_hooks, health, hooks, metrics, oauth, openapi
 
+    app.register_blueprint(amocrm_hooks.bp)  # before the generic booking route it would otherwise match
     app.register_blueprint(hooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(oauth.bp)
 
     @app.errorhandler(HTTPException)
     def json_errors(exc: HTTPException):  # every error is JSON with a reason, never an HTML page

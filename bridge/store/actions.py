@@ -20,8 +20,9 @@ def action_payload(action: Action) -> dict[str, Any]:
 
 
 def record_new(
-    session: Session, tenant: str, event_id: int | None, actions: Sequence[Action], now: datetime
-) -> list[AppliedAction]:
+    session: Session, tenant: str, event_id: int | None, client_id: int | None, actions: Sequence[Action],
+    now: datetime,
+) -> list[tuple[Action, AppliedAction]]:
     """Insert the actions whose keys were never seen; return only those (the rest were applied before)."""
     if not actions:
         return []
@@ -29,7 +30,7 @@ def record_new(
     known = set(
         session.scalars(select(AppliedAction.key).where(AppliedAction.tenant == tenant, AppliedAction.key.in_(keys)))
     )
-    fresh: list[AppliedAction] = []
+    fresh: list[tuple[Action, AppliedAction]] = []
     for action in actions:
         if action.key in known:
             continue
@@ -40,10 +41,11 @@ def record_new(
             kind=action.kind,
             payload=action_payload(action),
             event_id=event_id,
+            client_id=client_id,
             created_at=now,
         )
         session.add(row)
-        fresh.append(row)
+        fresh.append((action, row))
     session.flush()
     return fresh
 

@@ -96,6 +96,7 @@ class Visit(Base):
     channel: Mapped[str] = mapped_column(String(16), default="unknown")
     version: Mapped[datetime]  # occurred_at of the snapshot stored here
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)  # transitions with times
+    categories: Mapped[list[Any]] = mapped_column(JSON, default=list)  # canonical categories of its services
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     client: Mapped[Client | None] = relationship(back_populates="visits")
@@ -164,6 +165,9 @@ class AppliedAction(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed | skipped
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     applied_at: Mapped[datetime | None]
 
@@ -207,3 +211,82 @@ class CatalogEntry(Base):
     category_id: Mapped[str | None] = mapped_column(String(64))
     category: Mapped[str | None] = mapped_column(String(120))
     fetched_at: Mapped[datetime]
+
+
+class CycleRow(Base):
+    """Per client and category, the expectation of the next visit and the state of its autotask."""
+
+    __tablename__ = "cycles"
+    __table_args__ = (UniqueConstraint("tenant", "client_id", "category", "anchor_visit_id", name="uq_cycle"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    category: Mapped[str] = mapped_column(String(120))
+    anchor_visit_id: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    period_days: Mapped[int]
+    task_key: Mapped[str] = mapped_column(String(255))
+    task_state: Mapped[str] = mapped_column(String(32))
+    cancelled_by: Mapped[str | None] = mapped_column(String(64))
+    task_exists: Mapped[bool] = mapped_column(default=True)
+    service: Mapped[str | None] = mapped_column(String(200))
+    master: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class LeadRow(Base):
+    """A lead the robot created, by the key of the CreateLead action; its amoCRM id is a CrmLink."""
+
+    __tablename__ = "leads"
+    __table_args__ = (UniqueConstraint("tenant", "key", name="uq_lead_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    key: Mapped[str] = mapped_column(String(255))
+    pipeline: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    manual: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime]
+
+
+class LostStepRow(Base):
+    __tablename__ = "lost_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    anchor_visit_id: Mapped[str] = mapped_column(String(64))
+    lead_key: Mapped[str] = mapped_column(String(255))
+    step: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+
+
+class MessageRow(Base):
+    """A message to a client: scheduled by the rules, sent by the clock when due, never twice."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("tenant", "key", name="uq_message_key"),
+        Index("ix_messages_due", "state", "send_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    key: Mapped[str] = mapped_column(String(255))
+    template: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    occasion: Mapped[str] = mapped_column(String(255))
+    channels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    send_at: Mapped[datetime]
+    marketing: Mapped[bool] = mapped_column(default=False)
+    booking_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|sent|cancelled|skipped|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

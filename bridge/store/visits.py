@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bridge.store.models import Client, Visit, VisitService
 from pipelines.events import BookingStatus, ClientInfo, VisitEvent
-from pipelines.snapshot import Snapshot, VisitState
+from pipelines.snapshot import VisitState
 
 
 def find_visit(session: Session, tenant: str, source: str, external_id: str) -> Visit | None:
@@ -26,17 +26,11 @@ def visit_state(visit: Visit) -> VisitState:
         start_at=visit.start_at,
         staff_id=visit.staff_id,
         version=visit.version,
+        categories=tuple(visit.categories or ()),
+        staff_name=visit.staff_name,
+        branch=visit.branch,
+        services=tuple(line.title for line in visit.services),
     )
-
-
-def load_snapshot(session: Session, event: VisitEvent) -> Snapshot:
-    """What the store knows about the event's booking and its client."""
-    visit = find_visit(session, event.tenant, event.source, event.booking.external_id)
-    client = visit.client if visit and visit.client else find_client(session, event.tenant, event.source, event.client)
-    others: tuple[VisitState, ...] = ()
-    if client is not None:
-        others = tuple(visit_state(v) for v in sorted(client.visits, key=lambda v: v.start_at))
-    return Snapshot(visit=visit_state(visit) if visit else None, client_visits=others)
 
 
 def find_client(session: Session, tenant: str, source: str, info: ClientInfo | None) -> Client | None:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pipelines.catalog import category_label
 from pipelines.rules.context import Scene
 from pipelines.snapshot import VisitState
-from pipelines.texts import local_date
 
 
 def favourite_master(completed: Sequence[VisitState], window: int) -> str | None:
@@ -31,6 +30,7 @@ def segment_fields(scene: Scene, completed: Sequence[VisitState]) -> dict[str, s
         "branch": scene.policy.branch_label(last.branch) or (last.branch or ""),
         "favourite_master": master or "",
         "last_category": ", ".join(category_label(c, scene.language) for c in last.categories),
-        "last_visit": local_date(last.start_at, scene.policy.timezone, scene.language),
+        # a date field: RFC 3339 (amoCRM's accepted write format), not the localized text
+        "last_visit": last.start_at.astimezone(scene.policy.timezone).isoformat(),
     }
     return {k: v for k, v in fields.items() if v}

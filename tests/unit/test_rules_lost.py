@@ -43,7 +43,7 @@ def test_a_client_overdue_past_the_threshold_enters_lost_clients_with_segment_fi
         "branch": "Podil",
         "favourite_master": "Anna",
         "last_category": "Manicure",
-        "last_visit": "2026-03-02",
+        "last_visit": "2026-03-02T12:00:00+02:00",  # RFC 3339: amoCRM date fields take it as is
     }
     assert [(m.pipeline, m.outcome) for m in of(actions, MoveLead)] == [(Pipeline.REPEAT, Outcome.LOST)]
     assert [m.template for m in of(actions, SendMessage)] == ["lost_reminder"]

@@ -139,7 +139,9 @@ def test_synthetic_salon_deliveries_all_normalize() -> None:
 
     from salonbridge import synthetic
 
-    tenant = TenantSchema().load(yaml.safe_load(synthetic.tenant_yaml("demo", "DEMO_TOKEN")))
+    tenant = TenantSchema().load(
+        yaml.safe_load(synthetic.tenant_yaml("demo", "DEMO_TOKEN", "http://127.0.0.1:8001", "DEMO_AMO_TOKEN"))
+    )
     bodies = synthetic.generate(seed=3, clients=8, today=date(2026, 11, 1))
     events = [normalize_record(body, tenant, RECEIVED) for body in bodies]
     assert len({e.dedupe_key for e in events}) == len(events)

@@ -1,0 +1,148 @@
+"""amoCRM drain: a backlog of actions applied to the sandbox by several workers, within 7 requests/s.
+
+Two tenants on the same amoCRM account (so their workers share one limiter) each get half of the
+backlog; three RQ worker processes drain it. The baseline is the ceiling itself: 7 requests/s.
+Prints ``utilization=<observed req/s ÷ 7> calls_per_action=… n429=… max_in_1s=…``.
+Goal: utilization ≥ 0.95, calls per action well under 1, no 429. Runs on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+CEILING = 7.0
+TENANT = """slug: {slug}
+name: Bench {slug}
+timezone: Europe/Kyiv
+branches: [{{id: "1", name: Main}}]
+booking: {{source: generic, webhook_token_env: BENCH_TOKEN}}
+amocrm: {{base_url: "{url}", long_lived_token_env: BENCH_AMO_TOKEN}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def backlog(svc, slug: str, clients: int, now: datetime) -> int:
+    """Per client: contact, Sales lead, a lead move, a task and a note — the mix one first visit causes."""
+    from bridge.store.models import Client
+    from jobs.process_event import record_actions
+    from pipelines.actions import AddNote, CreateLead, CreateTask, MoveLead, TaskKind, UpsertContact
+    from pipelines.stages import Outcome, Pipeline
+
+    total = 0
+    with svc.store.session() as s:
+        for i in range(clients):
+            client = Client(tenant=slug, name=f"Client {i}", phone=f"+38067{2000000 + i:07d}", created_at=now,
+                            updated_at=now, tags=[])
+            s.add(client)
+            s.flush()
+            cid = str(client.id)
+            lead = f"lead:{slug}:{cid}"
+            actions = [
+                UpsertContact(key=f"contact:{cid}", client_id=cid, name=client.name, phone=client.phone),
+                CreateLead(key=lead, client_id=cid, pipeline=Pipeline.SALES, stage="first_booking", name=client.name),
+                MoveLead(key=f"won:{cid}", client_id=cid, pipeline=Pipeline.SALES, lead_key=lead, stage="won",
+                         outcome=Outcome.WON),
+                CreateTask(key=f"task:{cid}", client_id=cid, task_kind=TaskKind.PERIODIC,
+                           text="Invite for a repeat visit", deadline=now + timedelta(days=21), lead_key=lead),
+                AddNote(key=f"note:{cid}", client_id=cid, text="First visit completed", lead_key=lead),
+            ]
+            total += record_actions(s, slug, None, client.id, actions, now)[0]
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a small, quick run (CI)")
+    parser.add_argument("--actions", type=int, default=None, help="backlog size (default 2000, smoke 300)")
+    parser.add_argument("--workers", type=int, default=3)
+    args = parser.parse_args()
+    total_actions = args.actions or (300 if args.smoke else 2000)
+
+    from bridge.amocrm.provisioning import run_setup
+    from bridge.services import Services
+    from config.settings import Settings
+    from jobs.crm_sync import pending
+
+    with tempfile.TemporaryDirectory(prefix="sb-bench-amo-") as tmp:
+        root = Path(tmp)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        sandbox = subprocess.Popen([sys.executable, "-m", "salonbridge", "sandbox", "--port", str(port), "--state",
+                                    str(root / "sandbox.json")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers: list[subprocess.Popen] = []
+        try:
+            wait_for(f"{url}/_sandbox/stats")
+            token = requests.post(f"{url}/_sandbox/tokens", json={"action": "long_lived"}, timeout=5).json()
+            os.environ.update(BENCH_AMO_TOKEN=token["access_token"], BENCH_TOKEN="x")
+            (root / "tenants").mkdir()
+            slugs = ("bench-a", "bench-b")
+            for slug in slugs:
+                (root / "tenants" / f"{slug}.yaml").write_text(TENANT.format(slug=slug, url=url), encoding="utf-8")
+            settings = Settings.from_env({"SALONBRIDGE_INSTANCE": str(root), "SALONBRIDGE_LOG_LEVEL": "WARNING",
+                                          "SALONBRIDGE_TENANTS": str(root / "tenants")})
+            svc = Services.build(settings, migrate=True)
+            for slug in slugs:
+                run_setup(svc.tenants[slug], svc)
+            now = datetime.now(UTC)
+            queued = sum(backlog(svc, slug, total_actions // 10, now) for slug in slugs)
+            requests.post(f"{url}/_sandbox/reset", json={"data": False, "stats": True, "limits": True}, timeout=5)
+            env = {**os.environ, **svc.settings.to_env()}
+            workers = [
+                subprocess.Popen([sys.executable, "-m", "salonbridge", "worker"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for _ in range(args.workers)
+            ]
+            started = time.monotonic()
+            for slug in slugs:
+                svc.queue.enqueue_crm_sync(slug)
+            deadline = started + 600
+            while any(pending(svc, slug) for slug in slugs):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the backlog was not drained within 10 minutes")
+                for slug in slugs:  # as the clock does: a sync job that finished early is queued again
+                    svc.queue.enqueue_crm_sync(slug)
+                time.sleep(0.5)
+            elapsed = time.monotonic() - started
+            stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
+        finally:
+            for proc in [*workers, sandbox]:
+                proc.terminate()
+            for proc in [*workers, sandbox]:
+                proc.wait(timeout=20)
+    calls = stats["total_requests"]
+    rate = calls / elapsed
+    print(f"actions={queued} calls={calls} seconds={elapsed:.1f} workers={args.workers} ceiling={CEILING:.0f}/s")
+    print(f"utilization={rate / CEILING:.2f} calls_per_action={calls / queued:.3f} "
+          f"n429={stats['rate_limited_429']} max_in_1s={stats['max_requests_in_1s']}")
+    if stats["rate_limited_429"]:
+        raise SystemExit("amoCRM answered 429: the shared limiter let too much through")
+
+
+if __name__ == "__main__":
+    main()

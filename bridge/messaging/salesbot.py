@@ -1,0 +1,76 @@
+"""amoCRM Salesbot as a channel: the bot configured in amoCRM writes to the client's messenger.
+
+The launcher is anything with ``AmoCrmClient.run_salesbot``'s signature, handed in by the caller, so
+this module never builds a client or holds tokens. The bot's own text is used unless
+``text_field_id`` is set: then the rendered text is first written to that contact field and the bot
+sends it (``{{contact.cf.<id>}}`` in the bot). A run is never retried after it may have started:
+a second run would message the client twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from bridge.amocrm.errors import AmbiguousWrite, AmoError, AmoHttpError, RateLimited, TokenEndpointError
+from bridge.booking.phones import mask_phone
+from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient, SendResult
+from bridge.messaging.settings import SalesbotSettings
+
+log = logging.getLogger(__name__)
+
+
+class SalesbotLauncher(Protocol):
+    def run_salesbot(self, bot_id: int, entity_id: int, entity_type: str = "leads") -> bool: ...
+
+
+class ContactWriter(Protocol):
+    def update_contacts(self, contacts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
+
+
+class SalesbotChannel:
+    name = "salesbot"
+
+    def __init__(self, settings: SalesbotSettings, launcher: SalesbotLauncher) -> None:
+        if settings.text_field_id is not None and not callable(getattr(launcher, "update_contacts", None)):
+            raise TypeError("salesbot text_field_id needs a launcher that also has update_contacts()")
+        self.settings, self.launcher = settings, launcher
+
+    def can_reach(self, to: Recipient) -> bool:
+        """A phone (the messenger identity) and the amoCRM contact the bot runs on."""
+        return bool(to.phone) and to.amo_contact_id is not None
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        contact_id = message.to.amo_contact_id
+        bot_id = self.settings.bots.get(message.template, self.settings.bot_id)
+        if contact_id is None or bot_id is None:
+            what = "the client has no amoCRM contact" if contact_id is None else "no bot for this template"
+            raise ChannelError(what, channel=self.name, retryable=False)
+        try:
+            if self.settings.text_field_id is not None:
+                self._write_text(contact_id, message.text)
+            self.launcher.run_salesbot(bot_id, contact_id, "contacts")
+        except Exception as exc:
+            error = _channel_error(exc)
+            log.warning("salesbot %s for %s failed: %s", message.key, mask_phone(message.to.phone), error)
+            raise error from exc
+        phone = mask_phone(message.to.phone)
+        log.info("salesbot %s started bot %s on contact %s (%s)", message.key, bot_id, contact_id, phone)
+        return SendResult(self.name, f"{bot_id}:{contact_id}")
+
+    def _write_text(self, contact_id: int, text: str) -> None:
+        writer: ContactWriter = self.launcher  # type: ignore[assignment]  # checked in __init__
+        field = {"field_id": self.settings.text_field_id, "values": [{"value": text}]}
+        writer.update_contacts([{"id": contact_id, "custom_fields_values": [field]}])
+
+
+def _channel_error(exc: Exception) -> ChannelError:
+    """amoCRM's failure as a ChannelError: wait-and-retry cases retryable, a maybe-started run not."""
+    if isinstance(exc, AmbiguousWrite):
+        return ChannelError(f"Salesbot run outcome unknown: {exc}", channel="salesbot", retryable=False, ambiguous=True)
+    transient = isinstance(exc, RateLimited | TokenEndpointError) or (
+        isinstance(exc, AmoHttpError) and (exc.status >= 500 or exc.status == 429)
+    )
+    text = str(exc) if isinstance(exc, AmoError) else f"{type(exc).__name__}: {exc}"
+    return ChannelError(f"Salesbot failed: {text[:300]}", channel="salesbot", retryable=transient)

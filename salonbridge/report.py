@@ -1,0 +1,86 @@
+"""The demo's closing summary: what came in, and what an amoCRM user now sees."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import click
+import requests
+from sqlalchemy import func, select
+
+from bridge.amocrm.account_map import load_account_map
+from bridge.amocrm.connect import client_for
+from bridge.services import Services
+from bridge.store import stats
+from bridge.store.models import AppliedAction, MessageRow
+from bridge.store.playbook import CRM_KINDS
+from pipelines.stages import PIPELINE_NAMES, STAGE_NAMES
+
+
+def due_messages(svc: Services, tenant: str) -> int:
+    with svc.store.session() as s:
+        return s.scalar(select(func.count()).select_from(MessageRow).where(
+            MessageRow.tenant == tenant, MessageRow.state.in_(("scheduled", "sending")),
+            MessageRow.send_at <= datetime.now(UTC))) or 0
+
+
+def actions_by_kind_and_state(svc: Services, tenant: str) -> Counter:
+    with svc.store.session() as s:
+        rows = s.execute(select(AppliedAction.kind, AppliedAction.state, func.count())
+                         .where(AppliedAction.tenant == tenant).group_by(AppliedAction.kind, AppliedAction.state))
+        return Counter({(kind, state): n for kind, state, n in rows})
+
+
+def leads_by_stage(svc: Services, tenant: str, language: str) -> dict[str, Counter]:
+    """Leads in amoCRM itself, per pipeline and stage name, read back through the API."""
+    account = load_account_map(svc.store, tenant)
+    out: dict[str, Counter] = {}
+    for lead in client_for(svc.tenants[tenant], svc).iterate("/api/v4/leads", "leads"):
+        where = account.stage_of(lead["pipeline_id"], lead["status_id"]) if account else None
+        if where:
+            pipeline, stage = where
+            out.setdefault(PIPELINE_NAMES[language][pipeline], Counter())[STAGE_NAMES[language][pipeline][stage]] += 1
+    return out
+
+
+def print_summary(svc: Services, tenant: str, posted: Counter, by_status: dict[str, int], amocrm_url: str,
+                  elapsed: float) -> int:
+    """Print the summary; returns how many things failed (0 for a clean run)."""
+    counts = stats.counts(svc.store, tenant)
+    actions = actions_by_kind_and_state(svc, tenant)
+    language = svc.tenants[tenant].language
+    visits = counts["visits"]
+    click.echo("\nintake")
+    click.echo(f"  events accepted        {posted.get('accepted', 0)}")
+    click.echo(f"  duplicates ignored     {posted.get('duplicate', 0)}")
+    click.echo(f"  out-of-order dropped   {by_status.get('stale', 0)}")
+    click.echo(f"  clients                {counts['clients']}")
+    click.echo(f"  visits                 {sum(visits.values())} ("
+               + ", ".join(f"{k} {v}" for k, v in sorted(visits.items())) + ")")
+    click.echo("amoCRM (read back from the sandbox)")
+    for pipeline, stages in leads_by_stage(svc, tenant, language).items():
+        click.echo(f"  {pipeline}: " + ", ".join(f"{stage} {n}" for stage, n in stages.most_common()))
+    done = {kind: n for (kind, state), n in actions.items() if state == "done"}
+    click.echo(f"  tasks created {done.get('CreateTask', 0)}, cancelled by a booking {done.get('CompleteTask', 0)}, "
+               f"restored {done.get('RestoreTask', 0)}")
+    click.echo("messages")
+    with svc.store.session() as s:
+        per = s.execute(select(MessageRow.template, MessageRow.state, func.count())
+                        .group_by(MessageRow.template, MessageRow.state).order_by(MessageRow.template))
+        for template, state, n in per:
+            click.echo(f"  {template:<20} {state:<10} {n}")
+    sandbox = requests.get(f"{amocrm_url}/_sandbox/stats", timeout=5).json()
+    crm_actions = sum(n for (kind, state), n in actions.items() if state == "done" and kind in CRM_KINDS)
+    calls = sandbox["total_requests"]
+    click.echo(f"  amoCRM calls {calls} for {crm_actions} actions "
+               f"({calls / max(crm_actions, 1):.2f} per action), HTTP 429: {sandbox['rate_limited_429']}")
+    failed = (svc.queue.rq.failed_job_registry.count + by_status.get("invalid", 0)
+              + sum(n for (kind, state), n in actions.items() if state == "failed"))
+    click.echo(f"jobs failed              {failed}")
+    click.echo(f"took                     {elapsed:.1f} s")
+    click.echo(f"board                    {amocrm_url}/")
+    return failed
+
+
+

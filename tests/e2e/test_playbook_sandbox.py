@@ -1,0 +1,116 @@
+"""The playbook end to end: booking webhooks → workers → amoCRM (the sandbox, over real HTTP).
+
+Seed 000's four behaviours are checked where an amoCRM user would see them: in the task list.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from bridge import intake
+from bridge.amocrm.connect import client_for
+from bridge.amocrm.provisioning import run_setup
+from bridge.amocrm.sandbox import create_sandbox_app
+from bridge.services import Services
+from jobs.crm_sync import drain
+from jobs.worker import run_worker
+from tests.conftest import TENANT_YAML
+from tests.fakes.http import serve
+from tests.helpers import yclients_record
+
+KYIV = "%Y-%m-%d %H:%M:%S"
+
+
+@pytest.fixture
+def amo(settings, tmp_path, monkeypatch):
+    app = create_sandbox_app(tmp_path / "sandbox.json", requests_per_second=7)
+    with serve(app) as base_url:
+        token = requests.post(f"{base_url}/_sandbox/tokens", json={"action": "long_lived"}, timeout=5).json()
+        monkeypatch.setenv("SALON_AMO_TOKEN", token["access_token"])
+        text = TENANT_YAML.replace(
+            "  base_url: http://127.0.0.1:9\n",
+            f"  base_url: {base_url}\n  long_lived_token_env: SALON_AMO_TOKEN\n",
+        )
+        (settings.tenants_dir / "salon.yaml").write_text(text, encoding="utf-8")
+        svc = Services.build(settings, migrate=True)
+        run_setup(svc.tenants["salon"], svc)
+        yield svc, base_url
+        svc.close()
+
+
+def local(dt: datetime) -> str:
+    return dt.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Kyiv")).strftime(KYIV)
+
+
+def stamp(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def booking(record_id: int, *, when: datetime, changed: datetime, service_id: int = 3333, **kw) -> dict:
+    return yclients_record(record_id, date=local(when), changed=stamp(changed), service_id=service_id, **kw)
+
+
+def flush(svc: Services) -> None:
+    run_worker(svc, burst=True)
+    drain(svc, svc.tenants["salon"], datetime.now(UTC))
+
+
+def deliver(svc: Services, *bodies: dict) -> None:
+    for body in bodies:
+        intake.receive(svc.store, svc.queue, svc.tenants["salon"], "yclients", body, datetime.now(UTC))
+    flush(svc)
+
+
+def tasks(svc: Services) -> list[dict]:
+    client = client_for(svc.tenants["salon"], svc)
+    return sorted(client.iterate("/api/v4/tasks", "tasks"), key=lambda t: t["id"])
+
+
+def periodic(svc: Services) -> list[dict]:
+    return [t for t in tasks(svc) if "Манікюр" in t["text"] or "manicure" in t["text"].lower()]
+
+
+def test_seed_000_in_amocrm_create_cancel_restore(amo):
+    svc, _ = amo
+    now = datetime.now(UTC)
+    visit = now - timedelta(days=3)
+    deliver(svc,
+            booking(1, when=visit, changed=visit - timedelta(days=5)),
+            booking(1, when=visit, changed=visit + timedelta(hours=2), status="update", attendance=1))
+    [task] = periodic(svc)
+    assert task["is_completed"] is False
+    due = datetime.fromtimestamp(task["complete_till"], UTC)
+    assert abs((due - visit).days - 21) <= 1  # deadline = visit date + the service's periodicity (21 d)
+
+    # another category (Педикюр) leaves it active
+    deliver(svc, booking(2, when=now + timedelta(days=2), changed=now - timedelta(minutes=30), service_id=4444))
+    assert [t["is_completed"] for t in periodic(svc)] == [False]
+
+    # a same-category booking cancels it, with a result saying why
+    deliver(svc, booking(3, when=now + timedelta(days=5), changed=now - timedelta(minutes=20)))
+    [cancelled] = periodic(svc)
+    assert cancelled["is_completed"] is True and cancelled["result"]["text"]
+
+    # that booking is cancelled: the task comes back, same deadline
+    deliver(svc, booking(3, when=now + timedelta(days=5), changed=now - timedelta(minutes=10), status="delete",
+                         deleted=True))
+    old, restored = periodic(svc)
+    assert old["is_completed"] is True and restored["is_completed"] is False
+    assert restored["complete_till"] == cancelled["complete_till"]
+
+
+def test_the_client_lands_in_amocrm_once_with_a_sales_lead(amo):
+    svc, _ = amo
+    now = datetime.now(UTC)
+    first = booking(10, when=now + timedelta(days=1), changed=now - timedelta(hours=1))
+    deliver(svc, first, first, first)
+    client = client_for(svc.tenants["salon"], svc)
+    contacts = client.find_contacts("+380671234567")
+    assert len(contacts) == 1
+    leads = list(client.iterate("/api/v4/leads", "leads"))
+    assert len(leads) == 1
+    account = __import__("bridge.amocrm.account_map", fromlist=["x"]).load_account_map(svc.store, "salon")
+    assert account.stage_of(leads[0]["pipeline_id"], leads[0]["status_id"])[1] == "first_booking"
