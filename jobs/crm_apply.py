@@ -106,22 +106,31 @@ class Applier:
         return self.out
 
     def contacts(self, items: list[Item]) -> None:
-        linked = self._links("contact", [i.payload["client_id"] for i in items])
-        creates: list[Item] = []
-        renames: list[dict[str, Any]] = []
+        """One contact per client: the first UpsertContact of a client finds or creates it, later ones
+        of the same window follow it (they only refresh the name)."""
+        per_client: dict[str, list[Item]] = defaultdict(list)
         for item in items:
-            amo_id = linked.get(item.payload["client_id"]) or self._find_contact(item)
+            per_client[item.payload["client_id"]].append(item)
+        linked = self._links("contact", list(per_client))
+        creates: list[Item] = []
+        renames: dict[int, dict[str, Any]] = {}
+        for client_key, group in per_client.items():
+            amo_id = linked.get(client_key) or self._find_contact(group[0])
             if amo_id is None:
-                creates.append(item)
+                creates.append(group[0])
                 continue
-            self._save_links("contact", [(item.payload["client_id"], amo_id)])
-            linked[item.payload["client_id"]] = amo_id
-            if item.payload.get("name"):
-                renames.append({"id": amo_id, "name": item.payload["name"]})
-            self.out.done[item.id] = {"contact_id": amo_id}
+            self._save_links("contact", [(client_key, amo_id)])
+            names = [i.payload["name"] for i in group if i.payload.get("name")]
+            if names:
+                renames[amo_id] = {"id": amo_id, "name": names[-1]}
+            self.out.done.update({i.id: {"contact_id": amo_id} for i in group})
         if renames:
-            self.client.update_contacts(renames)
+            self.client.update_contacts(list(renames.values()))
         self._create("contacts", creates, self._contact_body, "contact", lambda i: i.payload["client_id"])
+        for first in creates:
+            if first.id in self.out.done:
+                followers = per_client[first.payload["client_id"]][1:]
+                self.out.done.update({i.id: self.out.done[first.id] for i in followers})
 
     def _find_contact(self, item: Item) -> int | None:
         """An earlier attempt's contact (by marker), else the salon's own contact by phone, then email."""
