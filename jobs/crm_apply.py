@@ -18,14 +18,25 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bridge.amocrm import markers
+from bridge.amocrm.account_map import AccountMapError
 from bridge.amocrm.client import AmoCrmClient, common_note
-from bridge.amocrm.errors import AmbiguousWrite, AmoValidationError
+from bridge.amocrm.errors import AmbiguousWrite, AmoError, AmoValidationError
 from bridge.store import links
 from bridge.store.db import Store
 from bridge.store.models import AppliedAction, LeadRow
 
 log = logging.getLogger(__name__)
 WON, LOST = 142, 143
+
+
+class SetupOutdated(AmoError):
+    """amoCRM no longer has a pipeline, stage or field setup created (someone deleted it)."""
+
+
+def _check_setup(exc: AmoValidationError) -> None:
+    """Raise SetupOutdated when amoCRM rejects ids that ``salonbridge setup`` manages."""
+    if any(word in path for path in exc.paths for word in ("pipeline_id", "status_id", "field_id")):
+        raise SetupOutdated(f"amoCRM rejected an id from setup ({exc}); run `salonbridge setup`") from exc
 
 
 @dataclass
@@ -88,6 +99,12 @@ class Applier:
     # -- phases -------------------------------------------------------------------------------------------
 
     def run(self, items: Sequence[Item]) -> Outcome:
+        try:
+            return self._run(items)
+        except AccountMapError as exc:
+            raise SetupOutdated(f"{exc}") from exc
+
+    def _run(self, items: Sequence[Item]) -> Outcome:
         by_kind: dict[str, list[Item]] = defaultdict(list)
         for item in sorted(items, key=lambda i: i.id):
             by_kind[item.kind].append(item)
@@ -205,7 +222,10 @@ class Applier:
         for entity in ("leads", "contacts"):
             body = [b for (e, _), b in patches.items() if e == entity and len(b) > 1]
             if body:
-                (self.client.update_leads if entity == "leads" else self.client.update_contacts)(body)
+                targets = {b["id"] for b in body}
+                involved = [i for i, d in self.out.done.items() if d.get("entity") == entity and d["id"] in targets]
+                self._patch(self.client.update_leads if entity == "leads" else self.client.update_contacts, body,
+                            involved)
 
     def _manual_leads(self, keys: list[str]) -> set[str]:
         if not keys:
@@ -255,13 +275,25 @@ class Applier:
     def _complete(self, items: list[Item]) -> None:
         ids = self._links("task", [i.payload["task_key"] for i in items])
         ready = [i for i in items if i.payload["task_key"] in ids]
-        if ready:
-            self.client.update_tasks([
-                {"id": ids[i.payload["task_key"]], "is_completed": True, "result": {"text": i.payload["result"]}}
-                for i in ready
-            ])
         for item in ready:
             self.out.done[item.id] = {"task_id": ids[item.payload["task_key"]]}
+        if ready:
+            self._patch(self.client.update_tasks, [
+                {"id": ids[i.payload["task_key"]], "is_completed": True, "result": {"text": i.payload["result"]}}
+                for i in ready
+            ], [i.id for i in ready])
+
+    def _patch(self, call: Callable[[list[dict[str, Any]]], Any], body: list[dict[str, Any]],
+               involved: list[int]) -> None:
+        """A batched update; if amoCRM rejects the payload, the actions in it fail with its reason
+        (or, when the rejected ids are setup's, the tenant waits for ``salonbridge setup``)."""
+        try:
+            call(body)
+        except AmoValidationError as exc:
+            _check_setup(exc)
+            for action_id in involved:
+                self.out.done.pop(action_id, None)
+                self.out.failed[action_id] = str(exc)
 
     def _restore(self, items: list[Item]) -> None:
         """A restored task is a new amoCRM task with the original text and deadline, plus a note saying why.
@@ -344,6 +376,7 @@ class Applier:
             result = create([b for _, b in bodies])
             return [(item, int(r["id"])) for (item, _), r in zip(bodies, result, strict=True)]
         except AmoValidationError as exc:
+            _check_setup(exc)
             if len(bodies) == 1:
                 self.out.failed[bodies[0][0].id] = str(exc)
                 return []
@@ -352,6 +385,7 @@ class Applier:
             try:
                 created.append((item, int(create([body])[0]["id"])))
             except AmoValidationError as exc:
+                _check_setup(exc)
                 self.out.failed[item.id] = str(exc)
         return created
 

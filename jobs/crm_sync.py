@@ -19,7 +19,7 @@ from bridge.store.models import AppliedAction, TenantState
 from bridge.store.playbook import CRM_KINDS
 from config.tenants import Tenant
 from jobs import context
-from jobs.crm_apply import Applier, Item, Outcome
+from jobs.crm_apply import Applier, Item, Outcome, SetupOutdated
 
 log = logging.getLogger(__name__)
 WINDOW = 500
@@ -73,6 +73,9 @@ def drain(svc: Services, tenant: Tenant, now: datetime, client=None, account=Non
                 break  # the rest waits on something that did not happen this round
     except AccountBlocked as exc:
         return _pause(svc, tenant.slug, now, exc.until - now, report, str(exc))
+    except SetupOutdated as exc:
+        return _pause(svc, tenant.slug, now, timedelta(minutes=5), report,
+                      f"{exc} (salonbridge setup {tenant.slug} recreates what is missing)")
     except ReauthRequired as exc:
         return _pause(svc, tenant.slug, now, REAUTH_PAUSE, report, str(exc))
     except AmoError:

@@ -7,7 +7,8 @@ decided later against the stored history, because sources send snapshots, not di
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -95,7 +96,7 @@ class VisitEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, the one stored with the inbound event and replayed from files."""
-        return _jsonable(asdict(self))
+        return jsonable(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VisitEvent:
@@ -149,11 +150,14 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+def jsonable(value: Any) -> Any:
+    """Dataclasses, dates, decimals and enums as JSON values (without ``asdict``'s deep copies)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from bridge.amocrm.account_map import load_account_map
+from bridge.amocrm.connect import connection_status
 from bridge.messaging.registry import check_messaging
+from bridge.services import Services
 from config.tenants import ConfigProblem, Tenant, TenantFileError, check_environment, load_tenant_file, tenant_files
+from jobs.crm_sync import paused_reason
 from jobs.policy import policy_for
 from pipelines.policy import PolicyError
 
@@ -38,3 +43,24 @@ def _rule_problems(tenant: Tenant, path: Path) -> list[ConfigProblem]:
         found.extend(exc.problems)
     found.extend(check_messaging(tenant))
     return [ConfigProblem(path, field, message) for field, message in found]
+
+
+def check_online(svc: Services) -> list[ConfigProblem]:
+    """Each tenant's amoCRM as the workers will meet it: reachable with valid credentials, provisioned
+    by ``setup`` (and not changed by hand since), and not paused by a block or a lost authorization."""
+    problems: list[ConfigProblem] = []
+    now = datetime.now(UTC)
+    for tenant in svc.tenants.values():
+        path = tenant.path or Path(f"{tenant.slug}.yaml")
+        status = connection_status(tenant, svc)
+        if status.state != "connected":
+            hint = f"run `salonbridge amocrm connect {tenant.slug}`" if status.state != "error" else ""
+            problems.append(ConfigProblem(path, "amocrm", f"{status.state}: {status.problem or hint}".rstrip(": ")))
+            continue
+        account = load_account_map(svc.store, tenant.slug)
+        if account is None or not account.is_complete():
+            problems.append(ConfigProblem(path, "amocrm", f"not set up: run `salonbridge setup {tenant.slug}`"))
+        paused = paused_reason(svc, tenant.slug, now)
+        if paused:
+            problems.append(ConfigProblem(path, "amocrm", f"work {paused}"))
+    return problems

@@ -43,12 +43,16 @@ def main() -> None:
 @main.command()
 @click.option("--tenants", "tenants_dir", type=click.Path(file_okay=False, path_type=Path), help="Tenant files folder.")
 @click.option("--skip-env", is_flag=True, help="Do not require the environment variables the files name.")
-def check(tenants_dir: Path | None, skip_env: bool) -> None:
+@click.option("--online", is_flag=True,
+              help="Also check each tenant's amoCRM: connection, setup done, work not paused (one API call each).")
+def check(tenants_dir: Path | None, skip_env: bool, online: bool) -> None:
     """Validate every tenant file; print each problem as FILE: FIELD: MESSAGE; exit 1 on any."""
-    from salonbridge.checks import check_tenants
+    from salonbridge.checks import check_online, check_tenants
 
     directory = tenants_dir or _settings().tenants_dir
     problems, count = check_tenants(directory, require_env=not skip_env)
+    if online and not problems:
+        problems = check_online(_services())
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:

@@ -122,6 +122,9 @@ class _EnvelopeSchema(_Loose):
 # Normalisation
 
 
+_ENVELOPE = _EnvelopeSchema()  # built once: schema construction costs more than a load
+
+
 def normalize_record(body: dict[str, Any], tenant: Tenant, received_at: datetime) -> VisitEvent:
     """One YCLIENTS/Altegio ``record`` webhook body → ``VisitEvent`` for ``tenant``.
 
@@ -135,7 +138,7 @@ def normalize_record(body: dict[str, Any], tenant: Tenant, received_at: datetime
     if isinstance(resource, str) and resource and resource != "record":
         raise IgnoredResource(resource)
     try:
-        env = _EnvelopeSchema().load(body)
+        env = _ENVELOPE.load(body)
     except ValidationError as exc:
         raise PayloadError.from_marshmallow(exc.messages, message="invalid YCLIENTS record webhook") from exc
     if env["resource"] != "record":

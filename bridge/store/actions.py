@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from bridge.store.models import AppliedAction
 from pipelines.actions import Action
-from pipelines.events import _jsonable
+from pipelines.events import jsonable
 
 
 def action_payload(action: Action) -> dict[str, Any]:
-    return _jsonable(dataclasses.asdict(action))
+    return jsonable(action)
 
 
 def record_new(

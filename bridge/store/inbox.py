@@ -25,13 +25,14 @@ def accept(
 ) -> Receipt:
     """Store an event and the job owed for it in one transaction; a known dedupe key is a duplicate."""
     try:
-        with store.session() as s:  # Core inserts: this is the hot path of every webhook
-            event_id = s.scalar(
+        with store.session() as s:  # Core inserts on the connection: this is the hot path of every webhook
+            conn = s.connection()
+            event_id = conn.scalar(
                 insert(InboundEvent)
                 .values(tenant=tenant, source=source, dedupe_key=dedupe_key, payload=payload, received_at=now)
                 .returning(InboundEvent.id)
             )
-            s.execute(insert(OutboxRow).values(event_id=event_id, created_at=now))
+            conn.execute(insert(OutboxRow).values(event_id=event_id, created_at=now))
             return Receipt(event_id, duplicate=False)
     except IntegrityError:
         with store.session() as s:

@@ -135,3 +135,41 @@ def test_an_account_block_pauses_the_tenant_and_nothing_is_lost(amo):
     report = drain(svc, svc.tenants["salon"], datetime.now(UTC))
     assert report.paused is None and pending(svc, "salon") == []
     assert len(client_for(svc.tenants["salon"], svc).find_contacts("+380671234567")) == 1
+
+
+def test_a_pipeline_deleted_in_amocrm_pauses_the_tenant_until_setup_recreates_it(amo):
+    svc, _ = amo
+    api = client_for(svc.tenants["salon"], svc)
+    sales = load_account_map(svc.store, "salon").pipeline_id(Pipeline.SALES)
+    api._request("DELETE", f"/api/v4/leads/pipelines/{sales}")  # someone deletes it by hand
+    now = datetime.now(UTC)
+    from bridge import intake
+
+    intake.receive(svc.store, svc.queue, svc.tenants["salon"], "yclients",
+                   booking(60, when=now + timedelta(days=1), changed=now - timedelta(minutes=5)), now)
+    run_worker(svc, burst=True)
+    report = drain(svc, svc.tenants["salon"], datetime.now(UTC))
+    assert report.paused and "salonbridge setup salon" in report.paused
+    assert any(i.kind == "CreateLead" for i in pending(svc, "salon"))  # waiting, not failed
+    run_setup(svc.tenants["salon"], svc)  # recreates the pipeline and saves its new ids
+    with svc.store.session() as s:
+        s.get(TenantState, "salon").amocrm_paused_until = None
+    assert drain(svc, svc.tenants["salon"], datetime.now(UTC)).paused is None
+    [lead] = list(api.iterate("/api/v4/leads", "leads"))
+    assert lead["pipeline_id"] == load_account_map(svc.store, "salon").pipeline_id(Pipeline.SALES) != sales
+
+
+def test_check_online_names_what_is_wrong_with_each_amocrm(amo, monkeypatch):
+    from click.testing import CliRunner
+
+    from salonbridge.cli import main
+
+    svc, base_url = amo
+    for name, value in svc.settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    ok = CliRunner().invoke(main, ["check", "--online"])
+    assert ok.exit_code == 0, ok.output
+    requests.post(f"{base_url}/_sandbox/tokens", json={"action": "revoke"}, timeout=5)  # the salon disconnects us
+    revoked = CliRunner().invoke(main, ["check", "--online"])
+    assert revoked.exit_code == 1
+    assert "salon.yaml: amocrm: needs_reauth" in revoked.output
