@@ -96,6 +96,7 @@ def main() -> None:
         sandbox = subprocess.Popen([sys.executable, "-m", "salonbridge", "sandbox", "--port", str(port), "--state",
                                     str(root / "sandbox.json")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         workers: list[subprocess.Popen] = []
+        svc = None
         try:
             wait_for(f"{url}/_sandbox/stats")
             token = requests.post(f"{url}/_sandbox/tokens", json={"action": "long_lived"}, timeout=5).json()
@@ -135,6 +136,8 @@ def main() -> None:
                 proc.terminate()
             for proc in [*workers, sandbox]:
                 proc.wait(timeout=20)
+            if svc is not None:
+                svc.close()
     calls = stats["total_requests"]
     seconds = [int(s) for s in stats["per_second"]]
     span = max(seconds) - min(seconds) + 1  # as amoCRM sees it: first to last second with a request

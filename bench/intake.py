@@ -122,7 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     total = args.requests or (400 if args.smoke else 5000)
 
-    from bridge.queue import embedded_redis, embedded_url
+    from bridge.queue import embedded_redis, embedded_url, stop_embedded
     from bridge.store.db import Store
 
     with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
@@ -150,7 +150,7 @@ def main() -> None:
                 server.wait(timeout=15)
         (bare_rps, _, _), (ours_rps, ours_lat, accepted) = results["bare"], results["ours"]
         lost = len(set(accepted) - stored_ids(root))
-        redis_server.shutdown()
+        stop_embedded(redis_server)
     print(f"bare_rps={bare_rps:.0f} ours_rps={ours_rps:.0f} requests={total} clients={args.clients}")
     print(f"intake_ratio={ours_rps / bare_rps:.2f} p99_ms={p99(ours_lat):.1f} lost={lost}")
     if lost:

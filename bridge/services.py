@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.queue import JobQueue, connect, embedded_redis, embedded_url
+from bridge.queue import JobQueue, connect, embedded_redis, embedded_url, stop_embedded
 from bridge.store.db import Store
 from config.settings import Settings
 from config.tenants import Tenant, load_tenants
@@ -41,3 +41,5 @@ class Services:
     def close(self) -> None:
         self.store.dispose()
         self.queue.connection.close()
+        if self._embedded is not None:
+            stop_embedded(self._embedded)

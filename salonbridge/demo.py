@@ -119,6 +119,7 @@ def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, 
     supervisor = Supervisor(settings, bind=f"127.0.0.1:{web_port}", workers=2, log_file=instance / "salonbridge.log")
     supervisor.spawn("sandbox", [sys.executable, "-m", "salonbridge", "sandbox", "--port", str(sandbox_port),
                                  "--state", str(instance / "amocrm-sandbox.json")])
+    svc: Services | None = None
     try:
         token = wait_until(lambda: requests.post(f"{amocrm_url}/_sandbox/tokens", json={"action": "long_lived"},
                                                  timeout=2).json()["access_token"], 30, "the amoCRM sandbox start")
@@ -141,6 +142,8 @@ def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, 
         return 0 if failed == 0 else 1
     finally:
         supervisor.stop()
+        if svc is not None:
+            svc.close()
 
 
 def _setup(svc: Services) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.queue import connect, embedded_redis, embedded_url
+from bridge.queue import connect, embedded_redis, embedded_url, stop_embedded
 from bridge.services import Services
 from config.settings import Settings
 
@@ -74,7 +74,7 @@ class Backend:
 def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = embedded_redis(tmp_path_factory.mktemp("redis") / "redis.db")
     yield embedded_url(server)
-    server.shutdown()
+    stop_embedded(server)
 
 
 @pytest.fixture(scope="session")

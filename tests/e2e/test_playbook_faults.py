@@ -11,36 +11,24 @@ from sqlalchemy import select
 from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.connect import client_for
 from bridge.amocrm.provisioning import run_setup
-from bridge.amocrm.sandbox import SandboxOptions, create_sandbox_app
+from bridge.amocrm.sandbox import SandboxOptions
 from bridge.services import Services
 from bridge.store.models import AppliedAction, TenantState
 from jobs.crm_sync import drain, paused_reason, pending
 from jobs.worker import run_worker
 from pipelines.stages import Pipeline
-from tests.conftest import TENANT_YAML
+from tests.e2e.conftest import connected_salon
 from tests.e2e.test_playbook_sandbox import booking, deliver, periodic
-from tests.fakes.http import serve
 
 HOOK_TOKEN = "amo-hook-t0ken-0123456789"
 
 
 @pytest.fixture
 def amo(settings, tmp_path, monkeypatch):
-    options = SandboxOptions(block_seconds=2, retry_after=1)
-    app = create_sandbox_app(tmp_path / "sandbox.json", options=options, block_after_429s=2)
-    with serve(app) as base_url:
-        token = requests.post(f"{base_url}/_sandbox/tokens", json={"action": "long_lived"}, timeout=5).json()
-        monkeypatch.setenv("SALON_AMO_TOKEN", token["access_token"])
-        monkeypatch.setenv("SALON_AMO_HOOK", HOOK_TOKEN)
-        text = TENANT_YAML.replace(
-            "  base_url: http://127.0.0.1:9\n",
-            f"  base_url: {base_url}\n  long_lived_token_env: SALON_AMO_TOKEN\n  webhook_token_env: SALON_AMO_HOOK\n",
-        )
-        (settings.tenants_dir / "salon.yaml").write_text(text, encoding="utf-8")
-        svc = Services.build(settings, migrate=True)
-        run_setup(svc.tenants["salon"], svc)
-        yield svc, base_url
-        svc.close()
+    monkeypatch.setenv("SALON_AMO_HOOK", HOOK_TOKEN)
+    with connected_salon(settings, tmp_path, monkeypatch, amocrm_extra="  webhook_token_env: SALON_AMO_HOOK\n",
+                         options=SandboxOptions(block_seconds=2, retry_after=1), block_after_429s=2) as connected:
+        yield connected
 
 
 def amocrm_webhook(svc: Services, form: dict[str, str]) -> None:

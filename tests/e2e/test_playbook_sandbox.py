@@ -6,19 +6,17 @@ Seed 000's four behaviours are checked where an amoCRM user would see them: in t
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-import requests
 
 from bridge import intake
+from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.connect import client_for
-from bridge.amocrm.provisioning import run_setup
-from bridge.amocrm.sandbox import create_sandbox_app
 from bridge.services import Services
 from jobs.crm_sync import drain
 from jobs.worker import run_worker
-from tests.conftest import TENANT_YAML
-from tests.fakes.http import serve
+from tests.e2e.conftest import connected_salon
 from tests.helpers import yclients_record
 
 KYIV = "%Y-%m-%d %H:%M:%S"
@@ -26,23 +24,12 @@ KYIV = "%Y-%m-%d %H:%M:%S"
 
 @pytest.fixture
 def amo(settings, tmp_path, monkeypatch):
-    app = create_sandbox_app(tmp_path / "sandbox.json", requests_per_second=7)
-    with serve(app) as base_url:
-        token = requests.post(f"{base_url}/_sandbox/tokens", json={"action": "long_lived"}, timeout=5).json()
-        monkeypatch.setenv("SALON_AMO_TOKEN", token["access_token"])
-        text = TENANT_YAML.replace(
-            "  base_url: http://127.0.0.1:9\n",
-            f"  base_url: {base_url}\n  long_lived_token_env: SALON_AMO_TOKEN\n",
-        )
-        (settings.tenants_dir / "salon.yaml").write_text(text, encoding="utf-8")
-        svc = Services.build(settings, migrate=True)
-        run_setup(svc.tenants["salon"], svc)
-        yield svc, base_url
-        svc.close()
+    with connected_salon(settings, tmp_path, monkeypatch) as connected:
+        yield connected
 
 
 def local(dt: datetime) -> str:
-    return dt.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Kyiv")).strftime(KYIV)
+    return dt.astimezone(ZoneInfo("Europe/Kyiv")).strftime(KYIV)
 
 
 def stamp(dt: datetime) -> str:
@@ -112,5 +99,5 @@ def test_the_client_lands_in_amocrm_once_with_a_sales_lead(amo):
     assert len(contacts) == 1
     leads = list(client.iterate("/api/v4/leads", "leads"))
     assert len(leads) == 1
-    account = __import__("bridge.amocrm.account_map", fromlist=["x"]).load_account_map(svc.store, "salon")
+    account = load_account_map(svc.store, "salon")
     assert account.stage_of(leads[0]["pipeline_id"], leads[0]["status_id"])[1] == "first_booking"
