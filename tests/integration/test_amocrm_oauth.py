@@ -6,14 +6,12 @@ import base64
 import json
 import logging
 import multiprocessing
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
 from bridge.amocrm import (
@@ -33,10 +31,9 @@ from bridge.store.db import Store
 from bridge.store.models import OAuthToken
 from tests.fakes.amocrm_min import FakeAmo, Switchboard
 from tests.fakes.http import serve
+from tests.integration.conftest import REDIS_DB, RUN
 
-REDIS_DB = 14
 KEY = "test-secret-for-token-encryption-0123456789"
-RUN = uuid.uuid4().hex[:8]  # in tenant names (lock keys), so concurrent test runs never share state
 TENANT = f"salon-{RUN}"
 CLIENT = {"client_id": "cid", "client_secret": "csecret", "redirect_uri": "https://mw.example.com/oauth/salon/callback"}
 
@@ -52,19 +49,6 @@ def server() -> Iterator[tuple[Switchboard, str]]:
 def fake(server: tuple[Switchboard, str]) -> FakeAmo:
     board, url = server
     return board.install(FakeAmo(rate_per_s=1000), url)
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    client = Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    try:
-        client.ping()
-    except RedisConnectionError:
-        pytest.skip("no Redis server on 127.0.0.1:6379")
-    yield client  # not flushed: keys are unique to this run and expire, so parallel runs don't collide
-    for key in client.scan_iter(f"*{RUN}*"):
-        client.delete(key)
-    client.close()
 
 
 @pytest.fixture

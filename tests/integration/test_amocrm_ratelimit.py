@@ -4,38 +4,21 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bridge.amocrm import AmoCrmClient, RateLimited, RedisRateLimiter, StaticTokenProvider
 from bridge.amocrm.ratelimit import get_pause, limiter_key, pause, paused_until, resume
 from tests.fakes.amocrm_min import FakeAmo
 from tests.fakes.http import serve
-
-REDIS_DB = 14  # this suite's own database
-RUN = uuid.uuid4().hex[:8]  # in every key and tenant name, so concurrent test runs never share state
+from tests.integration.conftest import REDIS_DB, RUN
 
 
 def redis_client() -> Redis:
     return Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    client = redis_client()
-    try:
-        client.ping()
-    except RedisConnectionError:
-        pytest.skip("no Redis server on 127.0.0.1:6379")
-    yield client  # not flushed: keys are unique to this run and expire, so parallel runs don't collide
-    for key in client.scan_iter(f"*{RUN}*"):
-        client.delete(key)
-    client.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,6 @@ from pathlib import Path
 import pytest
 import requests
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bridge.amocrm import (
     AmoCrmClient,
@@ -30,26 +28,12 @@ from bridge.amocrm import (
 from bridge.amocrm.ratelimit import limiter_key
 from bridge.store.db import Store
 from tests.fakes.http import serve
+from tests.integration.conftest import REDIS_DB, RUN
 
 sandbox = pytest.importorskip("bridge.amocrm.sandbox")
 
-REDIS_DB = 14
-RUN = uuid.uuid4().hex[:8]  # in tenant names (lock keys), so concurrent test runs never share state
 TENANT = f"salon-{RUN}"
 KEY = "sandbox-test-token-encryption-secret-0123"
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    client = Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    try:
-        client.ping()
-    except RedisConnectionError:
-        pytest.skip("no Redis server on 127.0.0.1:6379")
-    yield client  # not flushed: keys are unique to this run and expire, so parallel runs don't collide
-    for key in client.scan_iter(f"*{RUN}*"):
-        client.delete(key)
-    client.close()
 
 
 @pytest.fixture
