@@ -88,10 +88,11 @@ def _send_one(svc: Services, tenant: Tenant, channels: dict, message_id: int, no
         contact = links.get(s, tenant.slug, "contact", str(client.id))
         send = _as_action(row)
         to = Recipient(phone=client.phone, email=client.email, amo_contact_id=contact)
-        if client.opted_out and kind_of(row.template) == MARKETING:
-            return _finish(svc, message_id, "skipped", now, error="the client opted out")
+        opted_out = client.opted_out and kind_of(row.template) == MARKETING
         link = client_link(svc.settings.secret_key, svc.settings.public_url, tenant.slug, str(client.id), "client-page",
                            now + LINK_LIFETIME)
+    if opted_out:  # decided again at sending time: the client may have opted out after it was planned
+        return _finish(svc, message_id, "skipped", now, error="the client opted out")
     try:
         rendered = render_for(tenant, send, link)
     except TemplateProblem as exc:
