@@ -24,7 +24,7 @@ from bridge.store.models import Client, MessageRow
 from config.tenants import Tenant
 from jobs.process_event import record_actions
 from pipelines.actions import AddNote, SendMessage
-from pipelines.templates import MARKETING, kind_of
+from pipelines.templates import TRANSACTIONAL, kind_of
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -88,7 +88,7 @@ def _send_one(svc: Services, tenant: Tenant, channels: dict, message_id: int, no
         contact = links.get(s, tenant.slug, "contact", str(client.id))
         send = _as_action(row)
         to = Recipient(phone=client.phone, email=client.email, amo_contact_id=contact)
-        opted_out = client.opted_out and kind_of(row.template) == MARKETING
+        opted_out = client.opted_out and kind_of(row.template) != TRANSACTIONAL  # as the rules decide it
         link = client_link(svc.settings.secret_key, svc.settings.public_url, tenant.slug, str(client.id), "client-page",
                            now + LINK_LIFETIME)
     if opted_out:  # decided again at sending time: the client may have opted out after it was planned

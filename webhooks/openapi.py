@@ -64,11 +64,65 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/hooks/{tenant}/amocrm/{token}": {
+                "post": {
+                    "summary": "amoCRM account webhook (lead status changes, task updates made by people)",
+                    "description": "Form-encoded as amoCRM sends it; each change is stored, then reconciled by a job.",
+                    "parameters": [
+                        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                        for n in ("tenant", "token")
+                    ],
+                    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+                    "responses": {
+                        "200": _response("Stored"),
+                        "404": _response("Unknown tenant or token", _ERROR),
+                        "503": _response("Storage unavailable; amoCRM delivers again later", _ERROR),
+                    },
+                }
+            },
+            "/oauth/{tenant}/callback": {
+                "get": {
+                    "summary": "Where amoCRM sends the account admin after granting access (HTML page)",
+                    "parameters": [
+                        {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}},
+                        *(
+                            {"name": n, "in": "query", "schema": {"type": "string"}}
+                            for n in ("code", "state", "referer")
+                        ),
+                    ],
+                    "responses": {"200": _response("Connected"), "400": _response("Consent refused or code rejected"),
+                                  "403": _response("State missing, tampered, expired or for another tenant")},
+                }
+            },
             "/healthz": {"get": {"summary": "Database and Redis reachability", "responses": {
                 "200": _response("Both reachable"), "503": _response("A dependency is down")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": _response("Text format")}}},
+            **_client_page_paths(),
         },
         "components": {"schemas": {"GenericEvent": GENERIC_EVENT_JSON_SCHEMA}},
+    }
+
+
+def _client_page_paths() -> dict[str, Any]:
+    """The client's own page (HTML for a person; the token is the signed link from a message)."""
+    token = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}]
+    refused = {"403": _response("Missing or bad CSRF field"), "404": _response("Unknown or tampered link"),
+               "410": _response("Expired link: ask the salon for a new one")}
+    form = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+        "type": "object", "required": ["csrf"],
+        "properties": {"csrf": {"type": "string"}, "text": {"type": "string", "maxLength": 2000}}}}}}
+    post = {"parameters": token, "requestBody": form}
+    return {
+        "/c/{token}": {"get": {"summary": "The client's page: bookings, past visits, review form, opt-out",
+                               "parameters": token,
+                               "responses": {"200": _response("HTML page"), **refused}}},
+        "/c/{token}/feedback": {"post": {**post, "summary": "Leave a review or wish (an amoCRM note)", "responses": {
+            "303": _response("Stored; back to the page"), "422": _response("Empty or over 2000 characters"),
+            **refused}}},
+        "/c/{token}/opt-out": {"post": {**post, "summary": "Stop marketing messages", "responses": {
+            "303": _response("Done; back to the page"), **refused}}},
+        "/c/{token}/opt-in": {"post": {**post, "summary": "Resume messages", "responses": {
+            "303": _response("Done; back to the page"), **refused}}},
     }
 
 
