@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+DEV_SECRET_KEY = "dev-only-not-secret"
+
 
 class SettingsError(ValueError):
     """One or more environment variables are invalid; the message lists every problem."""
@@ -59,7 +61,7 @@ class Settings:
             database_url=db_url,
             redis_url=redis_url,
             tenants_dir=Path(env.get("SALONBRIDGE_TENANTS", "config/tenants")).resolve(),
-            secret_key=env.get("SECRET_KEY") or "dev-only-not-secret",
+            secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
             log_level=level,
             log_json=env.get("SALONBRIDGE_LOG_JSON", "") in {"1", "true", "yes"},
             public_url=env.get("SALONBRIDGE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),

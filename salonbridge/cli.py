@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from config.logging import configure_logging
-from config.settings import Settings, SettingsError
+from config.settings import DEV_SECRET_KEY, Settings, SettingsError
 
 
 def _settings() -> Settings:
@@ -20,12 +20,16 @@ def _settings() -> Settings:
     return settings
 
 
-def _services(migrate: bool = False):
+def _services(migrate: bool = False, serving: bool = False):
     from bridge.services import Services
     from config.tenants import TenantFileError
 
+    settings = _settings()
+    if serving and settings.secret_key == DEV_SECRET_KEY:
+        click.echo("warning: SECRET_KEY is not set; client links and stored amoCRM tokens are protected by a "
+                   "development key. Set SECRET_KEY (and SALONBRIDGE_TOKEN_KEY) before real use.", err=True)
     try:
-        return Services.build(_settings(), migrate=migrate)
+        return Services.build(settings, migrate=migrate)
     except TenantFileError as exc:
         raise click.ClickException(f"invalid tenant files (run `salonbridge check`):\n{exc}") from exc
 
@@ -82,7 +86,7 @@ def worker(burst: bool) -> None:
     """Run an RQ worker that processes booking events (run as many as you like)."""
     from jobs.worker import run_worker
 
-    run_worker(_services(), burst=burst)
+    run_worker(_services(serving=True), burst=burst)
 
 
 @main.command()
@@ -90,7 +94,7 @@ def clock() -> None:
     """Run the clock: outbox sweeper, crash recovery, catch-up polling (exactly one per install)."""
     from jobs.clock import run_clock
 
-    run_clock(_services())
+    run_clock(_services(serving=True))
 
 
 @main.command()
@@ -100,7 +104,7 @@ def run(bind: str, workers: int) -> None:
     """Run web + workers + clock in one command; Ctrl-C stops them all."""
     from salonbridge.supervisor import Supervisor
 
-    svc = _services(migrate=True)
+    svc = _services(migrate=True, serving=True)
     supervisor = Supervisor(svc.settings, bind=bind, workers=workers)
     supervisor.start()
     click.echo(f"salonbridge is running on http://{bind} (Ctrl-C to stop)")
