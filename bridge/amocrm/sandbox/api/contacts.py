@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from bridge.amocrm.sandbox.api.creates import create_batch
 from bridge.amocrm.sandbox.cf_values import apply_values, read_values
 from bridge.amocrm.sandbox.entities import (
     TagPlan,
@@ -29,7 +30,6 @@ from bridge.amocrm.sandbox.validation import (
     ItemErrors,
     batch_body,
     object_body,
-    request_id_of,
     target_of,
     validate_batch,
 )
@@ -149,15 +149,7 @@ def get_contact(contact_id: int) -> Response:
 
 @bp.post("/api/v4/contacts")
 def create_contacts() -> Response:
-    items, runtime = batch_body(), rt()
-    with runtime.store.write() as data:
-        changes = validate_batch(items, lambda item, errs: check_contact(data, item, errs))
-        out = []
-        for index, (item, change) in enumerate(zip(items, changes, strict=True)):
-            contact = apply_contact(data, change, runtime.ts())
-            out.append({"id": contact["id"], "request_id": request_id_of(item, index),
-                        "_links": link(f"/api/v4/contacts/{contact['id']}")})
-        return write_result("contacts", out)
+    return create_batch("contacts", check_contact, apply_contact)
 
 
 def _update_answer(contact: dict) -> dict:

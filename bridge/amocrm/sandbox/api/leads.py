@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from bridge.amocrm.sandbox.api.creates import create_batch
 from bridge.amocrm.sandbox.api.pipelines import first_stage, main_pipeline
 from bridge.amocrm.sandbox.cf_values import apply_values, read_values
 from bridge.amocrm.sandbox.entities import (
@@ -34,7 +35,6 @@ from bridge.amocrm.sandbox.validation import (
     batch_body,
     is_int,
     object_body,
-    request_id_of,
     target_of,
     validate_batch,
 )
@@ -245,15 +245,7 @@ def get_lead(lead_id: int) -> Response:
 
 @bp.post("/api/v4/leads")
 def create_leads() -> Response:
-    items, runtime = batch_body(), rt()
-    with runtime.store.write() as data:
-        changes = validate_batch(items, lambda item, errs: check_lead(data, item, errs))
-        out = []
-        for index, (item, change) in enumerate(zip(items, changes, strict=True)):
-            lead = apply_lead(data, change, runtime.ts())
-            out.append({"id": lead["id"], "request_id": request_id_of(item, index),
-                        "_links": link(f"/api/v4/leads/{lead['id']}")})
-        return write_result("leads", out)
+    return create_batch("leads", check_lead, apply_lead)
 
 
 def _update_answer(lead: dict) -> dict:

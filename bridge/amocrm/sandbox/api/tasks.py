@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from bridge.amocrm.sandbox.api.creates import create_batch
 from bridge.amocrm.sandbox.entities import check_user
 from bridge.amocrm.sandbox.hal import link, page_of, write_result
 from bridge.amocrm.sandbox.jsonio import json_response, no_content
@@ -154,15 +155,7 @@ def get_task(task_id: int) -> Response:
 
 @bp.post("/api/v4/tasks")
 def create_tasks() -> Response:
-    items, runtime = batch_body(), rt()
-    with runtime.store.write() as data:
-        planned = validate_batch(items, lambda item, errs: check_task(data, item, errs))
-        out = []
-        for index, (item, values) in enumerate(zip(items, planned, strict=True)):
-            task = apply_task(data, values, runtime.ts())
-            out.append({"id": task["id"], "request_id": request_id_of(item, index),
-                        "_links": link(f"/api/v4/tasks/{task['id']}")})
-        return write_result("tasks", out)
+    return create_batch("tasks", check_task, apply_task)
 
 
 def _update_answer(task: dict, request_id: str) -> dict:
