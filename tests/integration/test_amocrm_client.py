@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -20,21 +19,7 @@ from bridge.amocrm import (
     common_note,
     service_note,
 )
-from tests.fakes.amocrm_min import FakeAmo, Switchboard
-from tests.fakes.http import serve
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Switchboard, str]]:
-    board = Switchboard()
-    with serve(board) as url:
-        yield board, url
-
-
-@pytest.fixture
-def fake(server: tuple[Switchboard, str]) -> FakeAmo:
-    board, url = server
-    return board.install(FakeAmo(rate_per_s=1000), url)
+from tests.fakes.amocrm_min import FakeAmo
 
 
 def make_client(fake: FakeAmo, **kwargs) -> AmoCrmClient:

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bridge.amocrm import AmbiguousWrite, AmoCrmClient, StaticTokenProvider, make_marker
 from bridge.amocrm.markers import MARKER_FIELD_CODE
-from tests.fakes.amocrm_min import FakeAmo, Switchboard
-from tests.fakes.http import serve
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Switchboard, str]]:
-    board = Switchboard()
-    with serve(board) as url:
-        yield board, url
-
-
-@pytest.fixture
-def fake(server: tuple[Switchboard, str]) -> FakeAmo:
-    board, url = server
-    return board.install(FakeAmo(rate_per_s=1000), url)
+from tests.fakes.amocrm_min import FakeAmo
 
 
 @pytest.fixture

@@ -29,26 +29,12 @@ from bridge.amocrm.errors import AmoError
 from bridge.amocrm.tokens import NEEDS_REAUTH, fingerprint
 from bridge.store.db import Store
 from bridge.store.models import OAuthToken
-from tests.fakes.amocrm_min import FakeAmo, Switchboard
-from tests.fakes.http import serve
+from tests.fakes.amocrm_min import FakeAmo
 from tests.integration.conftest import REDIS_DB, RUN
 
 KEY = "test-secret-for-token-encryption-0123456789"
 TENANT = f"salon-{RUN}"
 CLIENT = {"client_id": "cid", "client_secret": "csecret", "redirect_uri": "https://mw.example.com/oauth/salon/callback"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Switchboard, str]]:
-    board = Switchboard()
-    with serve(board) as url:
-        yield board, url
-
-
-@pytest.fixture
-def fake(server: tuple[Switchboard, str]) -> FakeAmo:
-    board, url = server
-    return board.install(FakeAmo(rate_per_s=1000), url)
 
 
 @pytest.fixture
