@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.tenants import Tenant, TenantSchema
+
 
 def yclients_record(
     record_id: int = 500000001,
@@ -43,3 +45,18 @@ def yclients_record(
             "visit_id": record_id + 1,
         },
     }
+
+
+def make_tenant(source: str, timezone: str = "Europe/Kyiv", country: str = "UA") -> Tenant:
+    """A valid tenant with two branches (111111, 111112), built without a file."""
+    return TenantSchema().load(
+        {
+            "slug": "salon",
+            "name": "Salon",
+            "timezone": timezone,
+            "country": country,
+            "branches": [{"id": "111111", "name": "Центр"}, {"id": "111112", "name": "Поділ"}],
+            "booking": {"source": source, "webhook_token_env": "SALON_HOOK_TOKEN"},
+            "amocrm": {"base_url": "https://salon.amocrm.ru"},
+        }
+    )

@@ -15,25 +15,16 @@ from marshmallow import Schema, fields
 
 from bridge.booking.errors import PayloadError
 from bridge.booking.generic import GENERIC_EVENT_JSON_SCHEMA, GenericEventSchema, normalize_generic
-from config.tenants import Tenant, TenantSchema
+from config.tenants import Tenant
 from pipelines.events import BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
+from tests.helpers import make_tenant as tenant_for
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "generic-events.md"
 RECEIVED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def make_tenant(timezone: str = "Europe/Kyiv", country: str = "UA") -> Tenant:
-    return TenantSchema().load(
-        {
-            "slug": "salon",
-            "name": "Salon",
-            "timezone": timezone,
-            "country": country,
-            "branches": [{"id": "111111", "name": "Центр"}, {"id": "111112", "name": "Поділ"}],
-            "booking": {"source": "generic", "webhook_token_env": "SALON_HOOK_TOKEN"},
-            "amocrm": {"base_url": "https://salon.amocrm.ru"},
-        }
-    )
+    return tenant_for("generic", timezone, country)
 
 
 TENANT = make_tenant()

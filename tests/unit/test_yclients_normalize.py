@@ -17,22 +17,13 @@ from bridge.booking.parsing import localize
 from bridge.booking.yclients import normalize_record, record_as_webhook
 from config.tenants import Tenant, TenantSchema
 from pipelines.events import BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
+from tests.helpers import make_tenant as tenant_for
 
 RECEIVED = datetime(2026, 12, 1, 10, 45, tzinfo=UTC)
 
 
 def make_tenant(timezone: str = "Europe/Kyiv", country: str = "UA") -> Tenant:
-    return TenantSchema().load(
-        {
-            "slug": "salon",
-            "name": "Salon",
-            "timezone": timezone,
-            "country": country,
-            "branches": [{"id": "111111", "name": "Центр"}, {"id": "111112", "name": "Поділ"}],
-            "booking": {"source": "yclients", "webhook_token_env": "SALON_HOOK_TOKEN"},
-            "amocrm": {"base_url": "https://salon.amocrm.ru"},
-        }
-    )
+    return tenant_for("yclients", timezone, country)
 
 
 KYIV = make_tenant()
