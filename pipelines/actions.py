@@ -11,11 +11,11 @@ store; Skip changes nothing and exists so that every "no" has a logged reason.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
-from pipelines.snapshot import LostStep, TaskState
+from pipelines.snapshot import Cycle, LostStep, TaskState
 from pipelines.stages import Outcome, Pipeline
 from pipelines.transitions import Transition
 
@@ -171,6 +171,14 @@ class OpenCycle(Action):
     task_exists: bool = True
     service: str | None = None
     master: str | None = None
+
+    @classmethod
+    def of(cls, key: str, client_id: str, cycle: Cycle) -> OpenCycle:
+        """The bookkeeping action that stores ``cycle`` (it carries every field of a Cycle)."""
+        return cls(key=key, client_id=client_id, **{f.name: getattr(cycle, f.name) for f in fields(Cycle)})
+
+    def cycle(self) -> Cycle:
+        return Cycle(**{f.name: getattr(self, f.name) for f in fields(Cycle)})
 
 
 @dataclass(frozen=True)

@@ -224,11 +224,7 @@ def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> lis
         service=line.title,
         master=o.master,
     )
-    opened = OpenCycle(
-        key=f"cycle:open:{o.client.id}:{category}:{o.booking_id}",
-        client_id=o.client.id,
-        **{f: getattr(cycle, f) for f in _CYCLE_FIELDS},
-    )
+    opened = OpenCycle.of(f"cycle:open:{o.client.id}:{category}:{o.booking_id}", o.client.id, cycle)
     if not pre_booked:
         return [opened, _task(o, cycle, cycle.due_at)]
     note = text(
@@ -236,16 +232,3 @@ def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> lis
     )
     return [opened, AddNote(key=f"note:{cycle.task_key}:pre_booked", client_id=o.client.id, text=note)]
 
-
-_CYCLE_FIELDS = (
-    "category",
-    "anchor_visit_id",
-    "due_at",
-    "period_days",
-    "task_key",
-    "task_state",
-    "cancelled_by",
-    "task_exists",
-    "service",
-    "master",
-)

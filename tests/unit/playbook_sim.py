@@ -186,19 +186,7 @@ class Salon:
         ]
 
     def _do_OpenCycle(self, a: OpenCycle, now: datetime, ev: VisitEvent | None) -> None:
-        names = (
-            "category",
-            "anchor_visit_id",
-            "due_at",
-            "period_days",
-            "task_key",
-            "task_state",
-            "cancelled_by",
-            "task_exists",
-            "service",
-            "master",
-        )
-        cycle = Cycle(**{n: getattr(a, n) for n in names})
+        cycle = a.cycle()
         others = tuple(c for c in self.snapshot.cycles if c.category != a.category)
         self.snapshot = dataclasses.replace(self.snapshot, cycles=(*others, cycle))
 
