@@ -49,8 +49,8 @@ def wait_for(url: str, timeout_s: float = 30) -> None:
 
 def backlog(svc, slug: str, clients: int, now: datetime) -> int:
     """Per client: contact, Sales lead, a lead move, a task and a note — the mix one first visit causes."""
+    from bridge.store import actions as recorded
     from bridge.store.models import Client
-    from jobs.process_event import record_actions
     from pipelines.actions import AddNote, CreateLead, CreateTask, MoveLead, TaskKind, UpsertContact
     from pipelines.stages import Outcome, Pipeline
 
@@ -72,7 +72,7 @@ def backlog(svc, slug: str, clients: int, now: datetime) -> int:
                            text="Invite for a repeat visit", deadline=now + timedelta(days=21), lead_key=lead),
                 AddNote(key=f"note:{cid}", client_id=cid, text="First visit completed", lead_key=lead),
             ]
-            total += record_actions(s, slug, None, client.id, actions, now)[0]
+            total += len(recorded.record(s, slug, None, client.id, actions, now).fresh)
     return total
 
 

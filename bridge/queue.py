@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,13 @@ log = logging.getLogger(__name__)
 
 PROCESS_EVENT = "jobs.process_event.process_event"
 SYNC_CRM = "jobs.crm_sync.sync_crm"
-# Abandoned jobs are re-queued by maintenance only while retries are left, so every job gets some.
+EVALUATE_DUE = "jobs.due.evaluate_clients"
+# Abandoned jobs are re-queued by maintenance only while retries are left, so event jobs get some.
 DEFAULT_RETRY = Retry(max=5, interval=[0, 15, 60, 300, 900])  # 0: no scheduler needed for the first
+# A sync waits out amoCRM's trouble itself and the clock queues the next one within seconds, so it is
+# never parked in RQ's retry schedule (which would also block its fixed job id for minutes); one
+# immediate retry brings back the job of a killed worker.
+SYNC_RETRY = Retry(max=1, interval=0)
 JOB_TIMEOUT_S = 120
 HEARTBEAT_INTERVAL_S = 5
 HEARTBEAT_GRACE_S = 10
@@ -88,12 +94,18 @@ class JobQueue:
 
     def enqueue_crm_sync(self, tenant: str) -> bool:
         """Queue the tenant's amoCRM sync unless one is already waiting (one running may be joined by one)."""
-        return self._enqueue_unique(SYNC_CRM, (tenant,), f"crm-{tenant}", result_ttl=0)
+        return self._enqueue_unique(SYNC_CRM, (tenant,), f"crm-{tenant}", result_ttl=0, retry=SYNC_RETRY)
 
-    def _enqueue_unique(self, func: str, args: tuple, job_id: str, result_ttl: int) -> bool:
+    def enqueue_due(self, tenant: str, client_ids: list[int], now: datetime) -> bool:
+        """Queue the evaluation of clients whose wake-up has come (the id names the batch and the tick)."""
+        job_id = f"due-{tenant}-{client_ids[0]}-{int(now.timestamp())}"
+        return self._enqueue_unique(EVALUATE_DUE, (tenant, client_ids), job_id, result_ttl=0)
+
+    def _enqueue_unique(self, func: str, args: tuple, job_id: str, result_ttl: int,
+                        retry: Retry = DEFAULT_RETRY) -> bool:
         try:
             self.rq.enqueue_call(
-                func, args=args, job_id=job_id, retry=DEFAULT_RETRY, unique=True,
+                func, args=args, job_id=job_id, retry=retry, unique=True,
                 result_ttl=result_ttl, failure_ttl=7 * 24 * 3600,
             )
         except DuplicateJobError:

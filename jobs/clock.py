@@ -1,7 +1,10 @@
-"""The clock: exactly one per install, running the schedule table below on wall-clock intervals.
+"""The clock: exactly one acts per install, running ``SCHEDULE`` on wall-clock intervals.
 
-Time-based work is driven from the store here, not from RQ's scheduled jobs, so nothing scheduled is
-lost with Redis.
+It is a scheduler only: every task finds what is due through an index and queues it for the workers
+(or does a few cheap writes itself), so no task waits behind planning. Its Redis lock is kept alive by
+a heartbeat thread, never by the work loop, so a slow task cannot cost the clock its lock; a second
+clock waits until the lock is free. Time-based work is driven from the store, not from RQ's scheduled
+jobs, so nothing scheduled is lost with Redis.
 """
 
 from __future__ import annotations
@@ -14,16 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from redis.exceptions import RedisError
+
 from bridge.queue import JOB_TIMEOUT_S, MAINTENANCE_INTERVAL_S
 from bridge.services import Services
-from bridge.store import inbox
+from bridge.store import crm_queue, inbox
 from jobs.booking_sync import catch_up
-from jobs.crm_sync import paused_reason, tenants_with_pending
-from jobs.due import run_due
+from jobs.due import enqueue_due
 from jobs.messages import send_due
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "salonbridge:clock"
+LOCK_TTL_S = 30
+HEARTBEAT_S = 5
+COALESCE = timedelta(seconds=2)  # a tenant's amoCRM work gathers this long before a sync takes it
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class Scheduled:
     name: str
     every_s: float
     run: Callable[[Services, datetime], object]
+    doc: str
 
 
 def sweep_outbox(svc: Services, now: datetime) -> int:
@@ -51,43 +59,102 @@ def recover_abandoned(svc: Services, now: datetime) -> None:
     svc.queue.recover_abandoned()
 
 
-def sync_crm_backlog(svc: Services, now: datetime) -> None:
-    """Queue a CRM sync for every tenant with pending amoCRM actions (unique per tenant, so cheap)."""
-    for tenant in tenants_with_pending(svc):
-        if tenant in svc.tenants and not paused_reason(svc, tenant, now):
-            svc.queue.enqueue_crm_sync(tenant)
+def sync_crm_backlog(svc: Services, now: datetime) -> int:
+    """Queue an amoCRM sync for every tenant whose oldest pending action has waited ``COALESCE``.
+
+    The short wait lets a client's actions (contact, lead, fields, task) gather into one batch; the
+    fixed job id per tenant makes a sync already waiting absorb the request.
+    """
+    queued = 0
+    for tenant, oldest in crm_queue.backlog(svc.store).items():
+        if tenant in svc.tenants and oldest <= now - COALESCE and not crm_queue.paused(svc.store, tenant, now):
+            queued += svc.queue.enqueue_crm_sync(tenant)
+    return queued
 
 
-def schedule() -> list[Scheduled]:
-    return [
-        Scheduled("sweep-outbox", 2, sweep_outbox),
-        Scheduled("recover-abandoned-jobs", MAINTENANCE_INTERVAL_S, recover_abandoned),
-        Scheduled("sync-crm-backlog", 5, sync_crm_backlog),
-        Scheduled("playbook-due", 60, run_due),
-        Scheduled("send-due-messages", 5, send_due),
-        Scheduled("booking-catch-up", 30, catch_up),
-    ]
+SCHEDULE: tuple[Scheduled, ...] = (
+    Scheduled("sweep-outbox", 2, sweep_outbox, "events stored but never queued (Redis was down)"),
+    Scheduled("recover-abandoned-jobs", MAINTENANCE_INTERVAL_S, recover_abandoned, "jobs of killed workers"),
+    Scheduled("sync-crm-backlog", 1, sync_crm_backlog, "amoCRM syncs for tenants with pending work"),
+    Scheduled("playbook-due", 5, enqueue_due, "clients whose wake-up has come, to the workers"),
+    Scheduled("send-due-messages", 5, send_due, "messages whose send time has come"),
+    Scheduled("booking-catch-up", 30, catch_up, "booking-system records missed by webhooks"),
+)
+
+
+class Heartbeat:
+    """Keeps the clock's lock alive from a side thread; ``held`` turns False when it is lost."""
+
+    def __init__(self, lock, ttl_s: int = LOCK_TTL_S, every_s: float = HEARTBEAT_S) -> None:
+        self.lock, self.ttl_s, self.every_s = lock, ttl_s, every_s
+        self.held = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="clock-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.held.set()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every_s + 1)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.lock.extend(self.ttl_s, replace_ttl=True)
+            except Exception as exc:  # LockNotOwnedError or Redis down: stop acting until it is ours again
+                if self.held.is_set():
+                    log.warning("clock lost its lock (%s); pausing until it can take it again", exc)
+                self.held.clear()
+                return
 
 
 def run_clock(svc: Services, stop: threading.Event | None = None, tick_s: float = 0.5) -> None:
     """Run until SIGTERM/SIGINT (or ``stop``); a second clock waits while the first holds the lock."""
     stop = stop or _stop_on_signals()
-    lock = svc.queue.connection.lock(LOCK_KEY, timeout=30)
-    while not stop.is_set() and not lock.acquire(blocking=False):
-        log.info("another clock is running; waiting")
-        stop.wait(10)
-    last_run: dict[str, float] = {}
+    while not stop.is_set():
+        lock = svc.queue.connection.lock(LOCK_KEY, timeout=LOCK_TTL_S)
+        if not _take(lock, stop):
+            continue
+        beat = Heartbeat(lock)
+        beat.start()
+        try:
+            _act(svc, stop, beat, tick_s)
+        finally:
+            beat.stop()
+            _release(lock)
+
+
+def _take(lock, stop: threading.Event) -> bool:
     try:
-        while not stop.is_set():
-            lock.extend(30, replace_ttl=True)
-            for task in schedule():
-                if time.monotonic() - last_run.get(task.name, -1e9) >= task.every_s:
-                    last_run[task.name] = time.monotonic()
-                    _run_one(svc, task)
-            stop.wait(tick_s)
-    finally:
+        if lock.acquire(blocking=False):
+            return True
+        log.info("another clock is running; waiting")
+    except RedisError as exc:
+        log.warning("clock cannot reach Redis (%s); trying again", exc)
+    stop.wait(10)
+    return False
+
+
+def _act(svc: Services, stop: threading.Event, beat: Heartbeat, tick_s: float) -> None:
+    last_run: dict[str, float] = {}
+    while not stop.is_set() and beat.held.is_set():
+        for task in SCHEDULE:
+            if not beat.held.is_set():
+                return
+            if time.monotonic() - last_run.get(task.name, -1e9) >= task.every_s:
+                last_run[task.name] = time.monotonic()
+                _run_one(svc, task)
+        stop.wait(tick_s)
+
+
+def _release(lock) -> None:
+    try:
         if lock.owned():
             lock.release()
+    except RedisError:
+        pass  # it expires by itself
 
 
 def _run_one(svc: Services, task: Scheduled) -> None:

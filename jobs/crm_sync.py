@@ -1,8 +1,10 @@
 """``sync_crm(tenant)``: drain the tenant's pending amoCRM actions within its rate limit.
 
 Faults are handled per kind: amoCRM's account block pauses the tenant (alert, resume later), a lost
-authorization pauses it until someone reconnects, transient errors leave the actions pending for the
-job's retry, and a payload amoCRM rejects fails that one action with amoCRM's reason.
+authorization pauses it until someone reconnects, a payload amoCRM rejects fails that one action with
+amoCRM's reason, and transient trouble (5xx, timeouts, 429 bursts) is waited out inside the job, each
+request within a time budget; when the budget runs out the job ends with the rest still pending and
+the clock queues the next sync a few seconds later. Nothing is left to RQ's retry schedule.
 """
 
 from __future__ import annotations
@@ -11,24 +13,23 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
-
+from bridge.amocrm.account_map import AccountMapError, load_account_map
 from bridge.amocrm.errors import AccountBlocked, AmoError, ReauthRequired
 from bridge.services import Services
-from bridge.store.models import AppliedAction, TenantState
-from bridge.store.playbook import CRM_KINDS
+from bridge.store import crm_queue
 from config.tenants import Tenant
 from jobs import context
-from jobs.crm_apply import Applier, Item, Outcome, SetupOutdated
+from jobs.executor import SetupOutdated, Sync, apply_window
+from jobs.executor.sync import Tally
 
 log = logging.getLogger(__name__)
 WINDOW = 500
 MAX_ROUNDS = 50
 REAUTH_PAUSE = timedelta(minutes=15)
-
-
-class TenantPaused(Exception):
-    """amoCRM work of this tenant is paused (block or lost authorization); the clock resumes it."""
+SETUP_PAUSE = timedelta(minutes=5)
+# How the sync's client waits out trouble: each request may retry (429 Retry-After, 5xx, timeouts on
+# reads and updates) for up to this long before the job gives the rest back to the next sync.
+PATIENCE = {"max_retries": 100, "retry_for_s": 90.0, "max_sleep_s": 30.0}
 
 
 @dataclass
@@ -38,6 +39,7 @@ class SyncReport:
     skipped: int = 0
     waiting: int = 0
     paused: str | None = None
+    interrupted: str | None = None
 
 
 def sync_crm(tenant_slug: str) -> str:
@@ -49,92 +51,56 @@ def sync_crm(tenant_slug: str) -> str:
 
 def drain(svc: Services, tenant: Tenant, now: datetime, client=None, account=None) -> SyncReport:
     """Apply pending actions round after round until nothing more can go (or the tenant is paused)."""
-    from bridge.amocrm.account_map import load_account_map
     from bridge.amocrm.connect import client_for
 
-    report = SyncReport()
-    reason = paused_reason(svc, tenant.slug, now)
-    if reason:
-        report.paused = reason
+    report = SyncReport(paused=paused_reason(svc, tenant.slug, now))
+    if report.paused:
         return report
     account = account or load_account_map(svc.store, tenant.slug)
     if account is None:
-        return _pause(svc, tenant.slug, now, timedelta(minutes=5), report,
-                      "amoCRM is not set up for this tenant: run `salonbridge setup " + tenant.slug + "`")
+        _pause(svc, tenant.slug, now, SETUP_PAUSE, report,
+               "amoCRM is not set up for this tenant: run `salonbridge setup " + tenant.slug + "`")
+        return report
+    tally = Tally()
     try:
-        client = client or client_for(tenant, svc)
-        for _ in range(MAX_ROUNDS):
-            items = pending(svc, tenant.slug)
-            if not items:
-                break
-            outcome = Applier(svc.store, tenant.slug, client, account, now).run(items)
-            _record(svc, outcome, now, report)
-            if not (outcome.done or outcome.failed or outcome.skipped):
-                break  # the rest waits on something that did not happen this round
+        client = client or client_for(tenant, svc, **PATIENCE)
+        _rounds(Sync(svc.store, tenant.slug, client, account, now, tally))
     except AccountBlocked as exc:
-        return _pause(svc, tenant.slug, now, exc.until - now, report, str(exc))
-    except SetupOutdated as exc:
-        return _pause(svc, tenant.slug, now, timedelta(minutes=5), report,
-                      f"{exc} (salonbridge setup {tenant.slug} recreates what is missing)")
+        _pause(svc, tenant.slug, now, exc.until - now, report, str(exc))
+    except (SetupOutdated, AccountMapError) as exc:
+        _pause(svc, tenant.slug, now, SETUP_PAUSE, report,
+               f"{exc} (salonbridge setup {tenant.slug} recreates what is missing)")
     except ReauthRequired as exc:
-        return _pause(svc, tenant.slug, now, REAUTH_PAUSE, report, str(exc))
-    except AmoError:
-        report.waiting = len(pending(svc, tenant.slug))
-        raise  # transient: RQ retries with backoff; nothing applied is lost, nothing is sent twice
-    report.waiting = len(pending(svc, tenant.slug))
+        _pause(svc, tenant.slug, now, REAUTH_PAUSE, report, str(exc))
+    except AmoError as exc:  # transient past the budget: what succeeded is recorded, the rest waits
+        log.warning("amoCRM sync of %s interrupted, the rest waits for the next sync: %s", tenant.slug, exc)
+        report.interrupted = str(exc)
+    report.done, report.failed, report.skipped = tally.done, tally.failed, tally.skipped
+    report.waiting = crm_queue.pending_count(svc.store, tenant.slug)
     return report
 
 
-def pending(svc: Services, tenant: str, limit: int = WINDOW) -> list[Item]:
-    with svc.store.session() as s:
-        rows = s.scalars(
-            select(AppliedAction)
-            .where(AppliedAction.tenant == tenant, AppliedAction.state == "pending",
-                   AppliedAction.kind.in_(CRM_KINDS))
-            .order_by(AppliedAction.id)
-            .limit(limit)
-        )
-        return [Item(r.id, r.kind, r.key, dict(r.payload), r.attempts) for r in rows]
+def _rounds(sync: Sync) -> None:
+    for _ in range(MAX_ROUNDS):
+        items = crm_queue.pending(sync.store, sync.tenant, WINDOW)
+        before = sync.tally.progressed
+        if items:
+            apply_window(sync, items)
+        if not items or sync.tally.progressed == before:
+            return  # done, or the rest waits on something that did not happen this round
 
 
-def tenants_with_pending(svc: Services) -> list[str]:
-    with svc.store.session() as s:
-        return list(s.scalars(
-            select(AppliedAction.tenant).where(AppliedAction.state == "pending", AppliedAction.kind.in_(CRM_KINDS))
-            .group_by(AppliedAction.tenant).having(func.count() > 0)
-        ))
-
-
-def _record(svc: Services, outcome: Outcome, now: datetime, report: SyncReport) -> None:
-    with svc.store.session() as s:
-        for state, results in (("done", outcome.done), ("failed", outcome.failed), ("skipped", outcome.skipped)):
-            for action_id, detail in results.items():
-                row = s.get(AppliedAction, action_id)
-                row.state, row.applied_at = state, now
-                if state == "done":
-                    row.result = detail
-                else:
-                    row.error = str(detail)[:2000]
-                    log.warning("amoCRM action %s %s: %s", row.key, state, row.error)
-    report.done += len(outcome.done)
-    report.failed += len(outcome.failed)
-    report.skipped += len(outcome.skipped)
+def pending(svc: Services, tenant: str, limit: int = WINDOW) -> list:
+    """The tenant's pending amoCRM actions (oldest first)."""
+    return crm_queue.pending(svc.store, tenant, limit)
 
 
 def paused_reason(svc: Services, tenant: str, now: datetime) -> str | None:
-    with svc.store.session() as s:
-        state = s.get(TenantState, tenant)
-        if state and state.amocrm_paused_until and state.amocrm_paused_until > now:
-            return f"paused until {state.amocrm_paused_until.isoformat()}: {state.amocrm_pause_reason}"
-    return None
+    pause = crm_queue.paused(svc.store, tenant, now)
+    return f"paused until {pause[0].isoformat()}: {pause[1]}" if pause else None
 
 
-def _pause(svc: Services, tenant: str, now: datetime, length: timedelta, report: SyncReport, reason: str) -> SyncReport:
+def _pause(svc: Services, tenant: str, now: datetime, length: timedelta, report: SyncReport, reason: str) -> None:
     log.error("amoCRM work of %s paused for %s: %s", tenant, length, reason)
-    with svc.store.session() as s:
-        state = s.get(TenantState, tenant) or TenantState(slug=tenant)
-        state.amocrm_paused_until, state.amocrm_pause_reason = now + length, reason
-        s.merge(state)
+    crm_queue.pause(svc.store, tenant, now + length, reason)
     report.paused = reason
-    report.waiting = len(pending(svc, tenant))
-    return report

@@ -10,11 +10,16 @@ store; Skip changes nothing and exists so that every "no" has a logged reason.
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
+from functools import cache
+from typing import Any
 
+from pipelines.events import jsonable
 from pipelines.snapshot import Cycle, LostStep, TaskState
 from pipelines.stages import Outcome, Pipeline
 from pipelines.transitions import Transition
@@ -27,6 +32,49 @@ class Action:
     @property
     def kind(self) -> str:
         return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (the kind is stored beside them); ``from_dict(kind, to_dict())`` is equal."""
+        return jsonable(self)
+
+    @staticmethod
+    def from_dict(kind: str, data: Mapping[str, Any]) -> Action:
+        """The action of type ``kind`` whose fields ``data`` holds, with every field typed again."""
+        try:
+            cls = action_types()[kind]
+        except KeyError:
+            raise ValueError(f"unknown action kind {kind!r}") from None
+        hints = _hints(cls)
+        return cls(**{f.name: _typed(hints[f.name], data[f.name]) for f in fields(cls) if f.name in data})
+
+
+@cache
+def action_types() -> dict[str, type[Action]]:
+    """Every action type by its kind name (the classes of this module that extend Action)."""
+    return {cls.__name__: cls for cls in Action.__subclasses__()}
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """``value`` read back from JSON as the field's declared type (datetimes, enums, tuples, mappings)."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return _typed(next(a for a in typing.get_args(hint) if a is not type(None)), value)
+    if origin is tuple:
+        return tuple(_typed(typing.get_args(hint)[0], v) for v in value)
+    if origin in (Mapping, dict):
+        return dict(value)
+    if hint is datetime:
+        return datetime.fromisoformat(value)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -109,12 +157,14 @@ class CompleteTask(Action):
 
 @dataclass(frozen=True)
 class RestoreTask(Action):
-    """Reopen the task made by ``task_key`` with ``deadline`` (its own, or now when that has passed)."""
+    """Reopen the task made by ``task_key`` with ``deadline`` (its own, or now when that has passed).
+
+    Why it came back is said once, by the AddNote planned beside it.
+    """
 
     client_id: str
     task_key: str
     deadline: datetime
-    note: str
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 
 from pipelines.policy import Policy
+from pipelines.snapshot import Cycle, LostProgress, LostStep
 
 _BEFORE_QUIET = timedelta(minutes=1)
 
@@ -18,6 +19,24 @@ def due_at(visit_start: datetime, days: int, policy: Policy) -> datetime:
     """Visit's local date + ``days``, at the tenant's working hour (seed 000's deadline)."""
     day = visit_start.astimezone(policy.timezone).date() + timedelta(days=days)
     return datetime.combine(day, time(policy.working_hour), tzinfo=policy.timezone)
+
+
+def reminder_at(cycle: Cycle, policy: Policy) -> datetime:
+    """From here the repeat reminder goes out (``Policy.reminder_lead`` days before the due date)."""
+    return cycle.due_at - timedelta(days=policy.reminder_lead(cycle.period_days))
+
+
+def lost_at(cycle: Cycle, policy: Policy) -> datetime:
+    """From here, with no booking to come, the cycle counts as lost (the Lost clients rules own it)."""
+    return cycle.due_at + timedelta(days=policy.lost_after(cycle.category))
+
+
+_STEP_GAP = {LostStep.REMINDER: 0, LostStep.PROMO: 1, LostStep.CALL: 2}
+
+
+def next_step_at(progress: LostProgress, policy: Policy) -> datetime:
+    """When a running win-back sequence may take its next step (``Policy.lost_step_days`` apart)."""
+    return progress.step_at + timedelta(days=policy.lost_step_days[_STEP_GAP[progress.step]])
 
 
 def _quiet(local: time, window: tuple[time, time]) -> bool:

@@ -13,8 +13,8 @@ from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.connect import client_for
 from bridge.services import Services
 from bridge.store import stats
+from bridge.store.effects import CRM_KINDS
 from bridge.store.models import AppliedAction, MessageRow
-from bridge.store.playbook import CRM_KINDS
 from pipelines.stages import PIPELINE_NAMES, STAGE_NAMES
 
 

@@ -95,6 +95,7 @@ class AmoCrmClient:
         timeout: tuple[float, float] = (3.05, 20),
         max_retries: int = 4,
         max_sleep_s: float = 10.0,
+        retry_for_s: float | None = None,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
         block_pause: timedelta = timedelta(hours=1),
@@ -109,6 +110,7 @@ class AmoCrmClient:
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_sleep_s = max_sleep_s
+        self.retry_for_s = retry_for_s  # a time budget per call: retry while it lasts (up to max_retries)
         self.backoff = (backoff_base_s, backoff_cap_s)
         self.block_pause = block_pause
         self.settle_delays = tuple(settle_delays)
@@ -140,16 +142,20 @@ class AmoCrmClient:
             json,
             method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
         )
+        started = time.monotonic()
         for attempt in range(self.max_retries + 1):
             try:
                 return self._outcome(call, self._send_authorized(call), attempt)
             except _Retry as retry:
                 delay = transport.backoff_delay(attempt, *self.backoff) if retry.delay is None else retry.delay
-                if attempt == self.max_retries or delay > self.max_sleep_s:
+                if attempt == self.max_retries or delay > self.max_sleep_s or self._out_of_time(started, delay):
                     raise retry.final from None
                 log.warning("amoCRM %s %s: %s; retry %d in %.2f s", method, path, retry.final, attempt + 1, delay)
                 self._sleep(delay)
         raise AssertionError("unreachable")  # the loop either returns or raises
+
+    def _out_of_time(self, started: float, delay: float) -> bool:
+        return self.retry_for_s is not None and time.monotonic() - started + delay > self.retry_for_s
 
     def _send_authorized(self, call: _Call) -> requests.Response:
         token = self.tokens.access_token()
@@ -407,6 +413,12 @@ class AmoCrmClient:
     def add_notes(self, entity_type: str, notes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Notes on ``leads``/``contacts``/…; build items with ``common_note`` / ``service_note``."""
         return self._write("POST", f"/api/v4/{entity_type}/notes", "notes", notes, numbered=True)
+
+    def find_note(self, entity_type: str, entity_id: int, text: str) -> int | None:
+        """The id of a common note with exactly ``text`` on one entity (how a note is found again)."""
+        notes = self.iterate(f"/api/v4/{entity_type}/{entity_id}/notes", "notes",
+                             {"filter": {"note_type": ["common"]}})
+        return next((int(n["id"]) for n in notes if (n.get("params") or {}).get("text") == text), None)
 
     def link(self, entity_type: str, entity_id: int, to: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Link e.g. contacts to a lead: ``to=[{"to_entity_id": 1, "to_entity_type": "contacts",

@@ -1,55 +1,63 @@
-"""Applied actions: each planned action is recorded under its idempotency key before it is carried out."""
+"""Applied actions: each planned action is recorded under its idempotency key, once.
+
+Recording a plan is one multi-row INSERT that skips keys already present (so a retried job or a
+repeated tick adds nothing), followed by the local effects of the rows that were new. Actions with an
+amoCRM phase stay ``pending`` for the sync job; the rest are complete once written.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bridge.store.effects import effect_of, write_local
 from bridge.store.models import AppliedAction
 from pipelines.actions import Action
-from pipelines.events import jsonable
 
 
-def action_payload(action: Action) -> dict[str, Any]:
-    return jsonable(action)
+@dataclass(frozen=True)
+class Recorded:
+    """What a plan added: the actions recorded now, and whether any of them waits for amoCRM."""
+
+    fresh: tuple[Action, ...]
+    crm_pending: bool
 
 
-def record_new(
+def record(
     session: Session, tenant: str, event_id: int | None, client_id: int | None, actions: Sequence[Action],
     now: datetime,
-) -> list[tuple[Action, AppliedAction]]:
-    """Insert the actions whose keys were never seen; return only those (the rest were applied before)."""
-    if not actions:
-        return []
-    keys = [a.key for a in actions]
-    known = set(
-        session.scalars(select(AppliedAction.key).where(AppliedAction.tenant == tenant, AppliedAction.key.in_(keys)))
-    )
-    fresh: list[tuple[Action, AppliedAction]] = []
+) -> Recorded:
+    """Record the actions whose keys are new and apply their local effects, in the caller's transaction."""
+    unique: dict[str, Action] = {}
     for action in actions:
-        if action.key in known:
-            continue
-        known.add(action.key)
-        row = AppliedAction(
-            tenant=tenant,
-            key=action.key,
-            kind=action.kind,
-            payload=action_payload(action),
-            event_id=event_id,
-            client_id=client_id,
-            created_at=now,
-        )
-        session.add(row)
-        fresh.append((action, row))
-    session.flush()
-    return fresh
+        unique.setdefault(action.key, action)
+    if not unique:
+        return Recorded((), False)
+    rows = []
+    for action in unique.values():
+        crm = effect_of(action).crm is not None
+        rows.append({
+            "tenant": tenant, "key": action.key, "kind": action.kind, "payload": action.to_dict(),
+            "state": "pending" if crm else "done", "applied_at": None if crm else now,
+            "event_id": event_id, "client_id": client_id, "created_at": now, "attempts": 0,
+        })
+    inserted = set(session.scalars(_insert_new(session).returning(AppliedAction.key), rows))
+    fresh = tuple(a for a in unique.values() if a.key in inserted)
+    for action in fresh:
+        write_local(session, tenant, client_id, action, now)
+    return Recorded(fresh, any(effect_of(a).crm is not None for a in fresh))
 
 
-def mark_applied(row: AppliedAction, now: datetime, result: dict[str, Any] | None = None, state: str = "done") -> None:
-    row.state = state
-    row.result = result
-    row.applied_at = now
+def _insert_new(session: Session):
+    """INSERT … ON CONFLICT (tenant, key) DO NOTHING, for the session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(AppliedAction).on_conflict_do_nothing(constraint="uq_action_key")
+    if dialect == "sqlite":
+        return sqlite.insert(AppliedAction).on_conflict_do_nothing(index_elements=["tenant", "key"])
+    return insert(AppliedAction)

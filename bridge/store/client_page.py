@@ -1,7 +1,7 @@
 """What the client's own page reads and writes: their visits, their review or wish, their opt-out.
 
 Reviews and opt-out changes are recorded as pending ``AddNote`` actions (through the same
-``record_new`` + ``write_local`` path the jobs use), so the CRM sync job puts them on the amoCRM contact
+``bridge.store.actions.record`` path the jobs use), so the CRM sync job puts them on the amoCRM contact
 exactly once; the web process never talks to amoCRM itself.
 """
 
@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bridge.store import actions, playbook
+from bridge.store import actions
 from bridge.store.models import Client, Visit
 from pipelines.actions import AddNote
 
@@ -82,10 +82,7 @@ def note_text(name: str, language: str, **values: str) -> str:
 def record_note(session: Session, tenant: str, client_id: int, key: str, text: str, now: datetime) -> bool:
     """Record an AddNote for the CRM sync (left pending); False when this key was recorded before."""
     note = AddNote(key=key, client_id=str(client_id), text=text)
-    fresh = actions.record_new(session, tenant, None, client_id, [note], now)
-    for action, _row in fresh:
-        playbook.write_local(session, tenant, client_id, action, now)
-    return bool(fresh)
+    return bool(actions.record(session, tenant, None, client_id, [note], now).fresh)
 
 
 def feedback_key(client_id: int, token: str, text: str) -> str:

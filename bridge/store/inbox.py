@@ -82,25 +82,33 @@ def mark_requeued(store: Store, event_ids: list[int], now: datetime) -> None:
 OPEN_STATUSES = ("received", "retry", "processing")
 
 
-def claim(session: Session, event_id: int, now: datetime, lease: timedelta) -> InboundEvent | None:
-    """Take an event that is not finished yet; None when it is done (or unknown).
+@dataclass(frozen=True)
+class Claimed:
+    source: str
+    payload: dict[str, Any]
+
+
+def claim(session: Session, event_id: int, now: datetime, lease: timedelta) -> Claimed | None:
+    """Take an event that is not finished yet, with its source and payload; None when done (or unknown).
 
     A "processing" event is taken over too: its job id is fixed and RQ runs one execution of a job at
     a time, so a processing event seen by its own job is the leftover of a killed execution.
     """
-    taken = session.execute(
+    row = session.execute(
         update(InboundEvent)
         .where(InboundEvent.id == event_id, InboundEvent.status.in_(OPEN_STATUSES))
         .values(status="processing", lease_until=now + lease, attempts=InboundEvent.attempts + 1)
-    ).rowcount
-    return session.get(InboundEvent, event_id) if taken else None
+        .returning(InboundEvent.source, InboundEvent.payload)
+    ).first()
+    return Claimed(row.source, dict(row.payload)) if row else None
 
 
-def finish(session: Session, event: InboundEvent, status: str, now: datetime, error: str | None = None) -> None:
+def finish(session: Session, event_id: int, status: str, now: datetime, error: str | None = None) -> None:
     """Close an event (done, stale, invalid, or retry) and its outbox row."""
-    event.status = status
-    event.lease_until = None
-    event.error = error
-    if status != "retry":
-        event.processed_at = now
-        session.execute(update(OutboxRow).where(OutboxRow.event_id == event.id).values(state="done"))
+    closed = status != "retry"
+    session.execute(
+        update(InboundEvent).where(InboundEvent.id == event_id)
+        .values(status=status, lease_until=None, error=error, processed_at=now if closed else None)
+    )
+    if closed:
+        session.execute(update(OutboxRow).where(OutboxRow.event_id == event_id).values(state="done"))

@@ -61,6 +61,7 @@ class Client(Base):
     __table_args__ = (
         Index("ix_clients_tenant_phone", "tenant", "phone"),
         Index("ix_clients_tenant_email", "tenant", "email"),
+        Index("ix_clients_wake_at", "wake_at"),
         UniqueConstraint("tenant", "source", "external_id", name="uq_clients_source_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +74,8 @@ class Client(Base):
     birthday: Mapped[date | None]
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     opted_out: Mapped[bool] = mapped_column(default=False)
+    # The due index: when the clock should next ask the playbook about this client (None: nothing timed).
+    wake_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     visits: Mapped[list[Visit]] = relationship(back_populates="client")
@@ -156,7 +159,10 @@ class AppliedAction(Base):
     """One planned action, recorded before it is carried out and again after; unique per idempotency key."""
 
     __tablename__ = "applied_actions"
-    __table_args__ = (UniqueConstraint("tenant", "key", name="uq_action_key"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "key", name="uq_action_key"),
+        Index("ix_actions_state", "state", "tenant", "id"),  # the amoCRM backlog, however many are done
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(255))

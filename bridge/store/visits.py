@@ -19,6 +19,11 @@ def find_visit(session: Session, tenant: str, source: str, external_id: str) -> 
     )
 
 
+def lock_client(session: Session, tenant: str, client_id: int) -> Client | None:
+    """The client, its row locked until the transaction ends (an event of the same client waits)."""
+    return session.scalar(select(Client).where(Client.id == client_id, Client.tenant == tenant).with_for_update())
+
+
 def visit_state(visit: Visit) -> VisitState:
     return VisitState(
         external_id=visit.external_id,
@@ -44,8 +49,10 @@ def find_client(session: Session, tenant: str, source: str, info: ClientInfo | N
         probes.append(Client.phone == info.phone)
     if info.email:
         probes.append(Client.email == info.email)
-    for probe in probes:
-        found = session.scalar(select(Client).where(Client.tenant == tenant, probe).order_by(Client.id).limit(1))
+    for probe in probes:  # locked until the transaction ends: a clock tick waits for this event, and vice versa
+        found = session.scalar(
+            select(Client).where(Client.tenant == tenant, probe).order_by(Client.id).limit(1).with_for_update()
+        )
         if found is not None:
             return found
     return None
@@ -72,11 +79,11 @@ def upsert_client(session: Session, event: VisitEvent, now: datetime) -> Client 
 
 
 def upsert_visit(
-    session: Session, event: VisitEvent, client: Client | None, history: list[str], now: datetime
+    session: Session, event: VisitEvent, visit: Visit | None, client: Client | None, history: list[str],
+    now: datetime,
 ) -> Visit:
-    """Write the event's snapshot over the stored one (the caller has already ruled out stale ones)."""
+    """Write the event's snapshot over the stored ``visit`` (the caller has already ruled out stale ones)."""
     b = event.booking
-    visit = find_visit(session, event.tenant, event.source, b.external_id)
     if visit is None:
         visit = Visit(tenant=event.tenant, source=event.source, external_id=b.external_id, created_at=now, history=[])
         session.add(visit)
@@ -95,15 +102,10 @@ def upsert_visit(
     if history:
         stamp = event.occurred_at.isoformat()
         visit.history = [*(visit.history or []), *({"at": stamp, "transition": t} for t in history)]
-    visit.services = [
-        VisitService(
-            position=i,
-            external_id=line.external_id,
-            title=line.title,
-            category=line.category,
-            price=line.price,
-            quantity=line.quantity,
-        )
-        for i, line in enumerate(b.services)
-    ]
+    lines = [(line.external_id, line.title, line.category, line.price, line.quantity) for line in b.services]
+    if visit.id is None or lines != [(s.external_id, s.title, s.category, s.price, s.quantity) for s in visit.services]:
+        visit.services = [
+            VisitService(position=i, external_id=e, title=t, category=c, price=p, quantity=q)
+            for i, (e, t, c, p, q) in enumerate(lines)
+        ]
     return visit

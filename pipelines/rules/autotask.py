@@ -112,7 +112,6 @@ def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
             client_id=o.client.id,
             task_key=cycle.task_key,
             deadline=deadline,
-            note=note,
         )
     else:
         task = _task(o, cycle, deadline)

@@ -17,8 +17,6 @@ closed as lost for good) and stops the sequence.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pipelines.actions import Action, CreateTask, RecordLostStep, Skip, TaskKind
 from pipelines.rules.context import Occasion, Scene
 from pipelines.rules.leads import create_lead, move, move_lead
@@ -27,9 +25,9 @@ from pipelines.rules.segments import favourite_master, segment_fields
 from pipelines.snapshot import LeadStatus, LostProgress, LostStep
 from pipelines.stages import LOST, WON, Pipeline
 from pipelines.texts import local_date, text
+from pipelines.timing import lost_at, next_step_at
 
 _NEXT = {LostStep.REMINDER: LostStep.PROMO, LostStep.PROMO: LostStep.CALL, LostStep.CALL: LostStep.LOST_FOR_GOOD}
-_GAP_INDEX = {LostStep.REMINDER: 0, LostStep.PROMO: 1, LostStep.CALL: 2}
 
 
 def on_event(o: Occasion) -> list[Action]:
@@ -68,8 +66,7 @@ def _lost_anchor(scene: Scene) -> str | None:
     cycles = scene.snapshot.cycles
     if not cycles or scene.snapshot.upcoming(scene.now):
         return None
-    lost_at = max(c.due_at + timedelta(days=scene.policy.lost_after(c.category)) for c in cycles)
-    if scene.now < lost_at:
+    if scene.now < max(lost_at(c, scene.policy) for c in cycles):
         return None
     last = scene.last_visit()
     return last.external_id if last else max(cycles, key=lambda c: c.due_at).anchor_visit_id
@@ -103,8 +100,7 @@ def _continue(scene: Scene, progress: LostProgress) -> list[Action]:
         return [_step(scene, progress.anchor_visit_id, progress.lead_key, LostStep.TAKEN_OVER)]
     if scene.snapshot.upcoming(scene.now):
         return []  # the booking's own event wins the lead
-    gap = scene.policy.lost_step_days[_GAP_INDEX[progress.step]]
-    if scene.now < progress.step_at + timedelta(days=gap):
+    if scene.now < next_step_at(progress, scene.policy):
         return []
     step = _NEXT[progress.step]
     return _DO[step](scene, progress) + [_step(scene, progress.anchor_visit_id, progress.lead_key, step)]

@@ -28,6 +28,7 @@ from pipelines.rules.segments import segment_fields
 from pipelines.snapshot import Cycle, LeadState, TaskState
 from pipelines.stages import WON, Pipeline
 from pipelines.texts import local_date
+from pipelines.timing import lost_at, reminder_at
 
 
 def on_event(o: Occasion) -> list[Action]:
@@ -82,10 +83,10 @@ def _quiet(scene: Scene, cycle: Cycle) -> bool:
 
 def _cycle_due(scene: Scene, cycle: Cycle) -> list[Action]:
     now = scene.now
-    if now >= cycle.due_at + timedelta(days=scene.policy.lost_after(cycle.category)):
+    if now >= lost_at(cycle, scene.policy):
         return []
     actions: list[Action] = []
-    if now >= cycle.due_at - timedelta(days=scene.policy.reminder_lead(cycle.period_days)):
+    if now >= reminder_at(cycle, scene.policy):
         actions += _reminder(scene, cycle)
     if now >= cycle.due_at and scene.policy.promo and scene.policy.enabled("repeat_promo"):
         context = {"name": scene.client.name, "service": cycle.service, "bonus": scene.policy.promo_offer}

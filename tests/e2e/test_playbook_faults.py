@@ -138,7 +138,7 @@ def test_a_pipeline_deleted_in_amocrm_pauses_the_tenant_until_setup_recreates_it
     run_worker(svc, burst=True)
     report = drain(svc, svc.tenants["salon"], datetime.now(UTC))
     assert report.paused and "salonbridge setup salon" in report.paused
-    assert any(i.kind == "CreateLead" for i in pending(svc, "salon"))  # waiting, not failed
+    assert any(i.action.kind == "CreateLead" for i in pending(svc, "salon"))  # waiting, not failed
     run_setup(svc.tenants["salon"], svc)  # recreates the pipeline and saves its new ids
     with svc.store.session() as s:
         s.get(TenantState, "salon").amocrm_paused_until = None

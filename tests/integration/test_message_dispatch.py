@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select, update
 
 from bridge.services import Services
+from bridge.store import actions
 from bridge.store.models import AppliedAction, Client, MessageRow
 from jobs.messages import send_due
-from jobs.process_event import record_actions
 from pipelines.actions import SendMessage
 from tests.conftest import TENANT_YAML
 from tests.fakes.http import serve
@@ -53,7 +53,7 @@ def schedule(svc: Services, key: str, template: str = "confirmation", context: d
         action = SendMessage(key=key, client_id=str(client.id), template=template, language="uk",
                              occasion=key, channels=("sms",), context=context, send_at=NOW - timedelta(minutes=1),
                              marketing=marketing)
-        record_actions(s, "salon", None, client.id, [action], NOW)
+        actions.record(s, "salon", None, client.id, [action], NOW)
         return client.id
 
 

@@ -1,0 +1,140 @@
+"""What each action does: its effect on our own store, and the amoCRM phase that carries it out.
+
+This is the one table to extend when the domain gains an action type: a local writer (the bookkeeping
+written in the same transaction that records the plan), an amoCRM phase (the sync job applies it
+afterwards, in phase order), both, or neither (Skip). ``CRM_KINDS`` is derived from it, and a test
+checks that every action type of ``pipelines.actions`` is declared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from bridge.store.models import CycleRow, LeadRow, LostStepRow, MessageRow, Visit
+from pipelines import actions as act
+from pipelines.stages import Outcome
+
+
+class CrmPhase(IntEnum):
+    """amoCRM phases in dependency order: a lead needs its contact, a task its lead, and so on."""
+
+    CONTACTS = 1
+    LEADS = 2
+    UPDATES = 3  # lead moves and custom fields, folded per entity
+    TASKS = 4
+    TASK_STATES = 5  # complete (cancelled by a booking) or restore
+    NOTES = 6
+
+
+Writer = Callable[[Session, str, int, Any, datetime], None]
+
+
+@dataclass(frozen=True)
+class Effect:
+    local: Writer | None = None
+    crm: CrmPhase | None = None
+
+
+def _record_visit(s: Session, tenant: str, client_id: int, a: act.RecordVisit, now: datetime) -> None:
+    s.execute(
+        update(Visit)
+        .where(Visit.tenant == tenant, Visit.external_id == a.booking_id, Visit.client_id == client_id)
+        .values(categories=list(a.categories))
+    )
+
+
+def _open_cycle(s: Session, tenant: str, client_id: int, a: act.OpenCycle, now: datetime) -> None:
+    s.add(CycleRow(
+        tenant=tenant, client_id=client_id, category=a.category, anchor_visit_id=a.anchor_visit_id, due_at=a.due_at,
+        period_days=a.period_days, task_key=a.task_key, task_state=a.task_state.value, cancelled_by=a.cancelled_by,
+        task_exists=a.task_exists, service=a.service, master=a.master, updated_at=now,
+    ))
+
+
+def _cycle(client_id: int, category: str, anchor: str) -> Any:
+    return update(CycleRow).where(
+        CycleRow.client_id == client_id, CycleRow.category == category, CycleRow.anchor_visit_id == anchor
+    )
+
+
+def _update_cycle(s: Session, tenant: str, client_id: int, a: act.UpdateCycle, now: datetime) -> None:
+    s.execute(_cycle(client_id, a.category, a.anchor_visit_id).values(
+        task_state=a.task_state.value, cancelled_by=a.cancelled_by, task_exists=a.task_exists, updated_at=now
+    ))
+
+
+def _close_cycle(s: Session, tenant: str, client_id: int, a: act.CloseCycle, now: datetime) -> None:
+    s.execute(_cycle(client_id, a.category, a.anchor_visit_id).values(
+        closed_at=now, close_reason=a.reason, updated_at=now
+    ))
+
+
+def _lost_step(s: Session, tenant: str, client_id: int, a: act.RecordLostStep, now: datetime) -> None:
+    s.add(LostStepRow(tenant=tenant, client_id=client_id, anchor_visit_id=a.anchor_visit_id, lead_key=a.lead_key,
+                      step=a.step.value, at=a.at))
+
+
+def _create_lead(s: Session, tenant: str, client_id: int, a: act.CreateLead, now: datetime) -> None:
+    s.add(LeadRow(tenant=tenant, client_id=client_id, key=a.key, pipeline=a.pipeline.value, stage=a.stage,
+                  status="open", updated_at=now))
+
+
+def _move_lead(s: Session, tenant: str, client_id: int, a: act.MoveLead, now: datetime) -> None:
+    status = {Outcome.WON: "won", Outcome.LOST: "lost"}.get(a.outcome, "open")
+    s.execute(update(LeadRow).where(LeadRow.tenant == tenant, LeadRow.key == a.lead_key).values(
+        stage=a.stage, status=status, updated_at=now
+    ))
+
+
+def _schedule_message(s: Session, tenant: str, client_id: int, a: act.SendMessage, now: datetime) -> None:
+    s.add(MessageRow(
+        tenant=tenant, client_id=client_id, key=a.key, template=a.template, language=a.language,
+        occasion=a.occasion, channels=list(a.channels), context=dict(a.context), send_at=a.send_at or now,
+        marketing=a.marketing, booking_id=a.booking_id, created_at=now,
+    ))
+
+
+def _cancel_message(s: Session, tenant: str, client_id: int, a: act.CancelMessage, now: datetime) -> None:
+    s.execute(update(MessageRow).where(
+        MessageRow.client_id == client_id, MessageRow.template == a.template,
+        MessageRow.booking_id == a.booking_id, MessageRow.state == "scheduled",
+    ).values(state="cancelled", error=a.reason))
+
+
+EFFECTS: dict[type[act.Action], Effect] = {
+    act.RecordVisit: Effect(local=_record_visit),
+    act.UpsertContact: Effect(crm=CrmPhase.CONTACTS),
+    act.CreateLead: Effect(local=_create_lead, crm=CrmPhase.LEADS),
+    act.MoveLead: Effect(local=_move_lead, crm=CrmPhase.UPDATES),
+    act.UpdateFields: Effect(crm=CrmPhase.UPDATES),
+    act.CreateTask: Effect(crm=CrmPhase.TASKS),
+    act.CompleteTask: Effect(crm=CrmPhase.TASK_STATES),
+    act.RestoreTask: Effect(crm=CrmPhase.TASK_STATES),
+    act.AddNote: Effect(crm=CrmPhase.NOTES),
+    act.SendMessage: Effect(local=_schedule_message),
+    act.CancelMessage: Effect(local=_cancel_message),
+    act.OpenCycle: Effect(local=_open_cycle),
+    act.UpdateCycle: Effect(local=_update_cycle),
+    act.CloseCycle: Effect(local=_close_cycle),
+    act.RecordLostStep: Effect(local=_lost_step),
+    act.Skip: Effect(),
+}
+CRM_KINDS = frozenset(kind.__name__ for kind, effect in EFFECTS.items() if effect.crm is not None)
+
+
+def effect_of(action: act.Action) -> Effect:
+    return EFFECTS[type(action)]
+
+
+def write_local(session: Session, tenant: str, client_id: int | None, action: act.Action, now: datetime) -> None:
+    """Apply an action's effect on our own store (nothing for pure amoCRM actions and Skip)."""
+    writer = effect_of(action).local
+    if writer is not None and client_id is not None:
+        writer(session, tenant, client_id, action, now)

@@ -1,0 +1,68 @@
+"""Phase 1: one amoCRM contact per client, found (by link, earlier attempt, phone, email) or created."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from bridge.amocrm.create_once import Create, create_once
+from bridge.store.crm_queue import Outcomes, Pending
+from jobs.executor.sync import Sync, check_setup, marker
+from pipelines.actions import UpsertContact
+
+
+def upsert(sync: Sync, items: list[Pending[UpsertContact]]) -> None:
+    """The first UpsertContact of a client finds or creates its contact; later ones of the same window
+    follow it (they only refresh the name)."""
+    per_client: dict[str, list[Pending[UpsertContact]]] = defaultdict(list)
+    for item in items:
+        per_client[item.action.client_id].append(item)
+    linked = sync.links("contact", per_client)
+    found = Outcomes()
+    renames: dict[int, dict[str, Any]] = {}
+    creates: list[Create[Pending[UpsertContact]]] = []
+    for client_id, group in per_client.items():
+        amo_id = linked.get(client_id) or _find(sync, group[0])
+        if amo_id is None:
+            creates.append(Create(group[0], _body(group[0].action), marker(group[0]), attempted=False))  # looked up
+            continue
+        found.links.append(("contact", client_id, amo_id))
+        names = [i.action.name for i in group if i.action.name]
+        if names:
+            renames[amo_id] = {"id": amo_id, "name": names[-1]}
+        found.done.update({i.id: {"contact_id": amo_id} for i in group})
+    sync.settle(found)
+    if renames:
+        sync.api.update_contacts(list(renames.values()))
+    for created in create_once(sync.api, "contacts", creates, sync.attempting, check_setup):
+        sync.settle_created(created, "contact", lambda i: i.action.client_id, "contact_id")
+        followers = Outcomes()
+        for first, amo_id in created.ids + created.adopted:
+            followers.done.update({i.id: {"contact_id": amo_id} for i in per_client[first.action.client_id][1:]})
+        sync.settle(followers)
+
+
+def _find(sync: Sync, item: Pending[UpsertContact]) -> int | None:
+    """An earlier attempt's contact (by marker), else the salon's own contact by phone, then email."""
+    if item.attempts:
+        hit = sync.api.find_by_marker("contacts", marker(item))
+        if hit:
+            return int(hit["id"])
+    for probe in (item.action.phone, item.action.email):
+        if probe:
+            hits = sync.api.find_contacts(probe)
+            if hits:
+                return int(hits[0]["id"])
+    return None
+
+
+def _body(a: UpsertContact) -> dict[str, Any]:
+    values = [
+        {"field_code": code, "values": [{"value": v, "enum_code": "WORK"}]}
+        for code, v in (("PHONE", a.phone), ("EMAIL", a.email))
+        if v
+    ]
+    body: dict[str, Any] = {"name": a.name or a.phone or a.email or "—"}
+    if values:
+        body["custom_fields_values"] = values
+    return body
