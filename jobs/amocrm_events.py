@@ -13,12 +13,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from bridge.amocrm.account_map import load_account_map
 from bridge.services import Services
-from bridge.store import links
-from bridge.store.models import CycleRow, LeadRow
+from bridge.store import playbook
 from pipelines.snapshot import TaskState
 
 log = logging.getLogger(__name__)
@@ -38,8 +35,7 @@ def _lead_moved(svc: Services, tenant: str, p: dict[str, Any], now: datetime) ->
     account = load_account_map(svc.store, tenant)
     where = account.stage_of(p["pipeline_id"], p["status_id"]) if account else None
     with svc.store.session() as s:
-        key = links.find_local(s, tenant, "lead", p["lead_id"])
-        lead = s.scalar(select(LeadRow).where(LeadRow.tenant == tenant, LeadRow.key == key)) if key else None
+        lead = playbook.lead_linked_to(s, tenant, p["lead_id"])
         if lead is None:
             return "not ours"
         if where is not None and (where[0].value, where[1]) == (lead.pipeline, lead.stage):
@@ -49,18 +45,19 @@ def _lead_moved(svc: Services, tenant: str, p: dict[str, Any], now: datetime) ->
             lead.stage = where[1]
             lead.status = where[1] if where[1] in ("won", "lost") else "open"
         lead.updated_at = now
+        key = lead.key
     log.info("a person moved lead %s of %s; the robot leaves it alone from now on", key, tenant)
     return "manual"
 
 
 def _task_completed(svc: Services, tenant: str, p: dict[str, Any], now: datetime) -> str:
     with svc.store.session() as s:
-        key = links.find_local(s, tenant, "task", p["task_id"])
-        cycle = s.scalar(select(CycleRow).where(CycleRow.tenant == tenant, CycleRow.task_key == key)) if key else None
+        cycle = playbook.cycle_of_task(s, tenant, p["task_id"])
         if cycle is None:
             return "not ours"
         if cycle.task_state not in OUR_STATES:
             return "already closed by us"
         cycle.task_state, cycle.updated_at = TaskState.DONE_BY_PERSON.value, now
+        key = cycle.task_key
     log.info("a person completed task %s of %s; it will never be cancelled or restored", key, tenant)
     return "done by person"

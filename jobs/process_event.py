@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from bridge.services import Services
-from bridge.store import actions, inbox, playbook, visits, wakeups
+from bridge.store import actions, inbox, playbook, visits
 from jobs import context
 from jobs.amocrm_events import reconcile
 from jobs.catalog import resolve_categories
@@ -20,7 +20,6 @@ from jobs.policy import policy_for
 from pipelines.actions import RecordVisit, Skip
 from pipelines.events import VisitEvent
 from pipelines.planner import plan
-from pipelines.transitions import is_stale
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
@@ -54,19 +53,22 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
     event = resolve_categories(svc, tenant, event, now)
     with _client_lock(svc, event), svc.store.session() as s:
         visit = visits.find_visit(s, event.tenant, event.source, event.booking.external_id)
-        if visit is not None and is_stale(visits.visit_state(visit), event):
+        if visits.is_stale(visit, event):
             inbox.finish(s, event_id, "stale", now, error="a newer snapshot of this booking was already applied")
             return "stale"
         client = visits.upsert_client(s, event, now)
         s.flush()
-        planned = plan(event, playbook.snapshot_for(s, client, visit), policy_for(tenant), now)
-        history = [t.value for a in planned if isinstance(a, RecordVisit) for t in a.transitions]
-        visits.upsert_visit(s, event, visit, client, history, now)
+        # Keys already recorded are dropped by ``actions.record`` (a plan is recorded in one transaction, so a
+        # retried job never finds half of it), which spares loading every key the client ever had.
+        snapshot = playbook.snapshot_for(s, client, visit, with_applied=False)
+        planned = plan(event, snapshot, policy_for(tenant), now)
+        record = next((a for a in planned if isinstance(a, RecordVisit)), None)
+        visits.upsert_visit(s, event, visit, client, record, now)
+        if client is not None:
+            client.wake_at = now  # the clock looks at the new state on its next tick
         s.flush()
         recorded = actions.record(s, event.tenant, event_id, client.id if client else None, planned, now)
         _log_skips(event.tenant, recorded.fresh)
-        if client is not None and recorded.fresh:
-            wakeups.set_wakeup(s, client.id, now)  # the clock looks at the new state on its next tick
         inbox.finish(s, event_id, "done", now)
     return "done"
 

@@ -46,7 +46,8 @@ def record(
             "state": "pending" if crm else "done", "applied_at": None if crm else now,
             "event_id": event_id, "client_id": client_id, "created_at": now, "attempts": 0,
         })
-    inserted = set(session.scalars(_insert_new(session).returning(AppliedAction.key), rows))
+    inserted = set(session.scalars(_insert_new(session).returning(AppliedAction.key),
+                                   rows))
     fresh = tuple(a for a in unique.values() if a.key in inserted)
     for action in fresh:
         write_local(session, tenant, client_id, action, now)
@@ -55,9 +56,10 @@ def record(
 
 def _insert_new(session: Session):
     """INSERT … ON CONFLICT (tenant, key) DO NOTHING, for the session's database."""
+    table = AppliedAction.__table__  # Core, so the rows go out as one multi-row statement
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(AppliedAction).on_conflict_do_nothing(constraint="uq_action_key")
+        return postgresql.insert(table).on_conflict_do_nothing(constraint="uq_action_key")
     if dialect == "sqlite":
-        return sqlite.insert(AppliedAction).on_conflict_do_nothing(index_elements=["tenant", "key"])
-    return insert(AppliedAction)
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=["tenant", "key"])
+    return insert(table)

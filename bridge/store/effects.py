@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bridge.store.models import CycleRow, LeadRow, LostStepRow, MessageRow, Visit
+from bridge.store.models import CycleRow, LeadRow, LostStepRow, MessageRow
 from pipelines import actions as act
 from pipelines.stages import Outcome
 
@@ -40,14 +40,6 @@ Writer = Callable[[Session, str, int, Any, datetime], None]
 class Effect:
     local: Writer | None = None
     crm: CrmPhase | None = None
-
-
-def _record_visit(s: Session, tenant: str, client_id: int, a: act.RecordVisit, now: datetime) -> None:
-    s.execute(
-        update(Visit)
-        .where(Visit.tenant == tenant, Visit.external_id == a.booking_id, Visit.client_id == client_id)
-        .values(categories=list(a.categories))
-    )
 
 
 def _open_cycle(s: Session, tenant: str, client_id: int, a: act.OpenCycle, now: datetime) -> None:
@@ -109,7 +101,7 @@ def _cancel_message(s: Session, tenant: str, client_id: int, a: act.CancelMessag
 
 
 EFFECTS: dict[type[act.Action], Effect] = {
-    act.RecordVisit: Effect(local=_record_visit),
+    act.RecordVisit: Effect(),  # written with the visit itself (``bridge.store.visits.upsert_visit``)
     act.UpsertContact: Effect(crm=CrmPhase.CONTACTS),
     act.CreateLead: Effect(local=_create_lead, crm=CrmPhase.LEADS),
     act.MoveLead: Effect(local=_move_lead, crm=CrmPhase.UPDATES),

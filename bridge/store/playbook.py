@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bridge.store import links
 from bridge.store.models import AppliedAction, Client, CycleRow, LeadRow, LostStepRow, MessageRow, Visit
 from bridge.store.visits import visit_state
 from pipelines.snapshot import (
@@ -27,11 +28,14 @@ from pipelines.stages import Pipeline
 ACTIVE_MESSAGE_STATES = ("scheduled", "sent")
 
 
-def snapshot_for(session: Session, client: Client | None, visit: Visit | None) -> Snapshot:
+def snapshot_for(
+    session: Session, client: Client | None, visit: Visit | None, *, with_applied: bool = True
+) -> Snapshot:
     """Everything the rules may consult about one client (and the event's booking, if stored).
 
     Seven queries for a client, however many visits, cycles and actions it has: its visits with their
-    services, open cycles, leads, the latest win-back step, applied keys and messages.
+    services, open cycles, leads, the latest win-back step, applied keys and messages. ``with_applied``
+    False leaves the keys out, for a caller whose recording drops known keys itself.
     """
     if client is None or client.id is None:
         return Snapshot(visit=visit_state(visit) if visit else None)
@@ -58,7 +62,8 @@ def snapshot_for(session: Session, client: Client | None, visit: Visit | None) -
         cycles=_open_cycles(session, client.id),
         leads=_leads(session, client.id),
         lost=_lost(session, client.id),
-        applied=frozenset(session.scalars(select(AppliedAction.key).where(AppliedAction.client_id == client.id))),
+        applied=frozenset(session.scalars(select(AppliedAction.key).where(AppliedAction.client_id == client.id)))
+        if with_applied else frozenset(),
         marketing_sent_at=marketing,
     )
 
@@ -111,6 +116,18 @@ def _lost(session: Session, client_id: int) -> LostProgress | None:
         return None
     return LostProgress(anchor_visit_id=row.anchor_visit_id, lead_key=row.lead_key, step=LostStep(row.step),
                         step_at=row.at)
+
+
+def lead_linked_to(session: Session, tenant: str, amo_id: int) -> LeadRow | None:
+    """Our lead row behind an amoCRM lead id (amoCRM's webhooks name leads by their ids)."""
+    key = links.find_local(session, tenant, "lead", amo_id)
+    return session.scalar(select(LeadRow).where(LeadRow.tenant == tenant, LeadRow.key == key)) if key else None
+
+
+def cycle_of_task(session: Session, tenant: str, amo_task_id: int) -> CycleRow | None:
+    """The cycle whose autotask is this amoCRM task."""
+    key = links.find_local(session, tenant, "task", amo_task_id)
+    return session.scalar(select(CycleRow).where(CycleRow.tenant == tenant, CycleRow.task_key == key)) if key else None
 
 
 def manual_leads(session: Session, tenant: str, keys: list[str]) -> set[str]:

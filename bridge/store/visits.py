@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.store.models import Client, Visit, VisitService
+from pipelines.actions import RecordVisit
 from pipelines.events import BookingStatus, ClientInfo, VisitEvent
 from pipelines.snapshot import VisitState
 
@@ -78,11 +79,17 @@ def upsert_client(session: Session, event: VisitEvent, now: datetime) -> Client 
     return client
 
 
+def is_stale(visit: Visit | None, event: VisitEvent) -> bool:
+    """``pipelines.transitions.is_stale`` on the stored row (without loading its services)."""
+    return visit is not None and event.occurred_at < visit.version
+
+
 def upsert_visit(
-    session: Session, event: VisitEvent, visit: Visit | None, client: Client | None, history: list[str],
+    session: Session, event: VisitEvent, visit: Visit | None, client: Client | None, record: RecordVisit | None,
     now: datetime,
 ) -> Visit:
-    """Write the event's snapshot over the stored ``visit`` (the caller has already ruled out stale ones)."""
+    """Write the event's snapshot over the stored ``visit`` (the caller has already ruled out stale ones),
+    with what the plan's RecordVisit says it meant: its transitions (history) and canonical categories."""
     b = event.booking
     if visit is None:
         visit = Visit(tenant=event.tenant, source=event.source, external_id=b.external_id, created_at=now, history=[])
@@ -99,9 +106,10 @@ def upsert_visit(
     visit.channel = b.channel
     visit.version = event.occurred_at
     visit.updated_at = now
-    if history:
+    if record is not None:
         stamp = event.occurred_at.isoformat()
-        visit.history = [*(visit.history or []), *({"at": stamp, "transition": t} for t in history)]
+        visit.history = [*(visit.history or []), *({"at": stamp, "transition": t.value} for t in record.transitions)]
+        visit.categories = list(record.categories)
     lines = [(line.external_id, line.title, line.category, line.price, line.quantity) for line in b.services]
     if visit.id is None or lines != [(s.external_id, s.title, s.category, s.price, s.quantity) for s in visit.services]:
         visit.services = [

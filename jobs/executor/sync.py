@@ -36,10 +36,11 @@ class Tally:
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    attempted: int = 0  # sent with no answer yet: the next round looks them up
 
     @property
     def progressed(self) -> int:
-        return self.done + self.failed + self.skipped
+        return self.done + self.failed + self.skipped + self.attempted
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Sync:
 
     def attempting(self, items: Sequence[Pending]) -> None:
         crm_queue.attempting(self.store, items)
+        self.tally.attempted += len(items)
 
     def settle(self, outcomes: Outcomes) -> None:
         crm_queue.settle(self.store, self.tenant, outcomes, self.now)
