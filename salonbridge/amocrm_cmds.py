@@ -203,7 +203,7 @@ def sandbox(host: str, port: int, state: Path | None, rps: float, block_after: i
     (printed below), `salonbridge amocrm connect <tenant> --token-env VAR`, then `salonbridge setup`.
     Ctrl-C stops it.
     """
-    from bridge.amocrm.sandbox import Faults, SandboxOptions, serve
+    from amocrm_sandbox import Faults, SandboxOptions, serve
     from salonbridge.cli import _settings
 
     public_url = _settings().public_url

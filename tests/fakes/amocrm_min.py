@@ -1,6 +1,6 @@
 """A small amoCRM API v4 fake for client tests: real HTTP, in-memory state, scripted faults.
 
-The full emulator is ``bridge.amocrm.sandbox``; this one exists for fault cases that need exact
+The full emulator is ``amocrm_sandbox``; this one exists for fault cases that need exact
 control (a 429 with a given Retry-After, a write stored and then answered too late, a lost token
 response) and to record what reached the server (arrival times, bodies, bearer tokens).
 """

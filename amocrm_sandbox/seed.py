@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import secrets
 
-from bridge.amocrm.sandbox.options import SandboxOptions
-from bridge.amocrm.sandbox.state import SCHEMA_VERSION, TABLES, Data, next_id
+from amocrm_sandbox.options import SandboxOptions
+from amocrm_sandbox.state import SCHEMA_VERSION, TABLES, Data, next_id
 
 ACCOUNT_ID = 31415926
 ADMIN_ID = 504141

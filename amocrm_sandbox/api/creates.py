@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Response
 
-from bridge.amocrm.sandbox.hal import link, write_result
-from bridge.amocrm.sandbox.runtime import rt
-from bridge.amocrm.sandbox.state import Data
-from bridge.amocrm.sandbox.validation import ItemErrors, batch_body, request_id_of, validate_batch
+from amocrm_sandbox.hal import link, write_result
+from amocrm_sandbox.runtime import rt
+from amocrm_sandbox.state import Data
+from amocrm_sandbox.validation import ItemErrors, batch_body, request_id_of, validate_batch
 
 
 def create_batch(

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from bridge.amocrm.sandbox.faults import Faults
-from bridge.amocrm.sandbox.jsonio import PLAIN, json_response
-from bridge.amocrm.sandbox.problems import problem
-from bridge.amocrm.sandbox.runtime import rt
+from amocrm_sandbox.faults import Faults
+from amocrm_sandbox.jsonio import PLAIN, json_response
+from amocrm_sandbox.problems import problem
+from amocrm_sandbox.runtime import rt
 
 bp = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from bridge.amocrm.sandbox import board, control, oauth
-from bridge.amocrm.sandbox.api import (
+from amocrm_sandbox import board, control, oauth
+from amocrm_sandbox.api import (
     account,
     complex,
     contacts,
@@ -24,16 +24,16 @@ from bridge.amocrm.sandbox.api import (
     tasks,
     webhooks,
 )
-from bridge.amocrm.sandbox.faults import FaultInjector, Faults
-from bridge.amocrm.sandbox.gate import after_api_request, before_api_request
-from bridge.amocrm.sandbox.options import SandboxOptions
-from bridge.amocrm.sandbox.problems import ApiError, problem
-from bridge.amocrm.sandbox.ratelimit import RateLimiter
-from bridge.amocrm.sandbox.runtime import EXTENSION, Runtime
-from bridge.amocrm.sandbox.seed import seed_account
-from bridge.amocrm.sandbox.state import Store
-from bridge.amocrm.sandbox.stats import Stats
-from bridge.amocrm.sandbox.tokens import TokenService
+from amocrm_sandbox.faults import FaultInjector, Faults
+from amocrm_sandbox.gate import after_api_request, before_api_request
+from amocrm_sandbox.options import SandboxOptions
+from amocrm_sandbox.problems import ApiError, problem
+from amocrm_sandbox.ratelimit import RateLimiter
+from amocrm_sandbox.runtime import EXTENSION, Runtime
+from amocrm_sandbox.seed import seed_account
+from amocrm_sandbox.state import Store
+from amocrm_sandbox.stats import Stats
+from amocrm_sandbox.tokens import TokenService
 
 # complex before leads: both own /api/v4/leads/…, and the specific rule must not be shadowed.
 BLUEPRINTS = (oauth, account, pipelines, custom_fields, contacts, complex, leads, tasks, notes, links, webhooks,

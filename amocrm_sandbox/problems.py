@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response
 
-from bridge.amocrm.sandbox.jsonio import PROBLEM, json_response
+from amocrm_sandbox.jsonio import PROBLEM, json_response
 
 TITLES = {
     400: "Bad Request",

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.amocrm.sandbox.options import SandboxOptions
-from bridge.amocrm.sandbox.problems import unauthorized
-from bridge.amocrm.sandbox.seed import ADMIN_ID
-from bridge.amocrm.sandbox.state import Data, Store
+from amocrm_sandbox.options import SandboxOptions
+from amocrm_sandbox.problems import unauthorized
+from amocrm_sandbox.seed import ADMIN_ID
+from amocrm_sandbox.state import Data, Store
 
 SCOPES = ["crm", "files", "files_delete", "notifications", "push_notification"]
 

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.hal import link, page_of
-from bridge.amocrm.sandbox.jsonio import json_response, no_content
-from bridge.amocrm.sandbox.query import paging, with_set
-from bridge.amocrm.sandbox.runtime import rt
-from bridge.amocrm.sandbox.seed import TASK_TYPES
+from amocrm_sandbox.hal import link, page_of
+from amocrm_sandbox.jsonio import json_response, no_content
+from amocrm_sandbox.query import paging, with_set
+from amocrm_sandbox.runtime import rt
+from amocrm_sandbox.seed import TASK_TYPES
 
 bp = Blueprint("sandbox_account", __name__)
 

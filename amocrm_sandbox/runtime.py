@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from flask import current_app, g
 
-from bridge.amocrm.sandbox.faults import FaultInjector
-from bridge.amocrm.sandbox.options import SandboxOptions
-from bridge.amocrm.sandbox.ratelimit import RateLimiter
-from bridge.amocrm.sandbox.state import Store
-from bridge.amocrm.sandbox.stats import Stats
-from bridge.amocrm.sandbox.tokens import TokenService
+from amocrm_sandbox.faults import FaultInjector
+from amocrm_sandbox.options import SandboxOptions
+from amocrm_sandbox.ratelimit import RateLimiter
+from amocrm_sandbox.state import Store
+from amocrm_sandbox.stats import Stats
+from amocrm_sandbox.tokens import TokenService
 
 EXTENSION = "amocrm_sandbox"
 

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
-from bridge.amocrm.sandbox.jsonio import json_response, no_content
-from bridge.amocrm.sandbox.query import Paging
+from amocrm_sandbox.jsonio import json_response, no_content
+from amocrm_sandbox.query import Paging
 
 
 def base_url() -> str:

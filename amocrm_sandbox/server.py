@@ -8,7 +8,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from bridge.amocrm.sandbox.app import create_sandbox_app
+from amocrm_sandbox.app import create_sandbox_app
 
 
 def serve(host: str, port: int, state_path: Path | None, **opts: Any) -> None:

@@ -5,9 +5,9 @@ Endpoints outside the API live under ``/_sandbox`` (stats, reset, faults, tokens
 ``GET /`` renders a read-only board of pipelines, leads and tasks.
 """
 
-from bridge.amocrm.sandbox.app import create_sandbox_app
-from bridge.amocrm.sandbox.faults import Faults
-from bridge.amocrm.sandbox.options import SandboxOptions
-from bridge.amocrm.sandbox.server import serve
+from amocrm_sandbox.app import create_sandbox_app
+from amocrm_sandbox.faults import Faults
+from amocrm_sandbox.options import SandboxOptions
+from amocrm_sandbox.server import serve
 
 __all__ = ["Faults", "SandboxOptions", "create_sandbox_app", "serve"]

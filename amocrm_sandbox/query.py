@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import request
 
-from bridge.amocrm.sandbox.problems import ApiError
+from amocrm_sandbox.problems import ApiError
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 MAX_LIMIT = 250

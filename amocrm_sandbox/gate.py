@@ -10,9 +10,9 @@ import uuid
 
 from flask import Response, g, request
 
-from bridge.amocrm.sandbox.problems import account_blocked, server_error, too_many_requests
-from bridge.amocrm.sandbox.ratelimit import Verdict
-from bridge.amocrm.sandbox.runtime import rt
+from amocrm_sandbox.problems import account_blocked, server_error, too_many_requests
+from amocrm_sandbox.ratelimit import Verdict
+from amocrm_sandbox.runtime import rt
 
 _CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 

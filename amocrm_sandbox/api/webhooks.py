@@ -9,13 +9,13 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.hal import collection
-from bridge.amocrm.sandbox.jsonio import json_response, no_content
-from bridge.amocrm.sandbox.problems import ApiError
-from bridge.amocrm.sandbox.query import dig, php_args
-from bridge.amocrm.sandbox.runtime import acting_user, rt
-from bridge.amocrm.sandbox.state import Data, next_id
-from bridge.amocrm.sandbox.validation import NOT_BLANK, NOT_SUPPORTED, ItemErrors, object_body, validate_batch
+from amocrm_sandbox.hal import collection
+from amocrm_sandbox.jsonio import json_response, no_content
+from amocrm_sandbox.problems import ApiError
+from amocrm_sandbox.query import dig, php_args
+from amocrm_sandbox.runtime import acting_user, rt
+from amocrm_sandbox.state import Data, next_id
+from amocrm_sandbox.validation import NOT_BLANK, NOT_SUPPORTED, ItemErrors, object_body, validate_batch
 
 bp = Blueprint("sandbox_webhooks", __name__)
 

@@ -13,8 +13,8 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from bridge.amocrm.sandbox.state import Data
-from bridge.amocrm.sandbox.validation import NOT_BLANK, NOT_EXPECTED, NOT_SUPPORTED, ItemErrors, is_int
+from amocrm_sandbox.state import Data
+from amocrm_sandbox.validation import NOT_BLANK, NOT_EXPECTED, NOT_SUPPORTED, ItemErrors, is_int
 
 SCALAR_TYPES = {"text", "textarea", "url", "streetaddress", "tracking_data", "monetary", "price", "numeric"}
 DATE_TYPES = {"date", "date_time", "birthday"}

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.jsonio import json_response
-from bridge.amocrm.sandbox.runtime import rt
-from bridge.amocrm.sandbox.state import Data, next_id
-from bridge.amocrm.sandbox.validation import (
+from amocrm_sandbox.jsonio import json_response
+from amocrm_sandbox.runtime import rt
+from amocrm_sandbox.state import Data, next_id
+from amocrm_sandbox.validation import (
     NOT_SUPPORTED,
     TOO_LOW,
     ItemErrors,

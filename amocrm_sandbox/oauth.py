@@ -6,10 +6,10 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, request
 
-from bridge.amocrm.sandbox.jsonio import PLAIN, json_response
-from bridge.amocrm.sandbox.problems import ApiError
-from bridge.amocrm.sandbox.runtime import rt
-from bridge.amocrm.sandbox.tokens import OAuthError
+from amocrm_sandbox.jsonio import PLAIN, json_response
+from amocrm_sandbox.problems import ApiError
+from amocrm_sandbox.runtime import rt
+from amocrm_sandbox.tokens import OAuthError
 
 bp = Blueprint("sandbox_oauth", __name__)
 

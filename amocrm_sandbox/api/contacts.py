@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.api.creates import create_batch
-from bridge.amocrm.sandbox.cf_values import apply_values, read_values
-from bridge.amocrm.sandbox.entities import (
+from amocrm_sandbox.api.creates import create_batch
+from amocrm_sandbox.cf_values import apply_values, read_values
+from amocrm_sandbox.entities import (
     TagPlan,
     apply_tags,
     check_user,
@@ -20,13 +20,13 @@ from bridge.amocrm.sandbox.entities import (
     plan_tags,
     render_tags,
 )
-from bridge.amocrm.sandbox.hal import link, page_of, write_result
-from bridge.amocrm.sandbox.jsonio import json_response, no_content
-from bridge.amocrm.sandbox.problems import ApiError
-from bridge.amocrm.sandbox.query import dig, in_range, int_list, int_range, order_by, paging, php_args, with_set
-from bridge.amocrm.sandbox.runtime import acting_user, rt
-from bridge.amocrm.sandbox.state import Data, next_id
-from bridge.amocrm.sandbox.validation import (
+from amocrm_sandbox.hal import link, page_of, write_result
+from amocrm_sandbox.jsonio import json_response, no_content
+from amocrm_sandbox.problems import ApiError
+from amocrm_sandbox.query import dig, in_range, int_list, int_range, order_by, paging, php_args, with_set
+from amocrm_sandbox.runtime import acting_user, rt
+from amocrm_sandbox.state import Data, next_id
+from amocrm_sandbox.validation import (
     ItemErrors,
     batch_body,
     object_body,

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bridge.amocrm.sandbox.jsonio import BodyError, read_json
-from bridge.amocrm.sandbox.problems import ApiError, ValidationFailed
+from amocrm_sandbox.jsonio import BodyError, read_json
+from amocrm_sandbox.problems import ApiError, ValidationFailed
 
 T = TypeVar("T")
 

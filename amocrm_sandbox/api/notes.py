@@ -7,13 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.entities import check_user, known_entity
-from bridge.amocrm.sandbox.hal import link, page_of, write_result
-from bridge.amocrm.sandbox.jsonio import json_response, no_content
-from bridge.amocrm.sandbox.query import dig, in_range, int_list, int_range, order_by, paging, php_args, str_list
-from bridge.amocrm.sandbox.runtime import acting_user, rt
-from bridge.amocrm.sandbox.state import Data, next_id
-from bridge.amocrm.sandbox.validation import (
+from amocrm_sandbox.entities import check_user, known_entity
+from amocrm_sandbox.hal import link, page_of, write_result
+from amocrm_sandbox.jsonio import json_response, no_content
+from amocrm_sandbox.query import dig, in_range, int_list, int_range, order_by, paging, php_args, str_list
+from amocrm_sandbox.runtime import acting_user, rt
+from amocrm_sandbox.state import Data, next_id
+from amocrm_sandbox.validation import (
     NOT_BLANK,
     NOT_SUPPORTED,
     ItemErrors,

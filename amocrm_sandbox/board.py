@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template
 
-from bridge.amocrm.sandbox.entities import lead_contacts
-from bridge.amocrm.sandbox.runtime import rt
-from bridge.amocrm.sandbox.state import Data
+from amocrm_sandbox.entities import lead_contacts
+from amocrm_sandbox.runtime import rt
+from amocrm_sandbox.state import Data
 
 bp = Blueprint("sandbox_board", __name__)
 

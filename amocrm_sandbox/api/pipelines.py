@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.hal import collection, link
-from bridge.amocrm.sandbox.jsonio import json_response, no_content
-from bridge.amocrm.sandbox.problems import ApiError
-from bridge.amocrm.sandbox.runtime import rt
-from bridge.amocrm.sandbox.seed import LOST, WON, new_pipeline, new_status, unsorted_status
-from bridge.amocrm.sandbox.state import Data
-from bridge.amocrm.sandbox.validation import (
+from amocrm_sandbox.hal import collection, link
+from amocrm_sandbox.jsonio import json_response, no_content
+from amocrm_sandbox.problems import ApiError
+from amocrm_sandbox.runtime import rt
+from amocrm_sandbox.seed import LOST, WON, new_pipeline, new_status, unsorted_status
+from amocrm_sandbox.state import Data
+from amocrm_sandbox.validation import (
     NOT_BLANK,
     NOT_SUPPORTED,
     TOO_MANY,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.cf_values import CODED_TYPES, ENUM_TYPES
-from bridge.amocrm.sandbox.entities import known_entity
-from bridge.amocrm.sandbox.hal import collection, link, page_of
-from bridge.amocrm.sandbox.jsonio import json_response, no_content
-from bridge.amocrm.sandbox.problems import ApiError
-from bridge.amocrm.sandbox.query import dig, paging, php_args, str_list
-from bridge.amocrm.sandbox.runtime import rt
-from bridge.amocrm.sandbox.seed import new_enums
-from bridge.amocrm.sandbox.state import Data, next_id
-from bridge.amocrm.sandbox.validation import (
+from amocrm_sandbox.cf_values import CODED_TYPES, ENUM_TYPES
+from amocrm_sandbox.entities import known_entity
+from amocrm_sandbox.hal import collection, link, page_of
+from amocrm_sandbox.jsonio import json_response, no_content
+from amocrm_sandbox.problems import ApiError
+from amocrm_sandbox.query import dig, paging, php_args, str_list
+from amocrm_sandbox.runtime import rt
+from amocrm_sandbox.seed import new_enums
+from amocrm_sandbox.state import Data, next_id
+from amocrm_sandbox.validation import (
     NOT_BLANK,
     NOT_EXPECTED,
     NOT_SUPPORTED,

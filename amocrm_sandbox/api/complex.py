@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.api.contacts import ContactChange, apply_contact, check_contact
-from bridge.amocrm.sandbox.api.leads import LeadChange, apply_lead, check_lead
-from bridge.amocrm.sandbox.cf_values import value_count
-from bridge.amocrm.sandbox.entities import link_contact
-from bridge.amocrm.sandbox.jsonio import PLAIN, json_response
-from bridge.amocrm.sandbox.runtime import rt
-from bridge.amocrm.sandbox.state import Data
-from bridge.amocrm.sandbox.validation import (
+from amocrm_sandbox.api.contacts import ContactChange, apply_contact, check_contact
+from amocrm_sandbox.api.leads import LeadChange, apply_lead, check_lead
+from amocrm_sandbox.cf_values import value_count
+from amocrm_sandbox.entities import link_contact
+from amocrm_sandbox.jsonio import PLAIN, json_response
+from amocrm_sandbox.runtime import rt
+from amocrm_sandbox.state import Data
+from amocrm_sandbox.validation import (
     NOT_SUPPORTED,
     TOO_MANY,
     ItemErrors,

@@ -9,9 +9,9 @@ from typing import Any
 
 from flask import abort
 
-from bridge.amocrm.sandbox.hal import link
-from bridge.amocrm.sandbox.state import Data, next_id
-from bridge.amocrm.sandbox.validation import NOT_BLANK, NOT_SUPPORTED, ItemErrors, is_int
+from amocrm_sandbox.hal import link
+from amocrm_sandbox.state import Data, next_id
+from amocrm_sandbox.validation import NOT_BLANK, NOT_SUPPORTED, ItemErrors, is_int
 
 
 def known_entity(entity: str, allowed: Iterable[str]) -> str:

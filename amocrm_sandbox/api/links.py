@@ -6,19 +6,19 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.entities import (
+from amocrm_sandbox.entities import (
     contact_leads,
     known_entity,
     lead_contacts,
     link_contact,
     unlink_contact,
 )
-from bridge.amocrm.sandbox.hal import collection
-from bridge.amocrm.sandbox.jsonio import no_content
-from bridge.amocrm.sandbox.query import dig, int_list, php_args
-from bridge.amocrm.sandbox.runtime import rt
-from bridge.amocrm.sandbox.state import Data
-from bridge.amocrm.sandbox.validation import (
+from amocrm_sandbox.hal import collection
+from amocrm_sandbox.jsonio import no_content
+from amocrm_sandbox.query import dig, int_list, php_args
+from amocrm_sandbox.runtime import rt
+from amocrm_sandbox.state import Data
+from amocrm_sandbox.validation import (
     NOT_BLANK,
     NOT_SUPPORTED,
     ItemErrors,

@@ -8,16 +8,16 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from bridge.amocrm.sandbox.api.creates import create_batch
-from bridge.amocrm.sandbox.entities import check_user
-from bridge.amocrm.sandbox.hal import link, page_of, write_result
-from bridge.amocrm.sandbox.jsonio import json_response, no_content
-from bridge.amocrm.sandbox.problems import ApiError
-from bridge.amocrm.sandbox.query import dig, flag01, in_range, int_list, int_range, order_by, paging, php_args
-from bridge.amocrm.sandbox.runtime import acting_user, rt
-from bridge.amocrm.sandbox.seed import TASK_TYPES
-from bridge.amocrm.sandbox.state import Data, next_id
-from bridge.amocrm.sandbox.validation import (
+from amocrm_sandbox.api.creates import create_batch
+from amocrm_sandbox.entities import check_user
+from amocrm_sandbox.hal import link, page_of, write_result
+from amocrm_sandbox.jsonio import json_response, no_content
+from amocrm_sandbox.problems import ApiError
+from amocrm_sandbox.query import dig, flag01, in_range, int_list, int_range, order_by, paging, php_args
+from amocrm_sandbox.runtime import acting_user, rt
+from amocrm_sandbox.seed import TASK_TYPES
+from amocrm_sandbox.state import Data, next_id
+from amocrm_sandbox.validation import (
     NOT_BLANK,
     NOT_SUPPORTED,
     ItemErrors,
