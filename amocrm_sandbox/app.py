@@ -24,8 +24,10 @@ from amocrm_sandbox.api import (
     tasks,
     webhooks,
 )
+from amocrm_sandbox.echoes import Echoes
 from amocrm_sandbox.faults import FaultInjector, Faults
 from amocrm_sandbox.gate import after_api_request, before_api_request
+from amocrm_sandbox.journal import Journal
 from amocrm_sandbox.options import SandboxOptions
 from amocrm_sandbox.problems import ApiError, problem
 from amocrm_sandbox.ratelimit import RateLimiter
@@ -61,11 +63,13 @@ def create_sandbox_app(
     store = Store(state_path, lambda: seed_account(opts, int(now())))
     with store.write() as data:  # a reopened file takes this start's subdomain/timezone
         data["account"].update(subdomain=opts.subdomain, timezone=opts.timezone)
+    stats = Stats(clock, now)
     runtime = Runtime(
         options=opts, store=store, tokens=TokenService(store, opts, now),
         limiter=RateLimiter(opts.requests_per_second, opts.block_after_429s, opts.block_window_s,
-                            opts.block_seconds, clock),
-        stats=Stats(clock), faults=FaultInjector(faults), now=now,
+                            opts.block_seconds, clock, per_second_limit=opts.per_second_limit, wall=now),
+        stats=stats, faults=FaultInjector(faults), journal=Journal(opts.journal_size),
+        echoes=Echoes(store, opts.webhook_timeout_s, stats.note, now), now=now,
     )
     app = Flask(__name__, template_folder="templates", static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -13,8 +13,9 @@ from amocrm_sandbox.query import Paging
 
 
 def base_url() -> str:
-    """The account host as the client reached it (amoCRM links are absolute)."""
-    return request.host_url.rstrip("/")
+    """The account's base URL as the client reached it (amoCRM links are absolute); an account served
+    under a path prefix (``/a/<subdomain>``, see ``accounts``) keeps its prefix."""
+    return request.host_url.rstrip("/") + request.script_root
 
 
 def link(path: str) -> dict[str, dict[str, str]]:
@@ -42,19 +43,19 @@ def page_of(key: str, rows: Sequence[Any], paging: Paging, render: Callable[[Any
             counts: bool = False) -> Response:
     """One page of ``rows`` or 204 when it is empty. ``next`` only when there is more (§4.3);
     ``counts`` adds ``_total_items``/``_page_count``/``last`` as custom fields and users lists do."""
-    start = (paging.page - 1) * paging.limit
-    chunk = rows[start:start + paging.limit]
+    start = (paging.page - 1) * paging.size
+    chunk = rows[start:start + paging.size]
     if not chunk:
         return no_content()
     links: dict[str, Any] = {"self": _page_href(paging.page, paging.limit)}
-    if start + paging.limit < len(rows):
+    if start + paging.size < len(rows):
         links["next"] = _page_href(paging.page + 1, paging.limit)
     links["first"] = _page_href(1, paging.limit)
     if paging.page > 1:
         links["prev"] = _page_href(paging.page - 1, paging.limit)
     body: dict[str, Any] = {}
     if counts:
-        page_count = max(1, -(-len(rows) // paging.limit))
+        page_count = max(1, -(-len(rows) // paging.size))
         links["last"] = _page_href(page_count, paging.limit)
         body.update(_total_items=len(chunk), _page=paging.page, _page_count=page_count)
     else:

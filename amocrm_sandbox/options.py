@@ -10,6 +10,7 @@ class SandboxOptions:
     """Defaults follow the real account (§2.4, §3); tests shrink the windows."""
 
     requests_per_second: float = 7.0
+    per_second_limit: int | None = None  # also 429 past this many requests in one calendar second
     block_after_429s: int | None = 20  # this many 429s within ``block_window_s`` → 403 block; None = never
     block_window_s: float = 60.0
     block_seconds: float = 900.0
@@ -24,3 +25,6 @@ class SandboxOptions:
     redirect_uri: str = "http://localhost:8000/oauth/amocrm/callback"
     subdomain: str = "sandbox"
     timezone: str = "Europe/Moscow"
+    max_page_size: int = 250  # a server may return fewer than ``limit`` per page; lower it to test paging
+    journal_size: int = 10_000  # requests kept by ``GET /_sandbox/requests``
+    webhook_timeout_s: float = 2.0  # how long an echo waits for the receiver's answer (amoCRM: 2 s, §10.5)

@@ -24,6 +24,10 @@ NGINX_403 = (
     "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
     "<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
+NGINX_TEMPLATE = (
+    "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 NGINX_429 = (
     "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
     "<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -74,12 +78,17 @@ def server_error(status: int) -> Response:
     return json_response(body, status, PROBLEM)
 
 
-def too_many_requests(retry_after: int, html: bool) -> Response:
-    """429 in either documented form: Kommo's JSON with ``retry_after`` or the gateway's HTML (§3)."""
+def too_many_requests(retry_after: int, html: bool, *, header: bool = False) -> Response:
+    """429 in either documented form: Kommo's JSON with ``retry_after`` or the gateway's HTML (§3);
+    ``header`` adds a ``Retry-After`` header too (amoCRM is not seen sending one; a burst fault may)."""
     if html:
-        return Response(NGINX_429, status=429, mimetype="text/html")
-    return problem(429, "You have sent too many requests in a given amount of time. Please try again later.",
-                   retry_after=retry_after)
+        answer = Response(NGINX_429, status=429, mimetype="text/html")
+    else:
+        answer = problem(429, "You have sent too many requests in a given amount of time. Please try again later.",
+                         retry_after=retry_after)
+    if header:
+        answer.headers["Retry-After"] = str(retry_after)
+    return answer
 
 
 def account_blocked() -> Response:

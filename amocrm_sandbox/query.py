@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from amocrm_sandbox.problems import ApiError
 
@@ -133,7 +133,8 @@ def order_by(tree: dict[str, Any], allowed: set[str], default: str = "id") -> tu
 @dataclass(frozen=True)
 class Paging:
     page: int
-    limit: int
+    limit: int  # as asked (and echoed in the page links)
+    size: int  # as served: at most ``SandboxOptions.max_page_size``
 
 
 def paging(default_limit: int = 50) -> Paging:
@@ -143,7 +144,7 @@ def paging(default_limit: int = 50) -> Paging:
     limit = _positive(request.args.get("limit"), default_limit, "limit")
     if limit > MAX_LIMIT:
         raise ApiError(422, "Limit 250 per page")
-    return Paging(page, limit)
+    return Paging(page, limit, min(limit, current_app.extensions["amocrm_sandbox"].options.max_page_size))
 
 
 def _positive(raw: str | None, default: int, name: str) -> int:

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from flask import current_app, g
 
+from amocrm_sandbox.echoes import Echoes
 from amocrm_sandbox.faults import FaultInjector
+from amocrm_sandbox.hal import base_url
+from amocrm_sandbox.journal import Journal
 from amocrm_sandbox.options import SandboxOptions
 from amocrm_sandbox.ratelimit import RateLimiter
 from amocrm_sandbox.state import Store
@@ -25,10 +28,18 @@ class Runtime:
     limiter: RateLimiter
     stats: Stats
     faults: FaultInjector
+    journal: Journal
+    echoes: Echoes
     now: Callable[[], float]  # wall clock for timestamps and token expiry
 
     def ts(self) -> int:
         return int(self.now())
+
+    def echo_request_changes(self) -> None:
+        """Hand this request's noted changes to the webhook sender (after the request succeeded)."""
+        changes = g.pop("echoes", None)
+        if changes:
+            self.echoes.publish(changes, base_url())
 
 
 def rt() -> Runtime:

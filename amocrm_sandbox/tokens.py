@@ -10,6 +10,7 @@ import hmac
 import json
 import secrets
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,7 @@ def _b64(raw: bytes) -> str:
 class TokenService:
     def __init__(self, store: Store, options: SandboxOptions, now: Callable[[], float]):
         self._store, self._opt, self._now = store, options, now
+        self.issued: deque[dict[str, Any]] = deque(maxlen=1000)  # pairs in issue order (``GET /_sandbox/tokens``)
 
     def _ts(self) -> int:
         return int(self._now())
@@ -78,6 +80,7 @@ class TokenService:
         refresh = "def50200" + secrets.token_hex(160)
         data["oauth"]["refresh"][refresh] = {"exp": self._ts() + self._opt.refresh_token_ttl, "state": "active",
                                              "successor": None, "predecessor": None}
+        self.issued.append({"access_token": access, "refresh_token": refresh, "issued_at": self._ts()})
         return {"token_type": "Bearer", "expires_in": self._opt.access_token_ttl, "server_time": self._ts(),
                 "access_token": access, "refresh_token": refresh}
 
@@ -174,6 +177,12 @@ class TokenService:
             if row is None or row["revoked"] or row["exp"] <= self._ts():
                 raise unauthorized()
             return Principal(row["user_id"], row["long_lived"])
+
+    def is_oauth_access(self, token: str) -> bool:
+        """A known access token of an OAuth pair (not a long-lived one)."""
+        with self._store.read() as data:
+            row = data["oauth"]["access"].get(token)
+            return bool(row) and not row["long_lived"]
 
     def refresh_token_is_live(self, token: str) -> bool:
         with self._store.read() as data:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from amocrm_sandbox import echoes
 from amocrm_sandbox.api.creates import create_batch
 from amocrm_sandbox.cf_values import apply_values, read_values
 from amocrm_sandbox.entities import (
@@ -74,6 +75,7 @@ def check_contact(data: Data, item: dict, errs: ItemErrors, current: dict | None
 
 def apply_contact(data: Data, change: ContactChange, now: int, current: dict | None = None) -> dict:
     """Insert (``current`` None) or update a contact; ``name`` follows first/last name unless sent."""
+    before = dict(current) if current is not None else None
     if current is None:
         cid = next_id(data, "contacts")
         current = {"id": cid, "name": "", "first_name": "", "last_name": "", "responsible_user_id": acting_user(),
@@ -88,6 +90,7 @@ def apply_contact(data: Data, change: ContactChange, now: int, current: dict | N
     if "name" not in change.values and ({"first_name", "last_name"} & change.values.keys()):
         current["name"] = " ".join(p for p in (current["first_name"], current["last_name"]) if p)
     current["tag_ids"] = apply_tags(data, "contacts", current["tag_ids"], change.tags)
+    echoes.note(data, "contacts", before, current)
     return current
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from amocrm_sandbox import echoes
 from amocrm_sandbox.api.creates import create_batch
 from amocrm_sandbox.api.pipelines import first_stage, main_pipeline
 from amocrm_sandbox.cf_values import apply_values, read_values
@@ -137,6 +138,7 @@ def check_lead(data: Data, item: dict, errs: ItemErrors, current: dict | None = 
 
 
 def apply_lead(data: Data, change: LeadChange, now: int, current: dict | None = None) -> dict:
+    before = dict(current) if current is not None else None
     if current is None:
         lid = next_id(data, "leads")
         current = {"id": lid, "name": f"Сделка #{lid}", "price": 0, "responsible_user_id": acting_user(),
@@ -159,6 +161,7 @@ def apply_lead(data: Data, change: LeadChange, now: int, current: dict | None = 
     current["tag_ids"] = apply_tags(data, "leads", current["tag_ids"], change.tags)
     for contact_id, is_main in change.contacts:
         link_contact(data, current["id"], contact_id, is_main)
+    echoes.note(data, "leads", before, current)
     return current
 
 

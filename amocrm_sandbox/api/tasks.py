@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from amocrm_sandbox import echoes
 from amocrm_sandbox.api.creates import create_batch
 from amocrm_sandbox.entities import check_user
 from amocrm_sandbox.hal import link, page_of, write_result
@@ -86,6 +87,7 @@ def _entity(data: Data, item: dict, errs: ItemErrors, current: dict | None) -> d
 
 
 def apply_task(data: Data, values: dict[str, Any], now: int, current: dict | None = None) -> dict:
+    before = dict(current) if current is not None else None
     if current is None:
         tid = next_id(data, "tasks")
         current = {"id": tid, "created_by": acting_user(), "updated_by": acting_user(), "created_at": now,
@@ -98,6 +100,7 @@ def apply_task(data: Data, values: dict[str, Any], now: int, current: dict | Non
     current.update(values)
     if "updated_at" not in values:
         current["updated_at"] = now
+    echoes.note(data, "tasks", before, current)
     return current
 
 
