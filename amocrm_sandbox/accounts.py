@@ -44,7 +44,7 @@ class SandboxServer:
         self._lock = threading.Lock()
         self.accounts: dict[str, Flask] = {}
         control = Flask(__name__)
-        control.add_url_rule("/", "accounts", self._http_accounts, methods=["GET", "POST"])
+        control.add_url_rule("/", "accounts", self._http_accounts, methods=["GET", "POST"], strict_slashes=False)
         control.add_url_rule("/<subdomain>", "account", self._http_drop, methods=["DELETE"])
         self._dispatch = DispatcherMiddleware(default or _no_default, {"/_sandbox/accounts": control})
 

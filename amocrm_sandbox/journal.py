@@ -35,7 +35,7 @@ Listener = Callable[[Call], None]
 
 
 class Journal:
-    def __init__(self, capacity: int = 10_000):
+    def __init__(self, capacity: int = 2_000):
         self._lock = threading.Lock()
         self._calls: deque[Call] = deque(maxlen=capacity)
         self._seq = 0

@@ -26,5 +26,5 @@ class SandboxOptions:
     subdomain: str = "sandbox"
     timezone: str = "Europe/Moscow"
     max_page_size: int = 250  # a server may return fewer than ``limit`` per page; lower it to test paging
-    journal_size: int = 10_000  # requests kept by ``GET /_sandbox/requests``
+    journal_size: int = 2_000  # newest requests kept (with their bodies) by ``GET /_sandbox/requests``
     webhook_timeout_s: float = 2.0  # how long an echo waits for the receiver's answer (amoCRM: 2 s, §10.5)
