@@ -183,7 +183,19 @@ def status(tenants: tuple[str, ...], offline: bool) -> None:
               help="Status of the injected errors.")
 @click.option("--slow-ms", default=0, show_default=True, type=click.IntRange(min=0),
               help="Latency added to every API request, in milliseconds.")
-@click.option("--seed", type=int, help="Random seed for --error-rate (same seed, same failures).")
+@click.option("--slow-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of API requests processed, then answered --slow-seconds late (past a client's timeout).")
+@click.option("--slow-seconds", default=21.0, show_default=True, type=click.FloatRange(min=0),
+              help="How late a --slow-rate answer is (the client's read timeout is 20 s).")
+@click.option("--burst-429", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Answer the first N API requests with 429 (they count toward the 403 block).")
+@click.option("--burst-retry-after", type=click.IntRange(min=0),
+              help="Seconds the --burst-429 answers ask for, in Retry-After and the JSON retry_after.")
+@click.option("--expire-token-after", type=click.IntRange(min=0),
+              help="Expire the OAuth access token of the (N+1)-th API request once (0 = the next one).")
+@click.option("--per-second-limit", type=click.IntRange(min=1),
+              help="Also answer 429 past N requests within one calendar second (the strictest reading of 7/s).")
+@click.option("--seed", type=int, help="Random seed for --error-rate and --slow-rate (same seed, same failures).")
 @click.option("--client-id", default="sandbox-client-id", show_default=True, help="OAuth client id it accepts.")
 @click.option("--client-secret", default="sandbox-client-secret", show_default=True,
               help="OAuth client secret it accepts.")
@@ -195,15 +207,19 @@ def status(tenants: tuple[str, ...], offline: bool) -> None:
               help="Let a spent refresh token work until its successor is used (Kommo's behaviour).")
 @click.option("--timezone", default="Europe/Moscow", show_default=True, help="The account's time zone.")
 def sandbox(host: str, port: int, state: Path | None, rps: float, block_after: int, html_429: bool,
-            error_rate: float, error_status: int, slow_ms: int, seed: int | None, client_id: str,
-            client_secret: str, redirect_uri: str | None, tenant: str, refresh_grace: bool, timezone: str) -> None:
-    """Run the amoCRM emulator: API v4, OAuth, 7 req/s limit, faults, and a board at / to watch.
+            error_rate: float, error_status: int, slow_ms: int, slow_rate: float, slow_seconds: float,
+            burst_429: int, burst_retry_after: int | None, expire_token_after: int | None,
+            per_second_limit: int | None, seed: int | None, client_id: str, client_secret: str,
+            redirect_uri: str | None, tenant: str, refresh_grace: bool, timezone: str) -> None:
+    """Run the amoCRM emulator: API v4, OAuth, 7 req/s limit, faults, webhook echoes, and a board at /.
 
     Point a tenant at it with `amocrm: {base_url: http://HOST:PORT}` in its YAML, mint a token
     (printed below), `salonbridge amocrm connect <tenant> --token-env VAR`, then `salonbridge setup`.
+    Once `setup` has registered the webhook, the sandbox POSTs every change of leads and tasks to it,
+    as amoCRM does. Faults can also be changed while it runs (`POST /_sandbox/faults`, see docs/amocrm.md).
     Ctrl-C stops it.
     """
-    from bridge.amocrm.sandbox import Faults, SandboxOptions, serve
+    from amocrm_sandbox import Faults, SandboxOptions, serve
     from salonbridge.cli import _settings
 
     public_url = _settings().public_url
@@ -211,13 +227,15 @@ def sandbox(host: str, port: int, state: Path | None, rps: float, block_after: i
     options = SandboxOptions(
         requests_per_second=rps, block_after_429s=block_after or None, rate_limit_html=html_429,
         refresh_grace=refresh_grace, client_id=client_id, client_secret=client_secret, redirect_uri=redirect,
-        timezone=timezone,
+        timezone=timezone, per_second_limit=per_second_limit,
     )
-    faults = Faults(error_rate=error_rate, error_status=error_status, slow_ms=slow_ms, seed=seed)
+    faults = Faults(error_rate=error_rate, error_status=error_status, slow_ms=slow_ms, slow_rate=slow_rate,
+                    slow_seconds=slow_seconds, burst_429=burst_429, burst_retry_after=burst_retry_after,
+                    expire_token_after=expire_token_after, seed=seed)
     base = f"http://{host}:{port}"
     click.echo(f"amoCRM sandbox: {base}  (tenant YAML: amocrm: {{base_url: {base}}})")
     click.echo(f"board:          {base}/   (pipelines, leads and tasks as an amoCRM user sees them)")
-    click.echo(f"stats:          {base}/_sandbox/stats")
+    click.echo(f"stats:          {base}/_sandbox/stats   (faults: {base}/_sandbox/faults)")
     click.echo(f"OAuth client:   id {client_id}, redirect URI {redirect}")
     click.echo("mint a token:   export AMO_TOKEN=$(curl -s -X POST " + base + "/_sandbox/tokens "
                "-d '{\"action\": \"long_lived\"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)"

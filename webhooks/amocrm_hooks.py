@@ -1,7 +1,9 @@
 """``POST /hooks/<tenant>/amocrm/<token>``: changes people make in amoCRM, stored and reconciled later.
 
 amoCRM waits at most 2 s and disables a webhook after repeated failures, so this only parses, stores
-(one event per change, deduplicated) and answers; the reconciling happens in a job.
+(one event per change, deduplicated) and answers; the reconciling happens in a job. A body that is not a
+usable amoCRM form is refused (400/422 with the reason) before anything is stored, and every change of
+one delivery is stored in one transaction: all of them or none.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.amocrm.webhook_form import changes, dedupe_key, parse_form, to_payload
+from bridge.amocrm.webhook_form import FormError, changes, dedupe_key, parse_form, to_payload
 from bridge.intake import enqueue_after_commit
 from bridge.store import inbox
 
@@ -26,16 +28,18 @@ def amocrm_hook(tenant: str, token: str):
     expected = found.secret(found.amocrm.webhook_token_env) if found else None
     if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
         return jsonify(error="not found"), 404
-    now = datetime.now(UTC)
-    stored = 0
     try:
-        for change in changes(parse_form(request.get_data(as_text=True))):
-            receipt = inbox.accept(svc.store, tenant=tenant, source="amocrm", dedupe_key=dedupe_key(change),
-                                   payload=to_payload(tenant, change), now=now)
-            stored += not receipt.duplicate
-            enqueue_after_commit(svc.queue, receipt)
+        found_changes = changes(parse_form(request.get_data(as_text=True)))
+    except FormError as exc:
+        return jsonify(error="not a usable amoCRM webhook", reason=str(exc)), exc.status
+    events = [inbox.NewEvent(tenant, "amocrm", dedupe_key(change), to_payload(tenant, change))
+              for change in found_changes]
+    try:
+        receipts = inbox.accept_many(svc.store, events, now=datetime.now(UTC))
     except SQLAlchemyError:
         response = jsonify(error="storage unavailable, retry later")
         response.headers["Retry-After"] = "30"
         return response, 503
-    return jsonify(status="accepted", stored=stored), 200
+    for receipt in receipts:
+        enqueue_after_commit(svc.queue, receipt)
+    return jsonify(status="accepted", stored=sum(not r.duplicate for r in receipts)), 200

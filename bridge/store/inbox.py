@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +48,45 @@ def accept(
         if existing is None:  # the conflict was something else: let it surface
             raise
         return Receipt(existing, duplicate=True)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event of a delivery, for ``accept_many``."""
+
+    tenant: str
+    source: str
+    dedupe_key: str
+    payload: dict[str, Any]
+
+
+def accept_many(store: Store, events: Sequence[NewEvent], now: datetime) -> list[Receipt]:
+    """Store every event of one delivery, each with its outbox row, in ONE transaction: all or none.
+
+    A known dedupe key (stored before, or earlier in the same delivery) is a duplicate; the insert skips
+    it with ``ON CONFLICT DO NOTHING`` instead of failing, so one duplicate never aborts the others."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}
+    receipts: list[Receipt] = []
+    with store.session() as s:
+        conn = s.connection()
+        insert_event = dialect[conn.dialect.name].insert
+        for event in events:
+            event_id = conn.scalar(
+                insert_event(InboundEvent)
+                .values(tenant=event.tenant, source=event.source, dedupe_key=event.dedupe_key,
+                        payload=event.payload, received_at=now)
+                .on_conflict_do_nothing(index_elements=["tenant", "source", "dedupe_key"])
+                .returning(InboundEvent.id)
+            )
+            if event_id is None:
+                existing = conn.scalar(select(InboundEvent.id).where(
+                    InboundEvent.tenant == event.tenant, InboundEvent.source == event.source,
+                    InboundEvent.dedupe_key == event.dedupe_key))
+                receipts.append(Receipt(existing, duplicate=True))
+                continue
+            conn.execute(insert(OutboxRow).values(event_id=event_id, created_at=now))
+            receipts.append(Receipt(event_id, duplicate=False))
+    return receipts
 
 
 def owed(store: Store, *, older_than: datetime, stuck_before: datetime, limit: int = 500) -> list[int]:

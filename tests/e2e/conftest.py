@@ -8,8 +8,8 @@ from typing import Any
 
 import requests
 
+from amocrm_sandbox import create_sandbox_app
 from bridge.amocrm.provisioning import run_setup
-from bridge.amocrm.sandbox import create_sandbox_app
 from bridge.services import Services
 from tests.conftest import TENANT_YAML
 from tests.fakes.http import serve

@@ -8,10 +8,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from amocrm_sandbox import SandboxOptions
 from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.connect import client_for
 from bridge.amocrm.provisioning import run_setup
-from bridge.amocrm.sandbox import SandboxOptions
 from bridge.services import Services
 from bridge.store.models import AppliedAction, TenantState
 from jobs.crm_sync import drain, paused_reason, pending

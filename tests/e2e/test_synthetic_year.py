@@ -10,11 +10,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from amocrm_sandbox import create_sandbox_app
 from bridge import intake
 from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.connect import client_for
 from bridge.amocrm.provisioning import run_setup
-from bridge.amocrm.sandbox import create_sandbox_app
 from bridge.services import Services
 from bridge.store import links
 from bridge.store.models import AppliedAction, Client, CycleRow, LeadRow

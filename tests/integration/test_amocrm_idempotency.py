@@ -6,15 +6,15 @@ import pytest
 
 from bridge.amocrm import AmbiguousWrite, AmoCrmClient, StaticTokenProvider, make_marker
 from bridge.amocrm.markers import MARKER_FIELD_CODE
-from tests.fakes.amocrm_min import FakeAmo
+from tests.integration.conftest import Amo
 
 
 @pytest.fixture
-def client(fake: FakeAmo) -> AmoCrmClient:
+def client(amo: Amo) -> AmoCrmClient:
     client = AmoCrmClient(
-        fake.url,
-        StaticTokenProvider("good-token"),
-        timeout=(1.0, 0.3),  # the fake holds "stored, then timed out" answers for 0.8 s
+        amo.url,
+        StaticTokenProvider(amo.token),
+        timeout=(1.0, 0.3),  # the sandbox holds "stored, then timed out" answers for 0.8 s
         backoff_base_s=0.01,
         settle_delays=(0.05, 0.2),
     )
@@ -23,75 +23,80 @@ def client(fake: FakeAmo) -> AmoCrmClient:
     return client
 
 
-def with_marker(fake: FakeAmo, kind: str, marker: str) -> list[dict]:
-    return [e for e in fake.entities[kind].values() if marker in str(e)]
+def with_marker(amo: Amo, kind: str, marker: str) -> list[dict]:
+    return [e for e in amo.stored(kind) if marker in str(e)]
 
 
-def test_the_marker_field_is_created_once_and_found_by_its_code(client, fake):
+def a_lead(amo: Amo) -> int:
+    return amo.api("POST", "/api/v4/leads", [{"name": "Booking"}])["_embedded"]["leads"][0]["id"]
+
+
+def test_the_marker_field_is_created_once_and_found_by_its_code(client, amo):
     """ensure_marker_field is idempotent; a new client finds the field id by code, not by config."""
-    fields = [f for f in fake.custom_fields["leads"].values() if f["code"] == MARKER_FIELD_CODE]
+    fields = [f for f in amo.stored("custom_fields") if f["entity_type"] == "leads" and f["code"] == MARKER_FIELD_CODE]
     assert len(fields) == 1 and fields[0]["is_api_only"] is True
     client.ensure_marker_field("leads")
-    assert len(fake.calls("POST", "/api/v4/leads/custom_fields")) == 1
-    fresh = AmoCrmClient(fake.url, StaticTokenProvider("good-token"))
+    assert len(amo.calls("POST", "/api/v4/leads/custom_fields")) == 1
+    fresh = AmoCrmClient(amo.url, StaticTokenProvider(amo.token))
     assert fresh.marker_field_id("leads") == fields[0]["id"]
 
 
-def test_create_once_creates_then_finds(client, fake):
+def test_create_once_creates_then_finds(client, amo):
     marker = make_marker("salon", "client", 42)
     first = client.create_once("contacts", {"name": "Anna"}, marker)
     again = client.create_once("contacts", {"name": "Anna"}, marker)
     assert (first.created, again.created) == (True, False)
     assert first.id == again.id
-    assert len(fake.calls("POST", "/api/v4/contacts")) == 1
-    stored = fake.entities["contacts"][first.id]
+    assert len(amo.calls("POST", "/api/v4/contacts")) == 1
+    stored = amo.by_id("contacts")[first.id]
     assert stored["custom_fields_values"] == [
         {"field_id": client.marker_field_id("contacts"), "values": [{"value": marker}]}
     ]
 
 
-def test_stored_then_timed_out_create_is_not_duplicated(client, fake):
+def test_stored_then_timed_out_create_is_not_duplicated(client, amo):
     """The server stores the lead, then answers after our read timeout: found by marker, never re-POSTed."""
     marker = make_marker("salon", "lead", "sales", 7)
-    fake.add_fault("POST", "/api/v4/leads", hang_after=0.8)
+    amo.step("POST /api/v4/leads", hang_seconds=0.8)
     outcome = client.create_once("leads", {"name": "First booking", "price": 900}, marker)
     assert outcome.created is True
-    assert len(fake.calls("POST", "/api/v4/leads")) == 1
-    assert [e["id"] for e in with_marker(fake, "leads", marker)] == [outcome.id]
+    assert len(amo.calls("POST", "/api/v4/leads")) == 1
+    assert [e["id"] for e in with_marker(amo, "leads", marker)] == [outcome.id]
     assert client.create_once("leads", {"name": "First booking"}, marker).created is False
-    assert len(with_marker(fake, "leads", marker)) == 1
+    assert len(with_marker(amo, "leads", marker)) == 1
 
 
-def test_a_write_that_did_not_land_is_sent_again_after_the_lookup(client, fake):
+def test_a_write_that_did_not_land_is_sent_again_after_the_lookup(client, amo):
     """A 500 on the POST is ambiguous; the lookups find nothing, so one more POST creates it once."""
     marker = make_marker("salon", "lead", "lost", 8)
-    fake.add_fault("POST", "/api/v4/leads", status=500)
+    amo.step("POST /api/v4/leads", status=500)
     outcome = client.create_once("leads", {"name": "Lost client"}, marker)
     assert outcome.created is True
-    assert len(fake.calls("POST", "/api/v4/leads")) == 2
-    assert [e["id"] for e in with_marker(fake, "leads", marker)] == [outcome.id]
+    assert len(amo.calls("POST", "/api/v4/leads")) == 2
+    assert [e["id"] for e in with_marker(amo, "leads", marker)] == [outcome.id]
 
 
-def test_task_marker_is_a_text_suffix_found_among_the_entitys_tasks(client, fake):
+def test_task_marker_is_a_text_suffix_found_among_the_entitys_tasks(client, amo):
     marker = make_marker("salon", "autotask", "cycle", 3)
+    lead = a_lead(amo)
     task = {
         "text": "Invite Anna for a manicure",
         "complete_till": 1_900_000_000,
         "entity_type": "leads",
-        "entity_id": 55,
+        "entity_id": lead,
     }
-    fake.add_fault("POST", "/api/v4/tasks", hang_after=0.8)
+    amo.step("POST /api/v4/tasks", hang_seconds=0.8)
     outcome = client.create_once("tasks", task, marker)
     assert outcome.created is True
-    stored = with_marker(fake, "tasks", marker)
+    stored = with_marker(amo, "tasks", marker)
     assert [t["text"] for t in stored] == [f"Invite Anna for a manicure [sb:{marker}]"]
     assert client.create_once("tasks", task, marker).created is False
-    assert len(fake.calls("POST", "/api/v4/tasks")) == 1
-    lookups = fake.calls("GET", "/api/v4/tasks")
-    assert {(h.args["filter[entity_type]"], h.args["filter[entity_id][0]"]) for h in lookups} == {("leads", "55")}
+    assert len(amo.calls("POST", "/api/v4/tasks")) == 1
+    lookups = amo.calls("GET", "/api/v4/tasks")
+    assert {(h.args["filter[entity_type]"], h.args["filter[entity_id][0]"]) for h in lookups} == {("leads", str(lead))}
 
 
-def test_a_marker_mentioned_elsewhere_does_not_count(client, fake):
+def test_a_marker_mentioned_elsewhere_does_not_count(client, amo):
     """Full-text search also hits names and notes; only the marker field decides."""
     marker = make_marker("salon", "client", 99)
     client.create_contacts([{"name": f"Copied {marker} into the name"}])
@@ -99,16 +104,16 @@ def test_a_marker_mentioned_elsewhere_does_not_count(client, fake):
     assert client.create_once("contacts", {"name": "Real"}, marker).created is True
 
 
-def test_a_plain_batch_create_reports_what_was_done_before_the_ambiguity(client, fake):
+def test_a_plain_batch_create_reports_what_was_done_before_the_ambiguity(client, amo):
     """Chunk 1 is answered; chunk 2 is stored but answered too late: AmbiguousWrite carries chunk 1's
     results, and nothing is re-POSTed."""
-    fake.add_fault("POST", "/api/v4/leads")  # chunk 1: a no-op fault, answered normally
-    fake.add_fault("POST", "/api/v4/leads", hang_after=0.8)  # chunk 2
+    amo.step("POST /api/v4/leads")  # chunk 1: a pass-through step, answered normally
+    amo.step("POST /api/v4/leads", hang_seconds=0.8)  # chunk 2
     with pytest.raises(AmbiguousWrite) as caught:
         client.create_leads([{"name": f"l{i}"} for i in range(70)])
     assert [d["request_id"] for d in caught.value.done] == [str(i) for i in range(50)]
-    assert len(fake.calls("POST", "/api/v4/leads")) == 2
-    assert len(fake.entities["leads"]) == 70
+    assert len(amo.calls("POST", "/api/v4/leads")) == 2
+    assert len(amo.stored("leads")) == 70
 
 
 def test_markers_must_be_search_friendly(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Iterator
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,9 +12,7 @@ from redis import Redis
 
 from bridge.amocrm import AmoCrmClient, RateLimited, RedisRateLimiter, StaticTokenProvider
 from bridge.amocrm.ratelimit import get_pause, limiter_key, pause, paused_until, resume
-from tests.fakes.amocrm_min import FakeAmo
-from tests.fakes.http import serve
-from tests.integration.conftest import REDIS_DB, RUN
+from tests.integration.conftest import REDIS_DB, RUN, Amo
 
 
 def redis_client() -> Redis:
@@ -22,17 +20,19 @@ def redis_client() -> Redis:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeAmo]:
-    amo = FakeAmo(rate_per_s=7)  # answers 429 to the 8th request inside any second, like amoCRM
-    with serve(amo.app) as url:
-        amo.url = url
-        yield amo
+def fake(new_account) -> Amo:
+    return new_account(requests_per_second=7)  # answers 429 to the 8th request inside any second, like amoCRM
 
 
-def burst(url: str, key: str, requests: int, start_at: float) -> None:
+def key_of(amo: Amo) -> str:
+    """The account's limiter key, made unique to this test (the module's accounts share one host)."""
+    return f"{limiter_key(amo.url)}:{RUN}:{uuid.uuid4().hex[:6]}"
+
+
+def burst(url: str, token: str, key: str, requests: int, start_at: float) -> None:
     """One worker process: its own Redis connection, limiter and client; fires as fast as allowed."""
     limiter = RedisRateLimiter(redis_client(), key, rate_per_s=7.0)
-    client = AmoCrmClient(url, StaticTokenProvider("good-token"), limiter=limiter, max_retries=0)
+    client = AmoCrmClient(url, StaticTokenProvider(token), limiter=limiter, max_retries=0)
     time.sleep(max(0.0, start_at - time.time()))
     for _ in range(requests):
         client.account()
@@ -47,9 +47,9 @@ def max_in_any_second(times: list[float]) -> int:
 def test_four_bursting_processes_stay_within_7_per_second(redis, fake):
     """The server sees ≤ 7 requests in every 1-second window and never answers 429."""
     ctx = multiprocessing.get_context("fork")  # like RQ's work-horses
-    key = limiter_key(fake.url)
+    key = key_of(fake)
     start_at = time.time() + 0.3
-    workers = [ctx.Process(target=burst, args=(fake.url, key, 6, start_at)) for _ in range(4)]
+    workers = [ctx.Process(target=burst, args=(fake.url, fake.token, key, 6, start_at)) for _ in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -92,10 +92,10 @@ def test_slots_are_spaced_by_the_rate(redis):
 
 def test_a_429_pushes_back_other_processes(redis, fake):
     """The client that got the 429 penalizes the shared key before raising/sleeping."""
-    key = limiter_key(fake.url)
-    fake.add_fault("GET", "/api/v4/users", status=429, retry_after="2")
+    key = key_of(fake)
+    fake.step("GET /api/v4/users", status=429, retry_after="2")
     client = AmoCrmClient(
-        fake.url, StaticTokenProvider("good-token"), limiter=RedisRateLimiter(redis, key), max_sleep_s=0.5
+        fake.url, StaticTokenProvider(fake.token), limiter=RedisRateLimiter(redis, key), max_sleep_s=0.5
     )
     with pytest.raises(RateLimited):
         client.list_users()

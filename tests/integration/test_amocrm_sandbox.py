@@ -1,4 +1,4 @@
-"""The client against the full amoCRM emulator (``bridge.amocrm.sandbox``): a salon's day end to end,
+"""The client against the full amoCRM emulator (``amocrm_sandbox``): a salon's day end to end,
 OAuth through the emulator's token endpoint, its 7 req/s limit, and its "stored, then timed out" fault."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from bridge.store.db import Store
 from tests.fakes.http import serve
 from tests.integration.conftest import REDIS_DB, RUN
 
-sandbox = pytest.importorskip("bridge.amocrm.sandbox")
+sandbox = pytest.importorskip("amocrm_sandbox")
 
 TENANT = f"salon-{RUN}"
 KEY = "sandbox-test-token-encryption-secret-0123"

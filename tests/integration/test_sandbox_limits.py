@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.amocrm.sandbox import Faults, SandboxOptions, create_sandbox_app
+from amocrm_sandbox import Faults, SandboxOptions, create_sandbox_app
 from tests.fakes.http import serve
 
 

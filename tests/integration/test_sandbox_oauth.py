@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from bridge.amocrm.sandbox import SandboxOptions, create_sandbox_app
+from amocrm_sandbox import SandboxOptions, create_sandbox_app
 from tests.fakes.http import serve
 
 START = 1_780_000_000.0

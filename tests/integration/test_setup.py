@@ -13,10 +13,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from amocrm_sandbox import SandboxOptions, create_sandbox_app
 from bridge.amocrm.account_map import AccountMap, load_account_map, save_account_map
 from bridge.amocrm.connect import token_store
 from bridge.amocrm.provisioning import ENUM_NAMES, FIELD_NAMES, Action, run_setup
-from bridge.amocrm.sandbox import SandboxOptions, create_sandbox_app
 from bridge.services import Services
 from pipelines.stages import LOST, PIPELINE_NAMES, STAGE_NAMES, STAGES, WON, Pipeline
 from salonbridge.cli import main
