@@ -40,6 +40,7 @@ OK, ORDER_NOT_FOUND = 1100, 1127
 # it is left pending, as is a refund still in processing. Anything unknown is pending too.
 STATUS_MAP: dict[str, ProviderStatus] = {
     "Approved": ProviderStatus.PAID,
+    "Created": ProviderStatus.OPEN,  # invoice made, nobody paid
     "Declined": ProviderStatus.FAILED,
     "Expired": ProviderStatus.FAILED,  # the provider's session ended; our own deadline decides expiry
     "Refunded": ProviderStatus.REFUNDED,

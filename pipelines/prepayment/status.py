@@ -60,7 +60,8 @@ CRM_OPTION: dict[PrepaymentStatus, str] = {
 class ProviderStatus(StrEnum):
     """A provider's status, reduced to what the loop distinguishes (mapping tables in bridge/payments)."""
 
-    PENDING = "pending"  # in progress, waiting for the client, or unknown: never acted on
+    OPEN = "open"  # the order exists and nothing happened yet: the client has not paid
+    PENDING = "pending"  # a payment in progress (or a status we do not know): never taken as paid
     PAID = "paid"
     FAILED = "failed"  # declined / error / the provider's own session expired
     REFUNDED = "refunded"
@@ -142,7 +143,7 @@ def on_report(
     current: PrepaymentStatus, report: PaymentReport, *, expected: Decimal, currency: str
 ) -> StatusChange:
     """Apply a verified provider report (callback or status query) to the current status."""
-    if report.status is ProviderStatus.PENDING:
+    if report.status in (ProviderStatus.OPEN, ProviderStatus.PENDING):
         return StatusChange(current, current, Outcome.NO_CHANGE)
     if report.status is ProviderStatus.FAILED:
         if current not in PAYABLE:

@@ -262,7 +262,7 @@ def test_a_verified_callback_of_another_merchant_is_not_ours():
     ("Refunded", ProviderStatus.REFUNDED), ("Voided", ProviderStatus.REFUNDED),
     ("RefundInProcessing", ProviderStatus.PENDING), ("InProcessing", ProviderStatus.PENDING),
     ("Pending", ProviderStatus.PENDING), ("WaitingAuthComplete", ProviderStatus.PENDING),
-    ("Created", ProviderStatus.PENDING),
+    ("Created", ProviderStatus.OPEN),
 ])
 def test_wayforpay_status_mapping(status, expected):
     fields = ["test_merch_n1", "bk-1-1", "300", "UAH", "1", "4111", status, "1100"]

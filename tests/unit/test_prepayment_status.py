@@ -72,8 +72,9 @@ TABLE = [
     (S.EXPIRED, report(ProviderStatus.REFUNDED), S.REFUNDED, Outcome.APPLIED, True),
     (S.FAILED, report(ProviderStatus.REFUNDED), S.REFUNDED, Outcome.APPLIED, True),
     (S.CANCELLED, report(ProviderStatus.REFUNDED), S.REFUNDED, Outcome.APPLIED, True),
-    # in progress: never acted on
+    # nothing happened yet, or in progress: never acted on
     *[(s, report(ProviderStatus.PENDING), s, Outcome.NO_CHANGE, False) for s in S],
+    *[(s, report(ProviderStatus.OPEN), s, Outcome.NO_CHANGE, False) for s in S],
 ]
 
 
@@ -134,6 +135,7 @@ def deadline(current, now, rep):
     (S.PENDING, AFTER, PAID, S.PAID, PAID_EFFECTS),  # paid just before: confirmed, not cancelled
     (S.PENDING, AFTER, report(ProviderStatus.PAID, "1"), S.HELD, None),
     (S.PENDING, AFTER, report(ProviderStatus.PENDING), S.PENDING, (Effect.RECHECK,)),  # still in progress
+    (S.PENDING, AFTER, report(ProviderStatus.OPEN), S.EXPIRED, None),  # opened, never paid
     (S.PENDING, DEADLINE + timedelta(hours=2), report(ProviderStatus.PENDING), S.EXPIRED, None),  # not forever
     (S.PENDING, DEADLINE - timedelta(minutes=1), None, S.PENDING, ()),  # not due yet
     (S.PAID, AFTER, None, S.PAID, ()),
