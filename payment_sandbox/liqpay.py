@@ -73,7 +73,7 @@ def checkout():
     sandbox = state()
     with sandbox.lock:
         order = sandbox.find("liqpay", params["order_id"], params["public_key"])
-        if order is not None and (order.status != "created" or order.amount != amount):
+        if order is not None and (order.status not in ("created", "failure") or order.amount != amount):
             return _error("order_id_duplicate", "order_id already used", 400)
         if order is None:
             order = Order("liqpay", params["public_key"], params["order_id"], amount, params["currency"],
