@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -150,3 +151,20 @@ def test_missing_secrets_are_named_by_variable_and_never_printed(tmp_path, monke
     assert "very-secret-private-key" not in result.output and "liqpay" not in result.output
     monkeypatch.setenv("EXAMPLE_WFP_SECRET", "another-secret")
     assert check(tmp_path, FULL).exit_code == 0
+
+
+def test_the_example_in_docs_payments_loads(tmp_path):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "payments.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(prepayment:.*?)```", doc, re.S)
+    assert block is not None
+    cfg = load_tenant_file(write(tmp_path, "\n" + block[1])).prepayment
+    assert cfg.provider == "liqpay" and [r.name for r in cfg.rules] == ["promo", "new year", "long visits"]
+
+
+def test_the_commented_example_in_the_shipped_tenant_file_loads_when_uncommented(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    section = "\n".join(line[2:] for line in text.splitlines() if line.startswith("# ") and (
+        line.startswith("# prepayment:") or line.startswith("#   ")))
+    path = tmp_path / "example.yaml"
+    path.write_text(text + "\n" + section + "\n", encoding="utf-8")
+    assert load_tenant_file(path).prepayment.exempt.tags == ("club",)
