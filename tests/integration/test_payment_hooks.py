@@ -282,3 +282,9 @@ def test_opening_a_payment_twice_returns_the_same_attempt_and_link(services, web
     first = open_payment(services.store, tenant, **args)
     second = open_payment(services.store, tenant, **args)  # WayForPay would refuse a second invoice
     assert (second.order_ref, second.url, first.created, second.created) == (first.order_ref, first.url, True, False)
+
+
+def test_the_openapi_document_describes_the_payment_hook(web):
+    doc = requests.get(f"{web}/api/openapi.json", timeout=5).json()
+    hook = doc["paths"]["/hooks/{tenant}/pay/{provider}"]["post"]
+    assert {"200", "403", "404", "503"} <= set(hook["responses"])
