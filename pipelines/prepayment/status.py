@@ -158,11 +158,10 @@ def on_report(
 
 def _on_paid(current: PrepaymentStatus, report: PaymentReport, expected: Decimal, currency: str) -> StatusChange:
     if current in MONEY_IN:  # a duplicate; a second, different amount for a paid order is worth a look
-        dup = StatusChange(current, current, Outcome.DUPLICATE)
         if current is PrepaymentStatus.PAID and not amount_matches(report, expected, currency):
             return StatusChange(current, current, Outcome.DUPLICATE, _mismatch(report, expected, currency),
                                 (Effect.NOTIFY_ADMIN,))
-        return dup
+        return StatusChange(current, current, Outcome.DUPLICATE)
     if current is PrepaymentStatus.REFUNDED:
         return StatusChange(current, current, Outcome.STALE)
     if not amount_matches(report, expected, currency):
