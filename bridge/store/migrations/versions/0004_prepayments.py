@@ -1,15 +1,15 @@
 """prepayments: attempts, ledger entries and callbacks as received
 
-Revision ID: 0003_prepayments
-Revises: 0002
+Revision ID: 0004_prepayments
+Revises: 0003
 Create Date: 2026-12-05 07:13:53
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_prepayments'
-down_revision = '0002'
+revision = "0004_prepayments"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
