@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
+from config.prepayment import PrepaymentConfig, PrepaymentSchema
+
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,62}$", error="lowercase letters, digits and dashes")
 ENV_NAME = validate.Regexp(r"^[A-Z_][A-Z0-9_]*$", error="an environment variable name (A-Z, 0-9, _)")
 
@@ -72,6 +74,7 @@ class Tenant:
     catalog: Catalog
     rules: dict[str, Any]
     path: Path | None = None
+    prepayment: PrepaymentConfig | None = None  # None: no prepayment for this salon
 
     def secret(self, env_name: str | None) -> str | None:
         """The value of an environment variable this tenant names (None when unset)."""
@@ -156,6 +159,7 @@ class TenantSchema(_Strict):
     amocrm = fields.Nested(AmoCrmSchema, required=True)
     services = fields.Nested(CatalogSchema, load_default=lambda: Catalog())
     rules = fields.Dict(keys=fields.String(), load_default=dict)
+    prepayment = fields.Nested(PrepaymentSchema, load_default=None)
 
     @validates("timezone")
     def known_zone(self, value: str, **_: Any) -> None:

@@ -9,6 +9,7 @@ from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.connect import connection_status
 from bridge.messaging.registry import check_messaging
 from bridge.services import Services
+from config.prepayment import prepayment_env_problems, prepayment_problems
 from config.tenants import ConfigProblem, Tenant, TenantFileError, check_environment, load_tenant_file, tenant_files
 from jobs.crm_sync import paused_reason
 from jobs.policy import policy_for
@@ -29,6 +30,7 @@ def check_tenants(directory: Path, *, require_env: bool = True) -> tuple[list[Co
         problems.extend(_rule_problems(tenant, path))
         if require_env:
             problems.extend(check_environment(tenant))
+            problems.extend(ConfigProblem(path, f, m) for f, m in prepayment_env_problems(tenant.prepayment))
     if not files:
         problems.append(ConfigProblem(directory, "(folder)", "no tenant files (*.yaml)"))
     return problems, len(files)
@@ -42,6 +44,7 @@ def _rule_problems(tenant: Tenant, path: Path) -> list[ConfigProblem]:
     except PolicyError as exc:
         found.extend(exc.problems)
     found.extend(check_messaging(tenant))
+    found.extend(prepayment_problems(tenant.prepayment, tenant.currency))
     return [ConfigProblem(path, field, message) for field, message in found]
 
 

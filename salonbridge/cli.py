@@ -169,3 +169,12 @@ def _register_amocrm_commands() -> None:
 
 
 _register_amocrm_commands()
+
+
+def _register_report_commands() -> None:
+    from salonbridge.report_cmds import report
+
+    main.add_command(report)
+
+
+_register_report_commands()

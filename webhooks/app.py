@@ -19,9 +19,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["salonbridge"] = services
 
-    from webhooks import amocrm_hooks, client_page, health, hooks, metrics, oauth, openapi
+    from webhooks import amocrm_hooks, client_page, health, hooks, metrics, oauth, openapi, payment_hooks
 
     app.register_blueprint(amocrm_hooks.bp)  # before the generic booking route it would otherwise match
+    app.register_blueprint(payment_hooks.bp)  # likewise
     app.register_blueprint(hooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from bridge.booking.generic import GENERIC_EVENT_JSON_SCHEMA
+from webhooks import payment_hooks
 
 bp = Blueprint("openapi", __name__)
 
@@ -98,6 +99,7 @@ def document() -> dict[str, Any]:
                 "200": _response("Both reachable"), "503": _response("A dependency is down")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": _response("Text format")}}},
             **_client_page_paths(),
+            **payment_hooks.openapi_paths(),
         },
         "components": {"schemas": {"GenericEvent": GENERIC_EVENT_JSON_SCHEMA}},
     }

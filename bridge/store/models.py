@@ -296,3 +296,89 @@ class MessageRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class PrepaymentRow(Base):
+    """One payment attempt for a booking (``bk-<booking>-<attempt>``); its status only moves forward."""
+
+    __tablename__ = "prepayments"
+    __table_args__ = (
+        UniqueConstraint("tenant", "order_ref", name="uq_prepayment_order_ref"),
+        UniqueConstraint("tenant", "booking_id", "attempt", name="uq_prepayment_attempt"),
+        Index("ix_prepayments_due", "status", "deadline_at"),  # the expiry scan
+        Index("ix_prepayments_tenant_created", "tenant", "created_at"),  # the report
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    booking_id: Mapped[str] = mapped_column(String(64))  # the booking system's id
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    attempt: Mapped[int]
+    order_ref: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    rule: Mapped[str | None] = mapped_column(String(64))
+    branch: Mapped[str | None] = mapped_column(String(64))
+    visit_at: Mapped[datetime | None]
+    description: Mapped[str | None] = mapped_column(String(255))
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    deadline_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    held_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    refunded_at: Mapped[datetime | None]
+    provider_payment_id: Mapped[str | None] = mapped_column(String(64))
+    provider_status: Mapped[str | None] = mapped_column(String(32))  # the provider's last word
+    received_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    received_currency: Mapped[str | None] = mapped_column(String(3))
+    receipt_number: Mapped[str | None] = mapped_column(String(32))
+    alert: Mapped[str | None] = mapped_column(Text)
+
+
+class LedgerEntry(Base):
+    """Money the salon took in (income) or gave back (refund, negative) through prepayments."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("prepayment_id", "kind", name="uq_ledger_prepayment_kind"),
+        UniqueConstraint("receipt_number", name="uq_ledger_receipt"),
+        Index("ix_ledger_tenant_created", "tenant", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    prepayment_id: Mapped[int] = mapped_column(ForeignKey("prepayments.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # income | refund
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    currency: Mapped[str] = mapped_column(String(3))
+    receipt_number: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class PaymentCallback(Base):
+    """A provider callback exactly as received (bytes), stored before it is acted on; one row per
+    distinct body, ``deliveries`` counts repeats."""
+
+    __tablename__ = "payment_callbacks"
+    __table_args__ = (UniqueConstraint("tenant", "provider", "body_sha256", name="uq_payment_callback_body"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(16))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    received_at: Mapped[datetime]
+    last_received_at: Mapped[datetime]
+    deliveries: Mapped[int] = mapped_column(default=1)
+    order_ref: Mapped[str | None] = mapped_column(String(128), index=True)
+    prepayment_id: Mapped[int | None] = mapped_column(ForeignKey("prepayments.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(24), default="received")
+    status_before: Mapped[str | None] = mapped_column(String(16))
+    status_after: Mapped[str | None] = mapped_column(String(16))
+    alert: Mapped[str | None] = mapped_column(Text)

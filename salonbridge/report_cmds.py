@@ -1,0 +1,19 @@
+"""``salonbridge report <name>``: one sub-command per report, each in its own module."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def report() -> None:
+    """Reports read from salonbridge's own store (no amoCRM or provider calls)."""
+
+
+def _register() -> None:
+    from salonbridge.prepayment_report import prepayments
+
+    report.add_command(prepayments)
+
+
+_register()

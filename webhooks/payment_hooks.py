@@ -1,0 +1,82 @@
+"""``POST /hooks/<tenant>/pay/<provider>``: LiqPay and WayForPay server-to-server callbacks.
+
+The URL carries no token: a callback proves itself by its signature, keyed with the tenant's secret
+for that provider. The body is read raw (WayForPay posts JSON under a form content type) and stored
+as received before anything else; ``bridge.payments.callbacks`` has the whole table of answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, jsonify
+from flask import request as flask_request
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.payments import NotConfigured, provider_for
+from bridge.payments.callbacks import receive
+from webhooks import counters
+
+bp = Blueprint("payment_hooks", __name__)
+log = logging.getLogger(__name__)
+# app.extensions key of an optional bridge.payments.callbacks.AfterChange (the executor's hook)
+AFTER_CHANGE = "salonbridge.payments.after_change"
+
+
+@bp.post("/hooks/<tenant>/pay/<provider>")
+def payment_hook(tenant: str, provider: str):
+    svc = current_app.extensions["salonbridge"]
+    found = svc.tenants.get(tenant)
+    if found is None or found.prepayment is None or found.prepayment.provider_settings(provider) is None:
+        return jsonify(error="not found"), 404
+    try:
+        adapter = provider_for(found, provider)
+    except NotConfigured as exc:  # a secret missing from this process: the provider will retry
+        log.error("payment callback for %s cannot be verified: %s", tenant, exc)
+        response = jsonify(error="payments not configured, retry later")
+        response.headers["Retry-After"] = "300"
+        return response, 503
+    try:
+        result = receive(svc.store, found.slug, adapter, flask_request.get_data(cache=False),
+                         flask_request.content_type, datetime.now(UTC), current_app.extensions.get(AFTER_CHANGE))
+    except SQLAlchemyError:
+        log.exception("database unavailable for a %s callback of tenant %s", provider, tenant)
+        response = jsonify(error="storage unavailable, retry later")
+        response.headers["Retry-After"] = "30"
+        return response, 503
+    if result.answer.status >= 400:
+        counters.rejected(svc.queue, result.answer.status)
+    return Response(result.answer.body, result.answer.status, content_type=result.answer.content_type)
+
+
+def openapi_paths() -> dict:
+    """This endpoint in the OpenAPI document (``webhooks/openapi.py``)."""
+    error = {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}}
+    accept = {"type": "object", "properties": {"orderReference": {"type": "string"}, "status": {"const": "accept"},
+                                               "time": {"type": "integer"}, "signature": {"type": "string"}}}
+    return {"/hooks/{tenant}/pay/{provider}": {"post": {
+        "summary": "A payment provider's server-to-server callback (LiqPay, WayForPay)",
+        "description": "Stored as received, verified by its signature, applied to the prepayment forward-only. "
+                       "LiqPay posts a form with `data` and `signature`; WayForPay posts raw JSON, often under a "
+                       "form content type. See docs/payments.md.",
+        "parameters": [
+            {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "provider", "in": "path", "required": True, "schema": {"enum": ["liqpay", "wayforpay"]}},
+        ],
+        "requestBody": {"required": True, "content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["data", "signature"],
+                                                             "properties": {"data": {"type": "string"},
+                                                                            "signature": {"type": "string"}}}},
+            "application/json": {"schema": {"type": "object"}}}},
+        "responses": {
+            "200": {"description": "Stored (also for an unknown order or another merchant, so the provider stops "
+                                   "retrying). LiqPay: empty; WayForPay: the signed accept.",
+                    "content": {"application/json": {"schema": accept}}},
+            "400": {"description": "Unreadable body", "content": error},
+            "403": {"description": "The signature does not verify; nothing changed", "content": error},
+            "404": {"description": "Unknown tenant, or a provider the tenant does not use", "content": error},
+            "413": {"description": "Body over 1 MB", "content": error},
+            "503": {"description": "Storage or configuration unavailable; retry after Retry-After", "content": error},
+        },
+    }}}
