@@ -25,6 +25,7 @@ from bridge.store import crm_queue, inbox
 from jobs.booking_sync import catch_up
 from jobs.due import enqueue_due
 from jobs.messages import send_due
+from jobs.payments import enqueue_deadlines
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "salonbridge:clock"
@@ -78,6 +79,7 @@ SCHEDULE: tuple[Scheduled, ...] = (
     Scheduled("sync-crm-backlog", 1, sync_crm_backlog, "amoCRM syncs for tenants with pending work"),
     Scheduled("playbook-due", 5, enqueue_due, "clients whose wake-up has come, to the workers"),
     Scheduled("send-due-messages", 5, send_due, "messages whose send time has come"),
+    Scheduled("prepayment-deadlines", 15, enqueue_deadlines, "prepayments past their deadline, to the workers"),
     Scheduled("booking-catch-up", 30, catch_up, "booking-system records missed by webhooks"),
 )
 

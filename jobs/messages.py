@@ -16,6 +16,8 @@ from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient
 from bridge.messaging.links import client_link
 from bridge.messaging.registry import NoChannel, build_channels, pick_channel
 from bridge.messaging.render import TemplateProblem, render_for
+from bridge.payments import NotConfigured, PaymentError
+from bridge.payments.links import link_for_booking
 from bridge.services import Services
 from bridge.store import actions
 from bridge.store import messages as stored
@@ -73,6 +75,14 @@ def _send_one(svc: Services, tenant: Tenant, channels: dict, message_id: int, no
         return _finish(svc, message_id, "skipped", now, error="the client opted out")
     link = client_link(svc.settings.secret_key, svc.settings.public_url, tenant.slug, send.client_id, "client-page",
                        now + LINK_LIFETIME)
+    if _is_payment_link(tenant, send):
+        try:
+            link = link_for_booking(svc.store, tenant, send.booking_id or "", svc.settings.public_url, now)
+        except (PaymentError, NotConfigured) as exc:
+            return _failed(svc, message_id, message.attempts + 1, ChannelError(
+                f"payment link unavailable: {exc}", channel="payments", retryable=True), now)
+        if link is None:
+            return _finish(svc, message_id, "skipped", now, error="the prepayment is no longer open")
     try:
         rendered = render_for(tenant, send, link)
     except TemplateProblem as exc:
@@ -90,6 +100,10 @@ def _send_one(svc: Services, tenant: Tenant, channels: dict, message_id: int, no
     _finish(svc, message_id, "sent", now, provider_id=result.provider_id)
     _log_in_amocrm(svc, tenant, send, channel.name, rendered.text, now)
     return 1
+
+
+def _is_payment_link(tenant: Tenant, send: SendMessage) -> bool:
+    return tenant.prepayment is not None and send.template == tenant.prepayment.templates.link
 
 
 def _failed(svc: Services, message_id: int, attempts: int, exc: ChannelError, now: datetime) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from config.tenants import Tenant
 from pipelines.policy import Policy
 
@@ -23,5 +25,6 @@ def policy_for(tenant: Tenant) -> Policy:
             salon_name=tenant.name,
             branch_names={b.id: b.name for b in tenant.branches},
         )
+        policy = dataclasses.replace(policy, currency=tenant.currency, prepayment=tenant.prepayment)
         _cache[id(tenant)] = policy
     return policy

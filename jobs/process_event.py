@@ -60,8 +60,10 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
         s.flush()
         # Keys already recorded are dropped by ``actions.record`` (a plan is recorded in one transaction, so a
         # retried job never finds half of it), which spares loading every key the client ever had.
-        snapshot = playbook.snapshot_for(s, client, visit, with_applied=False)
-        planned = plan(event, snapshot, policy_for(tenant), now)
+        policy = policy_for(tenant)
+        snapshot = playbook.snapshot_for(s, client, visit, with_applied=False,
+                                         with_prepayments=policy.prepayment is not None)
+        planned = plan(event, snapshot, policy, now)
         record = next((a for a in planned if isinstance(a, RecordVisit)), None)
         visits.upsert_visit(s, event, visit, client, record, now)
         if client is not None:

@@ -15,6 +15,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum, StrEnum
 from functools import cache
 from typing import Any
@@ -72,6 +73,8 @@ def _typed(hint: Any, value: Any) -> Any:
         return dict(value)
     if hint is datetime:
         return datetime.fromisoformat(value)
+    if hint is Decimal:
+        return Decimal(value)
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(value)
     return value
@@ -132,6 +135,7 @@ class TaskKind(StrEnum):
     PERIODIC = "periodic"  # seed 000: invite for the repeat visit
     SALES_CALL = "sales_call"  # a first booking was missed or cancelled
     LOST_CALL = "lost_call"  # manager call to win a lost client back
+    PREPAYMENT = "prepayment"  # a person must look at a prepayment (held money, a refund, a visit to cancel)
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,35 @@ class RecordLostStep(Action):
     lead_key: str
     step: LostStep
     at: datetime
+
+
+@dataclass(frozen=True)
+class RequestPrepayment(Action):
+    """Bookkeeping: open attempt ``attempt`` of the booking's prepayment (the link goes out with its message)."""
+
+    client_id: str
+    booking_id: str
+    attempt: int
+    provider: str
+    amount: Decimal
+    currency: str
+    deadline_at: datetime
+    rule: str | None = None
+    branch: str | None = None
+    visit_at: datetime | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ChangePrepayment(Action):
+    """Bookkeeping: the booking itself moved its prepayment forward (cancelled before paying, a deposit kept)."""
+
+    client_id: str
+    booking_id: str
+    attempt: int
+    old_status: str
+    new_status: str
+    alert: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pipelines.actions import Action, RecordVisit, Skip
 from pipelines.catalog import booking_categories
 from pipelines.events import VisitEvent
 from pipelines.policy import Policy
-from pipelines.rules import autotask, lost, repeat, sales, service_messages
+from pipelines.rules import autotask, lost, prepayment, repeat, sales, service_messages
 from pipelines.rules.context import Occasion, Scene
 from pipelines.snapshot import Snapshot
 from pipelines.transitions import Transition, is_stale, transitions
@@ -77,7 +77,9 @@ def _playbook(
     if occasion.first_seen_cancelled:
         reason = f"booking {occasion.booking_id} first seen already cancelled: nothing to confirm or cancel"
         return [Skip(key=f"skip:out_of_order:{client.id}:{occasion.stamp}", rule="plan", reason=reason)]
-    return [a for rule in EVENT_RULES for a in rule(occasion)]
+    actions = [a for rule in EVENT_RULES for a in rule(occasion)]
+    # Prepayment goes last and sees the plan: its field goes on the lead this very event may have created.
+    return actions + prepayment.on_event(occasion, actions)
 
 
 def _fresh(actions: Iterable[Action], applied: frozenset[str]) -> list[Action]:

@@ -13,6 +13,7 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from config.prepayment_model import PrepaymentConfig
 from pipelines.catalog import CatalogOverrides
 from pipelines.stages import STAGE_NAMES, Pipeline
 
@@ -70,6 +71,8 @@ class Policy:
     favourite_master_visits: int = 5  # how many recent visits decide the favourite master
     salon_name: str = ""  # shown where a message names the place and the branch is unknown
     branch_names: Mapping[str, str] = field(default_factory=dict, hash=False)  # branch id -> name
+    currency: str = "RUB"  # the tenant's ISO 4217 currency
+    prepayment: PrepaymentConfig | None = field(default=None, hash=False)  # None: no prepayment (seed 003)
 
     def enabled(self, trigger: str) -> bool:
         return trigger in self.triggers

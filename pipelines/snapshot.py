@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from pipelines.events import BookingStatus
@@ -105,6 +106,20 @@ class LostProgress:
 
 
 @dataclass(frozen=True)
+class PrepaymentState:
+    """The latest prepayment attempt of one of the client's bookings."""
+
+    booking_id: str
+    attempt: int
+    order_ref: str
+    status: str  # pipelines.prepayment.PrepaymentStatus value
+    amount: Decimal
+    currency: str
+    deadline_at: datetime
+    receipt: str | None = None  # the receipt number, once paid
+
+
+@dataclass(frozen=True)
 class ClientState:
     """The local client the event belongs to (the job layer creates it before planning)."""
 
@@ -128,6 +143,7 @@ class Snapshot:
     lost: LostProgress | None = None  # the latest win-back sequence
     applied: frozenset[str] = frozenset()  # keys of actions already carried out (messages included)
     marketing_sent_at: tuple[datetime, ...] = ()  # send times of marketing messages (sent or scheduled)
+    prepayments: tuple[PrepaymentState, ...] = ()  # latest attempt per booking (only where the tenant takes them)
 
     def cycle(self, category: str) -> Cycle | None:
         return next((c for c in self.cycles if c.category == category), None)
@@ -138,6 +154,13 @@ class Snapshot:
             (lead for lead in reversed(self.leads) if lead.pipeline is pipeline and lead.status is LeadStatus.OPEN),
             None,
         )
+
+    def prepayment(self, booking_id: str) -> PrepaymentState | None:
+        return next((p for p in self.prepayments if p.booking_id == booking_id), None)
+
+    def newest_open_lead(self) -> LeadState | None:
+        """The client's newest open robot-made lead, in any pipeline."""
+        return next((lead for lead in reversed(self.leads) if lead.status is LeadStatus.OPEN), None)
 
     def lead(self, key: str) -> LeadState | None:
         return next((lead for lead in self.leads if lead.key == key), None)

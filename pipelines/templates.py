@@ -72,6 +72,30 @@ TEMPLATES: dict[str, Template] = {t.id: t for t in (
         "uk": "{{ name }}, давно не бачились! Чекаємо на вас у {{ branch }}. Записатися: {{ link }}",
         "en": "{{ name }}, we have missed you at {{ branch }}! Book your next visit: {{ link }}",
     }, MARKETING),
+    Template("prepayment_link", ("name", "service", "date", "time", "amount", "deadline", "link"), {
+        "ru": "{{ name }}, чтобы подтвердить запись на {{ service }} {{ date }} в {{ time }}, внесите "
+              "предоплату {{ amount }} до {{ deadline }}: {{ link }}",
+        "uk": "{{ name }}, щоб підтвердити запис на {{ service }} {{ date }} о {{ time }}, внесіть "
+              "передоплату {{ amount }} до {{ deadline }}: {{ link }}",
+        "en": "{{ name }}, to confirm {{ service }} on {{ date }} at {{ time }}, please pay {{ amount }} "
+              "in advance by {{ deadline }}: {{ link }}",
+    }, TRANSACTIONAL),
+    Template("prepayment_paid", ("name", "service", "date", "time", "amount", "receipt", "link"), {
+        "ru": "{{ name }}, предоплата {{ amount }} получена (квитанция {{ receipt }}). Ждём вас {{ date }} "
+              "в {{ time }}: {{ service }}. {{ link }}",
+        "uk": "{{ name }}, передоплату {{ amount }} отримано (квитанція {{ receipt }}). Чекаємо на вас "
+              "{{ date }} о {{ time }}: {{ service }}. {{ link }}",
+        "en": "{{ name }}, your prepayment of {{ amount }} is received (receipt {{ receipt }}). See you on "
+              "{{ date }} at {{ time }}: {{ service }}. {{ link }}",
+    }, TRANSACTIONAL),
+    Template("prepayment_expired", ("name", "service", "date", "time", "link"), {
+        "ru": "{{ name }}, предоплата за {{ service }} {{ date }} в {{ time }} не поступила вовремя, запись "
+              "отменена. Записаться снова: {{ link }}",
+        "uk": "{{ name }}, передоплата за {{ service }} {{ date }} о {{ time }} не надійшла вчасно, запис "
+              "скасовано. Записатися знову: {{ link }}",
+        "en": "{{ name }}, the prepayment for {{ service }} on {{ date }} at {{ time }} did not arrive in time, "
+              "so the booking is cancelled. Book again: {{ link }}",
+    }, TRANSACTIONAL),
     Template("lost_master_promo", ("name", "master", "bonus", "link"), {
         "ru": "{{ name }}, {{ master }} ждёт вас снова! Для вас: {{ bonus }}. Записаться: {{ link }}",
         "uk": "{{ name }}, {{ master }} чекає на вас знову! Для вас: {{ bonus }}. Записатися: {{ link }}",

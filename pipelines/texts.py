@@ -56,6 +56,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Call {client} to win them back: last visit {date}, favourite master {master}, "
               "branch {branch}. Make a special offer.",
     },
+    "prepayment_note": {
+        "ru": "Предоплата {amount} по записи {booking} ({order}): {status}.",
+        "uk": "Передоплата {amount} за записом {booking} ({order}): {status}.",
+        "en": "Prepayment {amount} for booking {booking} ({order}): {status}.",
+    },
+    "prepayment_alert_task": {
+        "ru": "Проверьте предоплату по записи {booking} ({order}): {alert}",
+        "uk": "Перевірте передоплату за записом {booking} ({order}): {alert}",
+        "en": "Check the prepayment for booking {booking} ({order}): {alert}",
+    },
+    "prepayment_refund_task": {
+        "ru": "Клиент отменил оплаченную запись {booking}: верните предоплату {amount} ({order}).",
+        "uk": "Клієнт скасував оплачений запис {booking}: поверніть передоплату {amount} ({order}).",
+        "en": "The client cancelled paid booking {booking}: refund the prepayment of {amount} ({order}).",
+    },
+    "prepayment_cancel_visit_task": {
+        "ru": "Предоплата по записи {booking} не поступила до {deadline}: запись отменяется ({order}). "
+              "Освободите время в журнале, если система записи не сделала этого сама.",
+        "uk": "Передоплата за записом {booking} не надійшла до {deadline}: запис скасовується ({order}). "
+              "Звільніть час у журналі, якщо система запису не зробила цього сама.",
+        "en": "No prepayment for booking {booking} by {deadline}: the booking is cancelled ({order}). "
+              "Free the slot in the booking system if it did not do so itself.",
+    },
     "lead_name": {
         "ru": "{client}: {pipeline}",
         "uk": "{client}: {pipeline}",

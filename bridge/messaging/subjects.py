@@ -42,6 +42,21 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "uk": "Ми сумуємо, {{ name }}",
         "en": "We miss you, {{ name }}",
     },
+    "prepayment_link": {
+        "ru": "Предоплата за запись {{ date }} в {{ time }}",
+        "uk": "Передоплата за запис {{ date }} о {{ time }}",
+        "en": "Prepayment for your booking on {{ date }} at {{ time }}",
+    },
+    "prepayment_paid": {
+        "ru": "Предоплата получена: {{ date }} в {{ time }}",
+        "uk": "Передоплату отримано: {{ date }} о {{ time }}",
+        "en": "Prepayment received: {{ date }} at {{ time }}",
+    },
+    "prepayment_expired": {
+        "ru": "Запись {{ date }} отменена",
+        "uk": "Запис {{ date }} скасовано",
+        "en": "Your booking on {{ date }} is cancelled",
+    },
     "lost_master_promo": {
         "ru": "{{ master }} ждёт вас снова",
         "uk": "{{ master }} чекає на вас знову",

@@ -16,6 +16,7 @@ from bridge.payments.registry import provider_for
 from bridge.store import prepayments as repo
 from bridge.store.db import Store
 from config.tenants import Tenant
+from pipelines.prepayment import PAYABLE
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,19 @@ def open_payment(
     with store.session() as s:
         repo.set_checkout_url(s, row_id, url)
     return OpenedPayment(row_id, order_ref, url, created)
+
+
+def link_for_booking(store: Store, tenant: Tenant, booking_id: str, public_url: str, now: datetime) -> str | None:
+    """The checkout link of the booking's attempt still open for payment (made now if it has none yet);
+    None when nothing is open any more (paid, cancelled or expired before the message went out)."""
+    with store.session() as s:
+        row = repo.latest_for_booking(s, tenant.slug, booking_id)
+        if row is None or repo.status_of(row) not in PAYABLE:
+            return None
+        if row.checkout_url:
+            return row.checkout_url
+        values = dict(amount=row.amount, currency=row.currency, deadline_at=row.deadline_at,
+                      description=row.description or booking_id, client_id=row.client_id, rule=row.rule,
+                      branch=row.branch, visit_at=row.visit_at)
+    opened = open_payment(store, tenant, booking_id=booking_id, public_url=public_url, now=now, **values)
+    return opened.url

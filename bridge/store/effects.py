@@ -17,8 +17,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from bridge.store import prepayments
 from bridge.store.models import CycleRow, LeadRow, LostStepRow, MessageRow
 from pipelines import actions as act
+from pipelines.prepayment import Outcome as PaymentOutcome
+from pipelines.prepayment import PrepaymentStatus, StatusChange
 from pipelines.stages import Outcome
 
 
@@ -100,6 +103,23 @@ def _cancel_message(s: Session, tenant: str, client_id: int, a: act.CancelMessag
     ).values(state="cancelled", error=a.reason))
 
 
+def _request_prepayment(s: Session, tenant: str, client_id: int, a: act.RequestPrepayment, now: datetime) -> None:
+    prepayments.create_attempt(
+        s, tenant=tenant, booking_id=a.booking_id, provider=a.provider, amount=a.amount, currency=a.currency,
+        deadline_at=a.deadline_at, now=now, client_id=client_id, rule=a.rule, branch=a.branch, visit_at=a.visit_at,
+        description=a.description,
+    )
+
+
+def _change_prepayment(s: Session, tenant: str, client_id: int, a: act.ChangePrepayment, now: datetime) -> None:
+    row = prepayments.latest_for_booking(s, tenant, a.booking_id, lock=True)
+    if row is None or row.attempt != a.attempt or row.status != a.old_status:
+        return  # a callback moved it first; its own change said what to do
+    change = StatusChange(PrepaymentStatus(a.old_status), PrepaymentStatus(a.new_status),
+                          PaymentOutcome.APPLIED if a.old_status != a.new_status else PaymentOutcome.NO_CHANGE, a.alert)
+    prepayments.apply_change(s, row, change, now)
+
+
 EFFECTS: dict[type[act.Action], Effect] = {
     act.RecordVisit: Effect(),  # written with the visit itself (``bridge.store.visits.upsert_visit``)
     act.UpsertContact: Effect(crm=CrmPhase.CONTACTS),
@@ -116,6 +136,8 @@ EFFECTS: dict[type[act.Action], Effect] = {
     act.UpdateCycle: Effect(local=_update_cycle),
     act.CloseCycle: Effect(local=_close_cycle),
     act.RecordLostStep: Effect(local=_lost_step),
+    act.RequestPrepayment: Effect(local=_request_prepayment),
+    act.ChangePrepayment: Effect(local=_change_prepayment),
     act.Skip: Effect(),
 }
 CRM_KINDS = frozenset(kind.__name__ for kind, effect in EFFECTS.items() if effect.crm is not None)

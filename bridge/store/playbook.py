@@ -11,7 +11,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bridge.store import links
-from bridge.store.models import AppliedAction, Client, CycleRow, LeadRow, LostStepRow, MessageRow, Visit
+from bridge.store.models import (
+    AppliedAction,
+    Client,
+    CycleRow,
+    LeadRow,
+    LostStepRow,
+    MessageRow,
+    PrepaymentRow,
+    Visit,
+)
 from bridge.store.visits import visit_state
 from pipelines.snapshot import (
     ClientState,
@@ -20,6 +29,7 @@ from pipelines.snapshot import (
     LeadStatus,
     LostProgress,
     LostStep,
+    PrepaymentState,
     Snapshot,
     TaskState,
 )
@@ -29,13 +39,15 @@ ACTIVE_MESSAGE_STATES = ("scheduled", "sent")
 
 
 def snapshot_for(
-    session: Session, client: Client | None, visit: Visit | None, *, with_applied: bool = True
+    session: Session, client: Client | None, visit: Visit | None, *, with_applied: bool = True,
+    with_prepayments: bool = False,
 ) -> Snapshot:
     """Everything the rules may consult about one client (and the event's booking, if stored).
 
     Seven queries for a client, however many visits, cycles and actions it has: its visits with their
     services, open cycles, leads, the latest win-back step, applied keys and messages. ``with_applied``
-    False leaves the keys out, for a caller whose recording drops known keys itself.
+    False leaves the keys out, for a caller whose recording drops known keys itself; ``with_prepayments``
+    adds one query, for tenants that take prepayments.
     """
     if client is None or client.id is None:
         return Snapshot(visit=visit_state(visit) if visit else None)
@@ -65,7 +77,22 @@ def snapshot_for(
         applied=frozenset(session.scalars(select(AppliedAction.key).where(AppliedAction.client_id == client.id)))
         if with_applied else frozenset(),
         marketing_sent_at=marketing,
+        prepayments=_prepayments(session, client.id) if with_prepayments else (),
     )
+
+
+def _prepayments(session: Session, client_id: int) -> tuple[PrepaymentState, ...]:
+    """The latest attempt of each of the client's bookings."""
+    latest: dict[str, PrepaymentRow] = {}
+    for row in session.scalars(select(PrepaymentRow).where(PrepaymentRow.client_id == client_id)
+                               .order_by(PrepaymentRow.booking_id, PrepaymentRow.attempt)):
+        latest[row.booking_id] = row
+    return tuple(prepayment_state(row) for row in latest.values())
+
+
+def prepayment_state(row: PrepaymentRow) -> PrepaymentState:
+    return PrepaymentState(row.booking_id, row.attempt, row.order_ref, row.status, row.amount, row.currency,
+                           row.deadline_at, row.receipt_number)
 
 
 def _messages(session: Session, client_id: int) -> tuple[bool, tuple]:

@@ -66,6 +66,10 @@ def create_attempt(
     return row, True
 
 
+def get(session: Session, prepayment_id: int) -> PrepaymentRow | None:
+    return session.get(PrepaymentRow, prepayment_id)
+
+
 def latest_for_booking(session: Session, tenant: str, booking_id: str, *, lock: bool = False) -> PrepaymentRow | None:
     query = (select(PrepaymentRow).where(PrepaymentRow.tenant == tenant, PrepaymentRow.booking_id == booking_id)
              .order_by(PrepaymentRow.attempt.desc()).limit(1))
@@ -140,14 +144,17 @@ def _record_refund(session: Session, row: PrepaymentRow, now: datetime) -> Ledge
     return entry
 
 
-def due_for_expiry(session: Session, now: datetime, *, limit: int = 500) -> list[PrepaymentRow]:
-    """Attempts still payable whose deadline has passed, oldest deadline first (``ix_prepayments_due``)."""
-    return list(session.scalars(
-        select(PrepaymentRow)
-        .where(PrepaymentRow.status.in_([s.value for s in PAYABLE]), PrepaymentRow.deadline_at <= now)
-        .order_by(PrepaymentRow.deadline_at)
-        .limit(limit)
-    ))
+def due_for_expiry(
+    session: Session, now: datetime, *, limit: int = 500, checked_before: datetime | None = None
+) -> list[PrepaymentRow]:
+    """Attempts still payable whose deadline has passed, oldest deadline first (``ix_prepayments_due``);
+    ``checked_before`` leaves out those touched since (a payment still in progress is asked about again
+    only after a while)."""
+    query = select(PrepaymentRow).where(PrepaymentRow.status.in_([s.value for s in PAYABLE]),
+                                        PrepaymentRow.deadline_at <= now)
+    if checked_before is not None:
+        query = query.where(PrepaymentRow.updated_at < checked_before)
+    return list(session.scalars(query.order_by(PrepaymentRow.deadline_at).limit(limit)))
 
 
 def set_checkout_url(session: Session, row_id: int, url: str) -> None:

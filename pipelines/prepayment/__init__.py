@@ -8,6 +8,7 @@ from pipelines.prepayment.decide import ClientFacts, PrepaymentDecision, Reason,
 from pipelines.prepayment.money import amount_text, minor_unit, round_amount
 from pipelines.prepayment.orders import order_reference
 from pipelines.prepayment.status import (
+    CLOSED_UNPAID,
     CRM_OPTION,
     PAYABLE,
     Effect,
@@ -22,7 +23,7 @@ from pipelines.prepayment.status import (
 )
 
 __all__ = [
-    "CRM_OPTION", "PAYABLE", "ClientFacts", "Effect", "Outcome", "PaymentReport", "PrepaymentDecision",
+    "CLOSED_UNPAID", "CRM_OPTION", "PAYABLE", "ClientFacts", "Effect", "Outcome", "PaymentReport", "PrepaymentDecision",
     "PrepaymentStatus", "ProviderStatus", "Reason", "StatusChange", "amount_text", "decide", "minor_unit",
     "on_booking_cancelled", "on_deadline", "on_report", "order_reference", "payment_deadline", "round_amount",
 ]

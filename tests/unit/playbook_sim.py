@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from pipelines.actions import (
     Action,
     CancelMessage,
+    ChangePrepayment,
     CloseCycle,
     CompleteTask,
     CreateLead,
@@ -23,6 +24,7 @@ from pipelines.actions import (
     OpenCycle,
     RecordLostStep,
     RecordVisit,
+    RequestPrepayment,
     RestoreTask,
     SendMessage,
     UpdateCycle,
@@ -30,7 +32,17 @@ from pipelines.actions import (
 from pipelines.events import Booking, BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
 from pipelines.planner import due, plan
 from pipelines.policy import Policy
-from pipelines.snapshot import ClientState, Cycle, LeadState, LeadStatus, LostProgress, Snapshot, TaskState, VisitState
+from pipelines.snapshot import (
+    ClientState,
+    Cycle,
+    LeadState,
+    LeadStatus,
+    LostProgress,
+    PrepaymentState,
+    Snapshot,
+    TaskState,
+    VisitState,
+)
 from pipelines.stages import Outcome
 
 TZ = ZoneInfo("Europe/Kyiv")
@@ -206,6 +218,20 @@ class Salon:
     def _do_RecordLostStep(self, a: RecordLostStep, now: datetime, ev: VisitEvent | None) -> None:
         progress = LostProgress(a.anchor_visit_id, a.lead_key, a.step, a.at)
         self.snapshot = dataclasses.replace(self.snapshot, lost=progress)
+
+    def _do_RequestPrepayment(self, a: RequestPrepayment, now: datetime, ev: VisitEvent | None) -> None:
+        state = PrepaymentState(a.booking_id, a.attempt, f"bk-{a.booking_id}-{a.attempt}", "pending", a.amount,
+                                a.currency, a.deadline_at)
+        self._prepayment(state)
+
+    def _do_ChangePrepayment(self, a: ChangePrepayment, now: datetime, ev: VisitEvent | None) -> None:
+        current = self.snapshot.prepayment(a.booking_id)
+        assert current is not None and current.status == a.old_status
+        self._prepayment(dataclasses.replace(current, status=a.new_status))
+
+    def _prepayment(self, state: PrepaymentState) -> None:
+        others = tuple(p for p in self.snapshot.prepayments if p.booking_id != state.booking_id)
+        self.snapshot = dataclasses.replace(self.snapshot, prepayments=(*others, state))
 
     def _cycle(self, cycle: Cycle) -> None:
         others = tuple(c for c in self.snapshot.cycles if c.category != cycle.category)

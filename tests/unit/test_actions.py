@@ -8,6 +8,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import Enum
 
 import pytest
@@ -30,7 +31,7 @@ def _sample(hint: typing.Any) -> typing.Any:
         return WHEN
     if isinstance(hint, type) and issubclass(hint, Enum):
         return list(hint)[-1]
-    return {str: "x-1", bool: True, int: 7}[hint]
+    return {str: "x-1", bool: True, int: 7, Decimal: Decimal("123.45")}[hint]
 
 
 def sample(cls: type[Action]) -> Action:

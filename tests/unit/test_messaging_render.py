@@ -35,6 +35,8 @@ VALUES = {
     "bonus": "-10%",
     "link": "https://salon.example/c/tok",
     "amount": Decimal("200"),
+    "deadline": "13.03.2025 20:00",
+    "receipt": "PP-000042",
 }
 SHOWN = {"date": {"ru": "14.03.2025", "uk": "14.03.2025", "en": "2025-03-14"}, "time": "10:30"}
 

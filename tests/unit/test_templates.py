@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
+from config.prepayment_model import AmountKind, AmountSpec, PrepaymentConfig, PrepaymentRule
 from pipelines.actions import SendMessage
 from pipelines.events import BookingStatus as S
+from pipelines.prepayment import Effect, Outcome, StatusChange
+from pipelines.prepayment import PrepaymentStatus as Status
+from pipelines.rules.context import Scene
+from pipelines.rules.prepayment import on_change
 from pipelines.templates import EXECUTOR_FILLS, TEMPLATES, default_text, placeholders_in
 from tests.unit.playbook_sim import MANICURE, POLICY, T0, Salon
 from tests.unit.playbook_sim import event as ev
@@ -22,10 +28,13 @@ EXPECTED = {
     "promo",
     "lost_reminder",
     "lost_master_promo",
+    "prepayment_link",
+    "prepayment_paid",
+    "prepayment_expired",
 }
 
 
-def test_the_eight_templates_exist():
+def test_the_eleven_templates_exist():
     assert set(TEMPLATES) == EXPECTED
 
 
@@ -43,9 +52,16 @@ def test_unknown_languages_fall_back_to_russian():
 
 def test_every_message_the_rules_build_fills_its_placeholders():
     """Drive a client through booking, visit, reminders and the lost sequence; check every context."""
-    policy = dataclasses.replace(POLICY, triggers=POLICY.triggers | {"repeat_promo"})
+    prepayment = PrepaymentConfig(provider="liqpay", rules=(
+        PrepaymentRule(name="all", amount=AmountSpec(AmountKind.FIXED, Decimal(200))),), currency="UAH")
+    policy = dataclasses.replace(POLICY, triggers=POLICY.triggers | {"repeat_promo"}, prepayment=prepayment)
     salon, day = Salon(policy=policy), timedelta(days=1)
     salon.send(ev("v1", S.SCHEDULED, T0 + 3 * day, MANICURE, occurred=T0))
+    paid = salon.snapshot.prepayment("v1")
+    scene = Scene(snapshot=salon.snapshot, policy=policy, now=T0 + day, client=salon.snapshot.client)
+    for status, effect in ((Status.PAID, Effect.NOTIFY_CLIENT), (Status.EXPIRED, Effect.NOTIFY_CLIENT)):
+        change = StatusChange(Status.PENDING, status, Outcome.APPLIED, None, (effect,))
+        salon.apply(on_change(scene, paid, change, status.value), T0 + day)
     salon.send(ev("v1", S.COMPLETED, T0 + 3 * day, MANICURE, occurred=T0 + 3 * day + timedelta(hours=2)))
     salon.tick_daily(T0 + 4 * day, 120)
     messages = [a for a in salon.log if isinstance(a, SendMessage)]

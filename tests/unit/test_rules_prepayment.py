@@ -1,0 +1,156 @@
+"""Paid booking in the plan: which bookings ask for a prepayment, and what each status change shows."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from decimal import Decimal
+
+from config.prepayment_model import (
+    AmountKind,
+    AmountSpec,
+    Exemptions,
+    PaidThenCancelled,
+    PrepaymentConfig,
+    PrepaymentRule,
+)
+from pipelines.actions import (
+    AddNote,
+    ChangePrepayment,
+    CreateLead,
+    CreateTask,
+    RequestPrepayment,
+    SendMessage,
+    Skip,
+    UpdateFields,
+)
+from pipelines.events import BookingStatus as S
+from pipelines.prepayment import Effect, Outcome, PrepaymentStatus, StatusChange
+from pipelines.rules.context import Scene
+from pipelines.rules.prepayment import on_change
+from tests.unit.playbook_sim import HAIRCUT, MANICURE, POLICY, T0, Salon, of
+from tests.unit.playbook_sim import event as ev
+
+DAY = timedelta(days=1)
+MANICURE_PRICED = dataclasses.replace(MANICURE, price=Decimal("800"))
+CONFIG = PrepaymentConfig(
+    provider="liqpay",
+    rules=(PrepaymentRule(name="manicure", categories=("Манікюр",),
+                          amount=AmountSpec(AmountKind.PERCENT, Decimal(25))),),
+    currency="UAH",
+    exempt=Exemptions(completed_visits=3),
+)
+PAYING = dataclasses.replace(POLICY, prepayment=CONFIG, currency="UAH")
+
+
+def salon(config: PrepaymentConfig = CONFIG) -> Salon:
+    return Salon(policy=dataclasses.replace(PAYING, prepayment=config))
+
+
+def book(s: Salon, booking: str = "b1", service=MANICURE_PRICED, status=S.SCHEDULED, occurred=T0):
+    return s.send(ev(booking, status, T0 + 5 * DAY, service, occurred=occurred), now=occurred)
+
+
+def test_a_first_booking_a_rule_selects_asks_for_a_prepayment_on_its_new_lead():
+    s = salon()
+    actions = book(s)
+    [request] = of(actions, RequestPrepayment)
+    assert (request.amount, request.currency, request.attempt, request.provider) == (Decimal("200.00"), "UAH", 1,
+                                                                                     "liqpay")
+    assert T0 < request.deadline_at <= T0 + 5 * DAY - timedelta(hours=12)
+    [lead] = of(actions, CreateLead)
+    [field] = [a for a in of(actions, UpdateFields) if a.lead_key]
+    assert field.lead_key == lead.key and field.fields == {"prepayment_status": "pending"}
+    [link] = [m for m in of(actions, SendMessage) if m.template == "prepayment_link"]
+    assert link.context["amount"] == "200.00 UAH" and link.booking_id == "b1" and link.context["deadline"]
+    assert any("200.00 UAH" in n.text and n.lead_key == lead.key for n in of(actions, AddNote))
+
+
+def test_no_rule_no_prepayment_and_the_plan_says_why():
+    actions = book(salon(), service=HAIRCUT)
+    assert of(actions, RequestPrepayment) == []
+    assert any(isinstance(a, Skip) and "no_rule" in a.reason for a in actions)
+
+
+def test_a_regular_client_is_exempt():
+    s = salon()
+    for i in range(3):
+        book(s, f"v{i}", status=S.COMPLETED, occurred=T0 + i * DAY)
+    actions = book(s, "b9", occurred=T0 + 4 * DAY)
+    assert of(actions, RequestPrepayment) == []
+    assert any(isinstance(a, Skip) and "exempt" in a.reason for a in actions)
+
+
+def test_a_booking_cancelled_before_paying_cancels_its_prepayment():
+    s = salon()
+    book(s)
+    actions = book(s, status=S.CANCELLED, occurred=T0 + timedelta(hours=1))
+    [change] = of(actions, ChangePrepayment)
+    assert (change.old_status, change.new_status) == ("pending", "cancelled")
+    assert any(a.fields == {"prepayment_status": "expired"} for a in of(actions, UpdateFields) if a.lead_key)
+    assert s.snapshot.prepayment("b1").status == "cancelled"
+
+
+def test_a_booking_restored_after_its_prepayment_was_cancelled_asks_again_with_a_new_attempt():
+    s = salon()
+    book(s)
+    book(s, status=S.CANCELLED, occurred=T0 + timedelta(hours=1))
+    actions = book(s, status=S.SCHEDULED, occurred=T0 + timedelta(hours=2))
+    [request] = of(actions, RequestPrepayment)
+    assert request.attempt == 2
+
+
+def test_a_paid_booking_cancelled_by_the_client_follows_the_salons_policy():
+    for policy, tasks in ((PaidThenCancelled.KEEP, 0), (PaidThenCancelled.REFUND_REQUEST, 1)):
+        s = salon(dataclasses.replace(CONFIG, paid_then_cancelled=policy))
+        book(s)
+        paid = dataclasses.replace(s.snapshot.prepayment("b1"), status="paid")
+        s.snapshot = dataclasses.replace(s.snapshot, prepayments=(paid,))
+        actions = book(s, status=S.CANCELLED, occurred=T0 + timedelta(hours=1))
+        assert of(actions, ChangePrepayment) == []  # paid stays paid: a deposit, or money staff refund
+        assert len([t for t in of(actions, CreateTask) if "refund" in t.key]) == tasks
+
+
+def change(old, new, *effects, alert=None):
+    return StatusChange(old, new, Outcome.APPLIED if old is not new else Outcome.NO_CHANGE, alert, effects)
+
+
+def scene_of(s: Salon) -> Scene:
+    return Scene(snapshot=s.snapshot, policy=s.policy, now=T0 + DAY, client=s.snapshot.client)
+
+
+def test_paid_shows_green_on_the_lead_and_thanks_the_client():
+    s = salon()
+    book(s)
+    state = s.snapshot.prepayment("b1")
+    actions = on_change(scene_of(s), state, change(PrepaymentStatus.PENDING, PrepaymentStatus.PAID,
+                                                   Effect.UPDATE_LEAD, Effect.NOTIFY_CLIENT, Effect.NOTIFY_ADMIN),
+                        "cb:1")
+    assert [a.fields for a in of(actions, UpdateFields)] == [{"prepayment_status": "paid"}]
+    assert [m.template for m in of(actions, SendMessage)] == ["prepayment_paid"]
+    assert of(actions, AddNote) and of(actions, CreateTask) == []
+
+
+def test_expired_asks_staff_to_free_the_slot_and_tells_the_client():
+    s = salon()
+    book(s)
+    state = s.snapshot.prepayment("b1")
+    actions = on_change(scene_of(s), state, change(PrepaymentStatus.PENDING, PrepaymentStatus.EXPIRED,
+                                                   Effect.CANCEL_VISIT, Effect.UPDATE_LEAD, Effect.NOTIFY_CLIENT),
+                        "deadline")
+    assert [a.fields for a in of(actions, UpdateFields)] == [{"prepayment_status": "expired"}]
+    assert [m.template for m in of(actions, SendMessage)] == ["prepayment_expired"]
+    [task] = of(actions, CreateTask)
+    assert "b1" in task.text
+
+
+def test_held_money_becomes_a_task_with_the_alert():
+    s = salon()
+    book(s)
+    state = s.snapshot.prepayment("b1")
+    actions = on_change(scene_of(s), state, change(PrepaymentStatus.PENDING, PrepaymentStatus.HELD,
+                                                   Effect.UPDATE_LEAD, Effect.NOTIFY_ADMIN,
+                                                   alert="paid 150.00 UAH, asked 200.00 UAH"), "cb:2")
+    [task] = of(actions, CreateTask)
+    assert "150.00 UAH" in task.text
+    assert of(actions, SendMessage) == []
