@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bridge.store.models import Client, Visit, VisitService
 from pipelines.actions import RecordVisit
@@ -15,9 +15,11 @@ from pipelines.snapshot import VisitState
 
 
 def find_visit(session: Session, tenant: str, source: str, external_id: str) -> Visit | None:
-    return session.scalar(
-        select(Visit).where(Visit.tenant == tenant, Visit.source == source, Visit.external_id == external_id)
-    )
+    """The stored booking with its service lines (one query: an update compares them)."""
+    return session.scalars(
+        select(Visit).options(joinedload(Visit.services))
+        .where(Visit.tenant == tenant, Visit.source == source, Visit.external_id == external_id)
+    ).unique().first()
 
 
 def lock_client(session: Session, tenant: str, client_id: int) -> Client | None:
