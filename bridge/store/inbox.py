@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -129,27 +129,32 @@ class Claimed:
     payload: dict[str, Any]
 
 
+_CLAIM = (
+    update(InboundEvent)
+    .where(InboundEvent.id == bindparam("b_id"), InboundEvent.status.in_(OPEN_STATUSES))
+    .values(status="processing", lease_until=bindparam("b_lease_until"), attempts=InboundEvent.attempts + 1)
+    .returning(InboundEvent.source, InboundEvent.payload)
+)
+_FINISH = update(InboundEvent).where(InboundEvent.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), lease_until=None, error=bindparam("b_error"),
+    processed_at=bindparam("b_processed_at"))
+_OUTBOX_DONE = update(OutboxRow).where(OutboxRow.event_id == bindparam("b_id")).values(state="done")
+
+
 def claim(session: Session, event_id: int, now: datetime, lease: timedelta) -> Claimed | None:
     """Take an event that is not finished yet, with its source and payload; None when done (or unknown).
 
     A "processing" event is taken over too: its job id is fixed and RQ runs one execution of a job at
     a time, so a processing event seen by its own job is the leftover of a killed execution.
     """
-    row = session.execute(
-        update(InboundEvent)
-        .where(InboundEvent.id == event_id, InboundEvent.status.in_(OPEN_STATUSES))
-        .values(status="processing", lease_until=now + lease, attempts=InboundEvent.attempts + 1)
-        .returning(InboundEvent.source, InboundEvent.payload)
-    ).first()
+    row = session.execute(_CLAIM, {"b_id": event_id, "b_lease_until": now + lease}).first()
     return Claimed(row.source, dict(row.payload)) if row else None
 
 
 def finish(session: Session, event_id: int, status: str, now: datetime, error: str | None = None) -> None:
     """Close an event (done, stale, invalid, or retry) and its outbox row."""
     closed = status != "retry"
-    session.execute(
-        update(InboundEvent).where(InboundEvent.id == event_id)
-        .values(status=status, lease_until=None, error=error, processed_at=now if closed else None)
-    )
+    session.execute(_FINISH, {"b_id": event_id, "b_status": status, "b_error": error,
+                              "b_processed_at": now if closed else None})
     if closed:
-        session.execute(update(OutboxRow).where(OutboxRow.event_id == event_id).values(state="done"))
+        session.execute(_OUTBOX_DONE, {"b_id": event_id})

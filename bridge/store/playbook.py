@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from bridge.store import links
@@ -41,6 +41,29 @@ from pipelines.snapshot import (
 from pipelines.stages import Pipeline
 
 ACTIVE_MESSAGE_STATES = ("scheduled", "sent")
+CLIENT = bindparam("client_id")
+# Built once: a snapshot is read for every event and every clock evaluation, so the statements are not
+# rebuilt (and their clauses re-coerced) each time; only the client id changes.
+_VISITS = (
+    select(Visit.id, Visit.external_id, Visit.status, Visit.start_at, Visit.staff_id, Visit.version, Visit.categories,
+           Visit.staff_name, Visit.branch, VisitService.title)
+    .outerjoin(VisitService, VisitService.visit_id == Visit.id)
+    .where(Visit.client_id == CLIENT)
+    .order_by(Visit.start_at, Visit.external_id, VisitService.position)
+)
+_MESSAGES = select(MessageRow.template, MessageRow.marketing, MessageRow.state, MessageRow.sent_at,
+                   MessageRow.send_at).where(MessageRow.client_id == CLIENT,
+                                             or_(MessageRow.marketing.is_(True), MessageRow.template == "welcome"))
+_CYCLES = (
+    select(CycleRow.category, CycleRow.anchor_visit_id, CycleRow.due_at, CycleRow.period_days, CycleRow.task_key,
+           CycleRow.task_state, CycleRow.cancelled_by, CycleRow.task_exists, CycleRow.service, CycleRow.master)
+    .where(CycleRow.client_id == CLIENT, CycleRow.closed_at.is_(None)).order_by(CycleRow.id)
+)
+_LEADS = (select(LeadRow.key, LeadRow.pipeline, LeadRow.stage, LeadRow.status, LeadRow.manual)
+          .where(LeadRow.client_id == CLIENT).order_by(LeadRow.id))
+_LOST = (select(LostStepRow.anchor_visit_id, LostStepRow.lead_key, LostStepRow.step, LostStepRow.at)
+         .where(LostStepRow.client_id == CLIENT).order_by(LostStepRow.id.desc()).limit(1))
+_APPLIED = select(AppliedAction.key).where(AppliedAction.client_id == CLIENT)
 
 
 def snapshot_for(
@@ -75,25 +98,15 @@ def snapshot_for(
         cycles=_open_cycles(session, client.id),
         leads=_leads(session, client.id),
         lost=_lost(session, client.id),
-        applied=frozenset(session.scalars(select(AppliedAction.key).where(AppliedAction.client_id == client.id)))
-        if with_applied else frozenset(),
+        applied=frozenset(session.scalars(_APPLIED, {"client_id": client.id})) if with_applied else frozenset(),
         marketing_sent_at=marketing,
         prepayments=_prepayments(session, client.id) if with_prepayments else (),
     )
 
 
-_VISIT_COLUMNS = (Visit.id, Visit.external_id, Visit.status, Visit.start_at, Visit.staff_id, Visit.version,
-                  Visit.categories, Visit.staff_name, Visit.branch)
-
-
 def _visits(session: Session, client_id: int) -> tuple[VisitState, ...]:
     """The client's visits with their service titles, in one query (visits joined to their lines)."""
-    rows = session.execute(
-        select(*_VISIT_COLUMNS, VisitService.title)
-        .outerjoin(VisitService, VisitService.visit_id == Visit.id)
-        .where(Visit.client_id == client_id)
-        .order_by(Visit.start_at, Visit.external_id, VisitService.position)
-    )
+    rows = session.execute(_VISITS, {"client_id": client_id})
     titles: dict[int, list[str]] = {}
     first: dict[int, Any] = {}
     for row in rows:
@@ -111,21 +124,14 @@ def _visits(session: Session, client_id: int) -> tuple[VisitState, ...]:
 
 def _messages(session: Session, client_id: int) -> tuple[bool, tuple]:
     """Whether the welcome went out (or is scheduled), and the times of marketing messages sent or due."""
-    rows = session.execute(
-        select(MessageRow.template, MessageRow.marketing, MessageRow.state, MessageRow.sent_at, MessageRow.send_at)
-        .where(MessageRow.client_id == client_id, or_(MessageRow.marketing.is_(True), MessageRow.template == "welcome"))
-    ).all()
+    rows = session.execute(_MESSAGES, {"client_id": client_id}).all()
     welcomed = any(r.template == "welcome" for r in rows)
     marketing = tuple(r.sent_at or r.send_at for r in rows if r.marketing and r.state in ACTIVE_MESSAGE_STATES)
     return welcomed, marketing
 
 
 def _open_cycles(session: Session, client_id: int) -> tuple[Cycle, ...]:
-    rows = session.execute(
-        select(CycleRow.category, CycleRow.anchor_visit_id, CycleRow.due_at, CycleRow.period_days, CycleRow.task_key,
-               CycleRow.task_state, CycleRow.cancelled_by, CycleRow.task_exists, CycleRow.service, CycleRow.master)
-        .where(CycleRow.client_id == client_id, CycleRow.closed_at.is_(None)).order_by(CycleRow.id)
-    )
+    rows = session.execute(_CYCLES, {"client_id": client_id})
     return tuple(
         Cycle(category=r.category, anchor_visit_id=r.anchor_visit_id, due_at=r.due_at, period_days=r.period_days,
               task_key=r.task_key, task_state=TaskState(r.task_state), cancelled_by=r.cancelled_by,
@@ -135,10 +141,7 @@ def _open_cycles(session: Session, client_id: int) -> tuple[Cycle, ...]:
 
 
 def _leads(session: Session, client_id: int) -> tuple[LeadState, ...]:
-    rows = session.execute(
-        select(LeadRow.key, LeadRow.pipeline, LeadRow.stage, LeadRow.status, LeadRow.manual)
-        .where(LeadRow.client_id == client_id).order_by(LeadRow.id)
-    )
+    rows = session.execute(_LEADS, {"client_id": client_id})
     return tuple(
         LeadState(key=r.key, pipeline=Pipeline(r.pipeline), stage=r.stage, status=LeadStatus(r.status), manual=r.manual)
         for r in rows
@@ -146,10 +149,7 @@ def _leads(session: Session, client_id: int) -> tuple[LeadState, ...]:
 
 
 def _lost(session: Session, client_id: int) -> LostProgress | None:
-    row = session.execute(
-        select(LostStepRow.anchor_visit_id, LostStepRow.lead_key, LostStepRow.step, LostStepRow.at)
-        .where(LostStepRow.client_id == client_id).order_by(LostStepRow.id.desc()).limit(1)
-    ).first()
+    row = session.execute(_LOST, {"client_id": client_id}).first()
     if row is None:
         return None
     return LostProgress(anchor_visit_id=row.anchor_visit_id, lead_key=row.lead_key, step=LostStep(row.step),
