@@ -15,6 +15,7 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
 from config.prepayment import PrepaymentConfig, PrepaymentSchema
+from config.reconnect import ReconnectSchema, ReconnectSettings
 
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,62}$", error="lowercase letters, digits and dashes")
 ENV_NAME = validate.Regexp(r"^[A-Z_][A-Z0-9_]*$", error="an environment variable name (A-Z, 0-9, _)")
@@ -75,6 +76,8 @@ class Tenant:
     rules: dict[str, Any]
     path: Path | None = None
     prepayment: PrepaymentConfig | None = None  # None: no prepayment for this salon
+    reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)
+    api_token_env: str | None = None  # names the variable holding the tenant's API bearer token
 
     def secret(self, env_name: str | None) -> str | None:
         """The value of an environment variable this tenant names (None when unset)."""
@@ -160,6 +163,8 @@ class TenantSchema(_Strict):
     services = fields.Nested(CatalogSchema, load_default=lambda: Catalog())
     rules = fields.Dict(keys=fields.String(), load_default=dict)
     prepayment = fields.Nested(PrepaymentSchema, load_default=None)
+    reconnect = fields.Nested(ReconnectSchema, load_default=ReconnectSettings)
+    api_token_env = fields.String(validate=ENV_NAME, load_default=None)
 
     @validates("timezone")
     def known_zone(self, value: str, **_: Any) -> None:
@@ -256,6 +261,7 @@ def check_environment(tenant: Tenant) -> list[ConfigProblem]:
         "amocrm.client_secret_env": tenant.amocrm.client_secret_env,
         "amocrm.long_lived_token_env": tenant.amocrm.long_lived_token_env,
         "amocrm.webhook_token_env": tenant.amocrm.webhook_token_env,
+        "api_token_env": tenant.api_token_env,
     }
     path = tenant.path or Path(f"{tenant.slug}.yaml")
     return [
