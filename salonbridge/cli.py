@@ -178,3 +178,12 @@ def _register_report_commands() -> None:
 
 
 _register_report_commands()
+
+
+def _register_reconnect_commands() -> None:
+    from salonbridge.reconnect_cmds import reconnect
+
+    main.add_command(reconnect)
+
+
+_register_reconnect_commands()

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -39,8 +39,9 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
         # A deferred transaction that reads and then writes fails at once with "database is locked"
-        # instead of waiting; taking the write lock up front makes the busy timeout apply.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # instead of waiting; taking the write lock up front makes the busy timeout apply. Long reads
+        # (``Store.reading``) never write, so they take a plain snapshot and hold no lock.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
 
 
 class Store:
@@ -56,6 +57,14 @@ class Store:
         """A unit of work: committed when the block ends, rolled back on any exception."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only snapshot for long reads (scans, reports) that never holds up writers such as the intake."""
+        with self.engine.connect().execution_options(read_only=True) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (safe to run on every start)."""

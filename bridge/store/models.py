@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -81,9 +82,18 @@ class Client(Base):
     visits: Mapped[list[Visit]] = relationship(back_populates="client")
 
 
+# Bookings still expecting the client. Queries repeat this very text so SQLite can use the partial index.
+UPCOMING_STATUS = text("status IN ('scheduled', 'confirmed')")
+
+
 class Visit(Base):
     __tablename__ = "visits"
-    __table_args__ = (UniqueConstraint("tenant", "source", "external_id", name="uq_visits_source_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "source", "external_id", name="uq_visits_source_id"),
+        # bookings still to come, for the Reconnect scan (migration 0003_reconnect)
+        Index("ix_visits_upcoming", "tenant", "start_at", "client_id", sqlite_where=UPCOMING_STATUS,
+              postgresql_where=UPCOMING_STATUS),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(32))
@@ -110,6 +120,7 @@ class Visit(Base):
 
 class VisitService(Base):
     __tablename__ = "visit_services"
+    __table_args__ = (Index("ix_visit_services_service", "external_id", "category", "visit_id"),)  # renamed categories
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
