@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["salonbridge"] = services
 
-    from webhooks import amocrm_hooks, client_page, health, hooks, metrics, oauth, openapi, payment_hooks
+    from webhooks import amocrm_hooks, client_page, health, hooks, metrics, oauth, openapi, payment_hooks, reconnect_api
 
     app.register_blueprint(amocrm_hooks.bp)  # before the generic booking route it would otherwise match
     app.register_blueprint(payment_hooks.bp)  # likewise
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(openapi.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(client_page.bp)
+    app.register_blueprint(reconnect_api.bp)
 
     @app.errorhandler(HTTPException)
     def json_errors(exc: HTTPException):  # every error is JSON with a reason, never an HTML page

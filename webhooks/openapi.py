@@ -100,8 +100,14 @@ def document() -> dict[str, Any]:
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": _response("Text format")}}},
             **_client_page_paths(),
             **payment_hooks.openapi_paths(),
+            **_reconnect_paths(),
         },
-        "components": {"schemas": {"GenericEvent": GENERIC_EVENT_JSON_SCHEMA}},
+        "components": {
+            "schemas": {"GenericEvent": GENERIC_EVENT_JSON_SCHEMA, **_RECONNECT_SCHEMAS},
+            "securitySchemes": {"tenantToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "The value of the environment variable the tenant file names in `api_token_env`."}},
+        },
     }
 
 
@@ -125,6 +131,77 @@ def _client_page_paths() -> dict[str, Any]:
             "303": _response("Done; back to the page"), **refused}}},
         "/c/{token}/opt-in": {"post": {**post, "summary": "Resume messages", "responses": {
             "303": _response("Done; back to the page"), **refused}}},
+    }
+
+
+_COUNTS = {name: {"type": "integer", "minimum": 0} for name in (
+    "tracked", "learned", "due_this_week", "due_this_month", "at_risk", "suppressed")}
+_DATE = {"type": "string", "format": "date"}
+_FILTERS = {"type": "object", "properties": {"category": {"type": ["string", "null"]},
+                                             "branch": {"type": ["string", "null"]}}}
+_RECONNECT_SCHEMAS: dict[str, Any] = {
+    "ReconnectOverview": {
+        "type": "object",
+        "description": (
+            "Clients per category, per branch (of the client's latest visit in the category) and in total. "
+            "tracked: has an expected date; learned: from their own last three visits (else the category's "
+            "periodicity); due_this_week / due_this_month: expected by the week's Sunday / the month's last day, "
+            "not booked, not yet at risk; at_risk: more than tolerance_days past the expected date with no "
+            "upcoming booking; suppressed: as late, but booked (any category, any branch)."),
+        "properties": {
+            "tenant": {"type": "string"}, "today": _DATE, "week_end": _DATE, "month_end": _DATE,
+            "tolerance_days": {"type": "integer"}, "filters": _FILTERS,
+            "total": {"type": "object", "properties": _COUNTS},
+            "categories": {"type": "array", "items": {"type": "object", "properties": {
+                "category": {"type": "string"}, "label": {"type": "string"}, **_COUNTS}}},
+            "branches": {"type": "array", "items": {"type": "object", "properties": {
+                "branch": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]}, **_COUNTS}}},
+        },
+    },
+    "ReconnectClients": {
+        "type": "object",
+        "properties": {
+            "tenant": {"type": "string"}, "today": _DATE, "filters": _FILTERS,
+            "clients": {"type": "array", "description": "At-risk clients, most overdue first within a category",
+                        "items": {"type": "object", "properties": {
+                            "client_id": {"type": "integer"}, "name": {"type": ["string", "null"]},
+                            "phone": {"type": ["string", "null"], "description": "E.164, complete"},
+                            "email": {"type": ["string", "null"]}, "category": {"type": "string"},
+                            "category_label": {"type": "string"}, "branch": {"type": ["string", "null"]},
+                            "branch_name": {"type": ["string", "null"]}, "last_visit": _DATE,
+                            "interval_days": {"type": "integer"},
+                            "interval_source": {"enum": ["learned", "periodicity"]},
+                            "expected": _DATE, "days_late": {"type": "integer"}}}},
+        },
+    },
+}
+
+
+def _reconnect_paths() -> dict[str, Any]:
+    """Client Reconnect (docs/reconnect.md): the same content as `salonbridge reconnect TENANT --format json`."""
+    params = [
+        {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"name": "category", "in": "query", "schema": {"type": "string"},
+         "description": "Only this category: its name in any language, or its key"},
+        {"name": "branch", "in": "query", "schema": {"type": "string"},
+         "description": "Only clients whose latest visit in the category was at this branch id"},
+    ]
+    refused = {
+        "400": _response("Unknown category or branch; `known` lists the tenant's", {
+            **_ERROR, "properties": {**_ERROR["properties"], "known": {"type": "array", "items": {"type": "string"}}}}),
+        "404": _response("Unknown tenant, or missing or wrong token (no hint which)", _ERROR),
+        "503": _response("Storage unavailable; retry after the Retry-After header", _ERROR),
+    }
+
+    def get(summary: str, schema: str) -> dict[str, Any]:
+        ok = _response("The scan as of now", {"$ref": f"#/components/schemas/{schema}"})
+        return {"get": {"summary": summary, "parameters": params, "security": [{"tenantToken": []}],
+                        "responses": {"200": ok, **refused}}}
+
+    return {
+        "/api/tenants/{slug}/reconnect": get("Reconnect overview: expected, at risk, suppressed per category and "
+                                             "branch", "ReconnectOverview"),
+        "/api/tenants/{slug}/reconnect/clients": get("The at-risk clients to contact", "ReconnectClients"),
     }
 
 
