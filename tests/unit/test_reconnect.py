@@ -22,6 +22,7 @@ from pipelines.reconnect import (
     overview,
     period_ends,
     person_key,
+    same_people,
 )
 
 TZ = ZoneInfo("Europe/Kyiv")
@@ -196,3 +197,28 @@ def test_records_of_one_person_are_one_client():
     assert person_key(1, "+380671234567", "a@b.c") == person_key(2, " +380671234567", None)
     assert person_key(1, None, "Olha@Example.com") == person_key(2, None, "olha@example.com ")
     assert person_key(1, None, None) != person_key(2, None, None)
+
+
+def test_records_of_one_person_and_renamed_categories_merge_into_one_history():
+    tracker = Tracker(TZ, NOW)
+    for b in (bk("2026-03-01", client=1), bk("2026-04-01", "massage", client=2),
+              bk("2026-05-01", "body massage", client=2, branch="b2"), bk("2026-06-20", status=S.SCHEDULED, client=2)):
+        tracker.add(b)
+    people = same_people([(2, "+380671234567", None), (1, " +380671234567", None), (3, None, None)])
+    assert people == {2: 1}
+    tracker.merge(people, {"massage": "body massage"})
+    assert sorted((h.client, h.category, h.days, h.branch, h.ref) for h in tracker.histories()) == [
+        (1, "body massage", (date(2026, 4, 1), date(2026, 5, 1)), "b2", 2),
+        (1, "manicure", (date(2026, 3, 1),), "b1", 1),
+    ]
+    assert tracker.booked == {1}  # booked under the other record: the person is booked
+
+
+@pytest.mark.parametrize("zone", ["Europe/Kyiv", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu",
+                                  "America/St_Johns", "UTC"])
+def test_local_days_match_the_zone_around_every_transition(zone):
+    tz = ZoneInfo(zone)
+    tracker = Tracker(tz, NOW)
+    start = int(datetime(2025, 1, 1, tzinfo=TZ).timestamp())
+    for epoch in range(start, start + 2 * 366 * 86400, 7 * 60 + 13):  # every 7 min 13 s for two years
+        assert tracker.local_day(epoch) == datetime.fromtimestamp(epoch, tz).toordinal(), epoch
