@@ -37,7 +37,7 @@ class ClientBooking:
     """One booking of a client as the store knows it (any status), in the shape the rules read."""
 
     booking_id: str
-    client: Hashable  # the person (see ``person_key``)
+    client: Hashable  # one key per person (records of one person: see ``same_people``)
     status: BookingStatus
     start_at: datetime  # aware
     categories: tuple[str, ...] = ()  # canonical; a package lists every category it counts for
