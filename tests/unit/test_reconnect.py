@@ -222,3 +222,13 @@ def test_local_days_match_the_zone_around_every_transition(zone):
     start = int(datetime(2025, 1, 1, tzinfo=TZ).timestamp())
     for epoch in range(start, start + 2 * 366 * 86400, 7 * 60 + 13):  # every 7 min 13 s for two years
         assert tracker.local_day(epoch) == datetime.fromtimestamp(epoch, tz).toordinal(), epoch
+
+
+def test_a_visit_late_on_the_night_clocks_change_falls_on_its_local_day():
+    for hour in range(0, 24):  # Kyiv moves from +02:00 to +03:00 at 03:00 on 29 March 2026
+        start = datetime(2026, 3, 28, 22, tzinfo=ZoneInfo("UTC")) + timedelta(hours=hour, minutes=59)
+        tracker = Tracker(TZ, NOW)
+        tracker.local_day(start.timestamp())  # warm the quarter-hour memo the fast path reads
+        tracker.visit("olha", start.timestamp(), ("manicure",), None)
+        [history] = tracker.histories()
+        assert history.last_visit == start.astimezone(TZ).date(), start
