@@ -6,7 +6,7 @@ so it stays small), and under which categories each service was recorded (an ind
 services-by-category grouping reads without touching the table).
 
 Revision ID: 0003_reconnect
-Revises: 0003
+Revises: 0004_prepayments
 Create Date: 2026-12-05 08:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_reconnect"
-down_revision = "0003"
+down_revision = "0004_prepayments"
 branch_labels = None
 depends_on = None
 
