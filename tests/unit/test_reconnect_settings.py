@@ -12,7 +12,7 @@ from config.tenants import check_environment, load_tenant_file
 from salonbridge.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "tenants" / "example.yaml"
-BASE = EXAMPLE.read_text(encoding="utf-8").split("api_token_env:")[0]
+BASE = EXAMPLE.read_text(encoding="utf-8").split("# The salon's JSON API")[0]
 
 
 def tenant_file(tmp_path: Path, extra: str) -> Path:
@@ -27,10 +27,10 @@ def test_without_the_section_every_default_applies(tmp_path):
     assert tenant.api_token_env is None
 
 
-def test_the_shipped_example_spells_out_the_defaults():
-    tenant = load_tenant_file(EXAMPLE)
-    assert tenant.reconnect == ReconnectSettings()
-    assert tenant.api_token_env == "EXAMPLE_API_TOKEN"
+def test_the_shipped_example_spells_out_the_defaults(tmp_path):
+    assert load_tenant_file(EXAMPLE).reconnect == ReconnectSettings()
+    text = EXAMPLE.read_text(encoding="utf-8").replace("# api_token_env:", "api_token_env:")
+    assert load_tenant_file(tenant_file(tmp_path, text.removeprefix(BASE))).api_token_env == "EXAMPLE_API_TOKEN"
 
 
 def test_settings_are_read(tmp_path):
