@@ -90,7 +90,7 @@ class Visit(Base):
     __tablename__ = "visits"
     __table_args__ = (
         UniqueConstraint("tenant", "source", "external_id", name="uq_visits_source_id"),
-        # bookings still to come, for the Reconnect scan (migration 0003_reconnect)
+        # bookings still to come, for the Reconnect scan (migration 0005_reconnect)
         Index("ix_visits_upcoming", "tenant", "start_at", "client_id", sqlite_where=UPCOMING_STATUS,
               postgresql_where=UPCOMING_STATUS),
     )

@@ -5,7 +5,7 @@ which clients have a booking still to come (a partial index holds only scheduled
 so it stays small), and under which categories each service was recorded (an index the
 services-by-category grouping reads without touching the table).
 
-Revision ID: 0003_reconnect
+Revision ID: 0005_reconnect
 Revises: 0004_prepayments
 Create Date: 2026-12-05 08:00:00
 """
@@ -13,7 +13,7 @@ Create Date: 2026-12-05 08:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_reconnect"
+revision = "0005_reconnect"
 down_revision = "0004_prepayments"
 branch_labels = None
 depends_on = None
