@@ -312,7 +312,8 @@ class Provisioner:
         else:
             self._note("pipeline", spec.pipeline.value, spec.name, Action.UNCHANGED, f"id {pid}")
         statuses = _statuses(pipeline)
-        ids = self._open_stages(spec, pid, [s for s in statuses if s.get("type", 0) == 0 and s["id"] not in (142, 143)])
+        open_stages = [s for s in statuses if s.get("type", 0) == 0 and s["id"] not in (WON_ID, LOST_ID)]
+        ids = self._open_stages(spec, pid, open_stages)
         for key, name, sid in ((WON, spec.won, WON_ID), (LOST, spec.lost, LOST_ID)):
             current = next((s for s in statuses if s["id"] == sid), None)
             self._closing_stage(spec, pid, key, name, current)
