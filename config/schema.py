@@ -74,17 +74,19 @@ class Flag(fields.Field):
 
 
 class Text(fields.Field):
-    """Non-empty text, stripped. ``pattern``/``hint``: a regular expression it must match and what to say."""
+    """Non-empty text, stripped. ``pattern``/``hint``: a regular expression it must match and what to say;
+    ``echo`` adds the value to the message (never for fields that might hold a pasted secret)."""
 
-    def __init__(self, *, pattern: re.Pattern[str] | None = None, hint: str = "", **kwargs: Any) -> None:
+    def __init__(self, *, pattern: re.Pattern[str] | None = None, hint: str = "", echo: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(error_messages=REQUIRED, **kwargs)
-        self.pattern, self.hint = pattern, hint
+        self.pattern, self.hint, self.echo = pattern, hint, echo
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             raise ValidationError("must be non-empty text")
         if self.pattern is not None and not self.pattern.match(value.strip()):
-            raise ValidationError(self.hint)
+            raise ValidationError(f"{self.hint}; got {value!r}" if self.echo else self.hint)
         return value.strip()
 
 

@@ -240,9 +240,9 @@ class TenantSchema(_WithVocabulary):
     name = fields.String(required=True)
     timezone = fields.String(required=True)
     language = Choice(LANGUAGES, load_default="ru")
-    currency = Text(load_default="RUB", pattern=CURRENCY,
+    currency = Text(load_default="RUB", pattern=CURRENCY, echo=True,
                     hint="expected a 3-letter ISO 4217 currency code in capitals, e.g. UAH, RUB, EUR")
-    country = Text(load_default="RU", pattern=COUNTRY,
+    country = Text(load_default="RU", pattern=COUNTRY, echo=True,
                    hint="expected a 2-letter ISO 3166 country code in capitals, e.g. UA, RU, KZ")
     working_hour = WholeNumber(0, 23, load_default=10)
     branches = fields.List(fields.Nested(BranchSchema), required=True, validate=validate.Length(min=1))
@@ -336,6 +336,6 @@ def credential_problems(tenant: Tenant) -> Problems:
     """A tenant whose file names no way to reach its amoCRM (its events would pile up unsent)."""
     if tenant.amocrm.has_credentials:
         return []
-    return [("amocrm", "no amoCRM credentials: name client_id_env and client_secret_env (OAuth), "
+    return [("amocrm", "names no credentials: add client_id_env and client_secret_env (OAuth), "
                        "or long_lived_token_env (a private integration's token)")]
 

@@ -232,10 +232,10 @@ def match_category(line: ServiceLine, policy: Policy, listing: Listing | None = 
         rule = rules.get(normalize(key))
         if rule and (rule.category or rule.counts_for):
             return CategoryMatch(rule.category or rule.counts_for[0], line.category_id, how)
-    if line.category or line.category_id:
-        return CategoryMatch(line.category, line.category_id, "from the booking system")
+    if line.category or line.category_id:  # a category known only by its id is named by it
+        return CategoryMatch(line.category or line.category_id, line.category_id, "from the booking system")
     if listing and (listing.category or listing.category_id):
-        return CategoryMatch(listing.category, listing.category_id, "from the booking catalog")
+        return CategoryMatch(listing.category or listing.category_id, listing.category_id, "from the booking catalog")
     name = _category_named(line.title, policy)
     if name:
         return CategoryMatch(name, None, "by category name")
