@@ -18,7 +18,7 @@ from bridge.booking.errors import BookingInputError
 from bridge.booking.source import CatalogLookup, Poller, Source, SourceApiError
 from bridge.services import Services
 from bridge.store import catalog as cached
-from bridge.store.models import TenantState
+from bridge.store.watermarks import booking_watermark, set_booking_watermark
 from config.tenants import Tenant
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,7 @@ def catch_up(svc: Services, now: datetime) -> int:
 
 
 def _catch_up_tenant(svc: Services, tenant: Tenant, source: Source, poller: Poller, now: datetime) -> int:
-    with svc.store.session() as s:
-        state = s.get(TenantState, tenant.slug)
-        watermark = state.booking_watermark if state else None
+    watermark = booking_watermark(svc.store, tenant.slug)
     if watermark and now - watermark < timedelta(seconds=tenant.booking.poll_interval_s):
         return 0
     since = (watermark or now - FIRST_LOOKBACK) - OVERLAP
@@ -67,10 +65,7 @@ def _catch_up_tenant(svc: Services, tenant: Tenant, source: Source, poller: Poll
     finally:
         if lookup is not None:
             lookup.close()
-    with svc.store.session() as s:
-        state = s.get(TenantState, tenant.slug) or TenantState(slug=tenant.slug)
-        state.booking_watermark = now
-        s.merge(state)
+    set_booking_watermark(svc.store, tenant.slug, now)
     if stored:
         log.info("catch-up for %s recovered %d event(s) missed by webhooks", tenant.slug, stored)
     return stored
