@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from marshmallow import ValidationError, fields, post_load, validate, validates, validates_schema
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates, validates_schema
 
 from config.prepayment import PrepaymentConfig, PrepaymentSchema
 from config.reconnect import ReconnectSchema, ReconnectSettings
@@ -226,9 +226,20 @@ def _days(value: Any) -> int | None:
     return None if value is None else WholeNumber(1, 730).deserialize(value)
 
 
+def _without_empty(data: Any, keys: tuple[str, ...]) -> Any:
+    """A section written with no value (``rules:`` alone on its line) is an empty section, not an error."""
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if not (k in keys and v is None)}
+    return data
+
+
 class CatalogSchema(Strict):
     categories = _Keyed(_days, load_default=dict)
     services = _Keyed(lambda item: ServiceOverrideSchema().load(item), load_default=dict)
+
+    @pre_load
+    def empty_sections(self, data: Any, **_: Any) -> Any:
+        return _without_empty(data, ("categories", "services"))
 
     @post_load
     def make(self, data: dict, **_: Any) -> Catalog:
@@ -253,6 +264,10 @@ class TenantSchema(_WithVocabulary):
     prepayment = fields.Nested(PrepaymentSchema, load_default=None)
     reconnect = fields.Nested(ReconnectSchema, load_default=ReconnectSettings)
     api_token_env = EnvName(load_default=None)
+
+    @pre_load
+    def empty_sections(self, data: Any, **_: Any) -> Any:
+        return _without_empty(data, ("services", "rules"))
 
     @validates("timezone")
     def known_zone(self, value: str, **_: Any) -> None:

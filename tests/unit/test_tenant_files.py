@@ -142,3 +142,8 @@ def test_settings_carry_the_token_key_and_web_server_values():
     assert s.to_env()["SALONBRIDGE_TOKEN_KEY"] == "k" * 32
     assert Settings.from_env({"SALONBRIDGE_BIND": "0.0.0.0:80"}).web_bind == "0.0.0.0:80"
     assert Settings.from_env({}).token_key is None
+
+
+def test_a_section_left_empty_is_an_empty_section(tmp_path):
+    result = check(tmp_path, lambda t: t.replace("rules: {}", "rules:"))
+    assert result.exit_code == 0, result.output
