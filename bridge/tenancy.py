@@ -17,6 +17,7 @@ from typing import Any
 from bridge.booking.registry import SOURCES
 from bridge.messaging.registry import settings_schemas
 from bridge.messaging.template_check import check_templates
+from config.prepayment import prepayment_env_problems, prepayment_problems
 from config.tenants import (
     ConfigProblem,
     Tenant,
@@ -71,10 +72,13 @@ def examine_document(
     notes: list[tuple[str, str]] = []
     if tenant is not None:
         catalog_problems, notes = check_catalog(tenant.catalog.categories, _service_rules(tenant), tenant.language)
-        problems += catalog_problems
+        problems += catalog_problems + prepayment_problems(tenant.prepayment, tenant.currency)
     if operational:
-        problems += unset_secrets(raw, environ) if require_env else []
+        if require_env:
+            problems += unset_secrets(raw, environ)
+            problems += prepayment_env_problems(tenant.prepayment, environ) if tenant is not None else []
         problems += credential_problems(tenant) if tenant is not None else []
+    problems = list(dict.fromkeys(problems))  # a secret both walks find is said once
     found.problems = [ConfigProblem(path, f, m) for f, m in problems]
     found.notes = [ConfigProblem(path, f, m, note=True) for f, m in notes]
     if tenant is not None and not problems:
@@ -110,6 +114,14 @@ def load_tenants(directory: Path, environ: Mapping[str, str]) -> dict[str, Tenan
     if found.problems:
         raise TenantFileError(found.problems)
     return found.tenants
+
+
+def load_tenant_file(path: Path, environ: Mapping[str, str] | None = None) -> Tenant:
+    """One tenant file as a starting process loads it; raises TenantFileError listing every problem."""
+    found = examine_document(read_yaml(path), path, environ or {})
+    if found.problems:
+        raise TenantFileError(found.problems)
+    return next(iter(found.tenants.values()))
 
 
 def policy_of(tenant: Tenant) -> Policy:

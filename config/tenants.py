@@ -267,7 +267,7 @@ class TenantSchema(_WithVocabulary):
 
     @pre_load
     def empty_sections(self, data: Any, **_: Any) -> Any:
-        return _without_empty(data, ("services", "rules"))
+        return _without_empty(data, ("services", "rules", "prepayment"))
 
     @validates("timezone")
     def known_zone(self, value: str, **_: Any) -> None:
