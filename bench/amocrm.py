@@ -105,8 +105,9 @@ def main() -> None:
             slugs = ("bench-a", "bench-b")
             for slug in slugs:
                 (root / "tenants" / f"{slug}.yaml").write_text(TENANT.format(slug=slug, url=url), encoding="utf-8")
-            settings = Settings.from_env({"SALONBRIDGE_INSTANCE": str(root), "SALONBRIDGE_LOG_LEVEL": "WARNING",
-                                          "SALONBRIDGE_TENANTS": str(root / "tenants")})
+            own = {"SALONBRIDGE_INSTANCE": str(root), "SALONBRIDGE_LOG_LEVEL": "WARNING",
+                   "SALONBRIDGE_TENANTS": str(root / "tenants")}
+            settings = Settings.from_env({**os.environ, **own})
             svc = Services.build(settings, migrate=True)
             for slug in slugs:
                 run_setup(svc.tenants[slug], svc)

@@ -116,10 +116,9 @@ def scan_all(svc, now: datetime) -> float:
 
     from bridge.store import playbook
     from bridge.store.models import Client, CycleRow, LostStepRow
-    from jobs.policy import policy_for
     from pipelines.planner import due
 
-    policy = policy_for(svc.tenants["bench"])
+    policy = svc.policy("bench")
 
     def run() -> None:
         with svc.store.session() as s:
@@ -139,8 +138,8 @@ def one_size(database_url: str, clients: int, folder: Path, baseline: bool) -> d
     from jobs.due import enqueue_due, evaluate
     from jobs.messages import send_due
 
-    settings = Settings.from_env({"SALONBRIDGE_INSTANCE": str(folder / "instance"), "DATABASE_URL": database_url,
-                                  "SALONBRIDGE_TENANTS": str(folder.parent / "tenants"),
+    settings = Settings.from_env({**os.environ, "SALONBRIDGE_INSTANCE": str(folder / "instance"),
+                                  "DATABASE_URL": database_url, "SALONBRIDGE_TENANTS": str(folder.parent / "tenants"),
                                   "SALONBRIDGE_LOG_LEVEL": "WARNING"})
     svc = Services.build(settings, migrate=True)
     try:

@@ -48,7 +48,7 @@ def main() -> None:
         (folder / "tenants" / "bench.yaml").write_text(
             synthetic.tenant_yaml("bench", "BENCH_HOOK", "http://127.0.0.1:9", "BENCH_AMO"), encoding="utf-8")
         os.environ.update(BENCH_HOOK="x" * 24, BENCH_AMO="not-used")
-        settings = Settings.from_env({"SALONBRIDGE_INSTANCE": str(folder / "instance"),
+        settings = Settings.from_env({**os.environ, "SALONBRIDGE_INSTANCE": str(folder / "instance"),
                                       "SALONBRIDGE_TENANTS": str(folder / "tenants"),
                                       "SALONBRIDGE_LOG_LEVEL": "WARNING"})
         svc = Services.build(settings, migrate=True)

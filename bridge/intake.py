@@ -7,15 +7,13 @@ replayed or polled record is deduplicated and ordered exactly like a live delive
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from redis.exceptions import RedisError
 
+from bridge.booking import registry
 from bridge.booking.errors import PayloadError
-from bridge.booking.generic import normalize_generic
-from bridge.booking.yclients import normalize_record
 from bridge.queue import JobQueue
 from bridge.store import inbox
 from bridge.store.db import Store
@@ -25,17 +23,13 @@ from pipelines.events import VisitEvent
 
 log = logging.getLogger(__name__)
 
-Normalizer = Callable[[dict[str, Any], Tenant, datetime], VisitEvent]
-NORMALIZERS: dict[str, Normalizer] = {"yclients": normalize_record, "generic": normalize_generic}
-
 
 def normalize(source: str, body: dict[str, Any], tenant: Tenant, now: datetime) -> VisitEvent:
     """Translate a source's body into a VisitEvent; raises PayloadError naming the bad fields."""
-    try:
-        normalizer = NORMALIZERS[source]
-    except KeyError:
-        raise PayloadError(f"unknown source {source!r}", {"source": ["unknown"]}) from None
-    return normalizer(body, tenant, now)
+    found = registry.get(source)
+    if found is None:
+        raise PayloadError(f"unknown source {source!r}", {"source": ["unknown"]})
+    return found.normalize(body, tenant, now)
 
 
 def store_event(store: Store, event: VisitEvent, now: datetime) -> Receipt:

@@ -1,4 +1,6 @@
-"""The per-process set of adapters built from Settings: store, queue, tenants (a composition helper)."""
+"""The per-process set of adapters built from Settings: store, queue, tenants and their Policies
+(a composition helper). Tenant files are read and checked first, so a bad file stops the process
+before it opens anything."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ from typing import Any
 
 from bridge.queue import JobQueue, connect, embedded_redis, embedded_url, stop_embedded
 from bridge.store.db import Store
+from bridge.tenancy import load_tenants, policy_of
 from config.settings import Settings
-from config.tenants import Tenant, load_tenants
+from config.tenants import Tenant
+from pipelines.policy import Policy
 
 
 @dataclass
@@ -17,11 +21,15 @@ class Services:
     store: Store
     queue: JobQueue
     tenants: dict[str, Tenant]
+    policies: dict[str, Policy] = field(default_factory=dict)
     _embedded: Any = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = False) -> Services:
-        """Open the database and Redis (starting the embedded Redis when no REDIS_URL is set)."""
+        """Read the tenant files, then open the database and Redis (starting the embedded Redis when no
+        REDIS_URL is set). Raises TenantFileError listing every problem of every tenant file."""
+        tenants = load_tenants(settings.tenants_dir, settings.environ)
+        policies = {slug: policy_of(tenant) for slug, tenant in tenants.items()}
         embedded = None
         url = settings.redis_url
         if url is None:
@@ -31,8 +39,14 @@ class Services:
         store = Store(settings.database_url)
         if migrate:
             store.migrate()
-        tenants = load_tenants(settings.tenants_dir) if settings.tenants_dir.is_dir() else {}
-        return cls(settings, store, JobQueue(connect(url), settings.queue_name), tenants, embedded)
+        return cls(settings, store, JobQueue(connect(url), settings.queue_name), tenants, policies, embedded)
+
+    def policy(self, slug: str) -> Policy:
+        """The tenant's Policy, built when its file was loaded."""
+        policy = self.policies.get(slug)
+        if policy is None:  # a tenant added after start-up (tests, tools)
+            policy = self.policies[slug] = policy_of(self.tenants[slug])
+        return policy
 
     def after_fork(self) -> None:
         """In a forked child: drop inherited pooled DB connections without closing the parent's."""

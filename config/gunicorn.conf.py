@@ -1,9 +1,10 @@
 """gunicorn settings: sync workers, a timeout well under the senders' 15 s delivery deadline."""
 
-import os
+from config.settings import Settings
 
-bind = os.environ.get("SALONBRIDGE_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+_settings = Settings.from_env()
+bind = _settings.web_bind
+workers = _settings.web_workers
 timeout = 10
 graceful_timeout = 10
-accesslog = "-" if os.environ.get("SALONBRIDGE_ACCESS_LOG") else None
+accesslog = "-" if _settings.access_log else None

@@ -8,8 +8,8 @@ test merchant) is checked by ``prepayment_problems`` and ``prepayment_env_proble
 
 from __future__ import annotations
 
-import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -245,11 +245,11 @@ def secret_envs(config: PrepaymentConfig | None) -> dict[str, str]:
     return named
 
 
-def prepayment_env_problems(config: PrepaymentConfig | None) -> list[tuple[str, str]]:
-    """(field, message) for every secret the section names that the environment lacks (values never shown)."""
+def prepayment_env_problems(config: PrepaymentConfig | None, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(field, message) for every secret the section names that ``environ`` lacks (values never shown)."""
     problems = []
     for path, env in secret_envs(config).items():
-        value = os.environ.get(env)
+        value = environ.get(env)
         if not value:
             problems.append((path, f"environment variable {env} is not set"))
         elif re.search(r"\s", value):

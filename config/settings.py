@@ -1,10 +1,15 @@
-"""Process settings, read once from the environment by each entry point and passed down."""
+"""Process settings, read once from the environment by each entry point and passed down.
+
+This is the only module that reads the environment. The secrets a tenant file names (``*_env``) are
+looked up in ``Settings.environ``, the mapping the settings were read from: the live process
+environment in production, an explicit mapping in tests.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEV_SECRET_KEY = "dev-only-not-secret"
@@ -27,6 +32,15 @@ class Settings:
     queue_name: str = "salonbridge"
     sweep_after_s: int = 10
     max_body_bytes: int = 1024 * 1024
+    token_key: str | None = None  # SALONBRIDGE_TOKEN_KEY: encrypts stored amoCRM tokens (else SECRET_KEY)
+    web_bind: str = "127.0.0.1:8000"  # gunicorn's bind: SALONBRIDGE_BIND, else 127.0.0.1:$PORT
+    web_workers: int = 2  # WEB_CONCURRENCY
+    access_log: bool = False  # SALONBRIDGE_ACCESS_LOG
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def secret(self, name: str | None) -> str | None:
+        """The value of the environment variable ``name`` (None when unset or empty)."""
+        return (self.environ.get(name) or None) if name else None
 
     @property
     def embedded_redis_path(self) -> Path:
@@ -54,6 +68,9 @@ class Settings:
         sweep = env.get("SALONBRIDGE_SWEEP_AFTER_S", "10")
         if not sweep.isdigit():
             problems.append("SALONBRIDGE_SWEEP_AFTER_S: expected a whole number of seconds")
+        web_workers = env.get("WEB_CONCURRENCY", "2")
+        if not web_workers.isdigit() or int(web_workers) < 1:
+            problems.append("WEB_CONCURRENCY: expected a whole number of web processes (1 or more)")
         if problems:
             raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
         return cls(
@@ -66,6 +83,11 @@ class Settings:
             log_json=env.get("SALONBRIDGE_LOG_JSON", "") in {"1", "true", "yes"},
             public_url=env.get("SALONBRIDGE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             sweep_after_s=int(sweep),
+            token_key=env.get("SALONBRIDGE_TOKEN_KEY") or None,
+            web_bind=env.get("SALONBRIDGE_BIND") or f"127.0.0.1:{env.get('PORT') or '8000'}",
+            web_workers=int(web_workers),
+            access_log=bool(env.get("SALONBRIDGE_ACCESS_LOG")),
+            environ=env,
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -85,4 +107,6 @@ class Settings:
         }
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+        if self.token_key:
+            env["SALONBRIDGE_TOKEN_KEY"] = self.token_key
         return env

@@ -1,4 +1,11 @@
-"""Fill in service categories that the booking payload lacks (YCLIENTS webhooks carry none)."""
+"""Fill in each service line's category, the same way for every booking source.
+
+The order is ``pipelines.catalog.match_category``'s: the tenant's overrides by service id, then by exact
+title, then the booking system's own category (in the event, else its catalog for the event's branch),
+then the title read as a category name or alias. The catalog of a branch is fetched again when one of
+its services is missing (at most once a minute per branch) or, for a service it leaves uncategorised,
+when it is older than ten minutes.
+"""
 
 from __future__ import annotations
 
@@ -6,63 +13,65 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from bridge.booking.yclients import YclientsError
+from bridge.booking import registry
+from bridge.booking.source import Source, SourceApiError
 from bridge.services import Services
-from bridge.store.models import CatalogEntry
+from bridge.store import catalog as cached
 from config.tenants import Tenant
-from jobs.booking_sync import refresh_catalog, yclients_client
+from jobs.booking_sync import refresh_catalog
+from pipelines.catalog import CategoryMatch, Listing, match_category, with_category
 from pipelines.events import ServiceLine, VisitEvent
+from pipelines.policy import Policy
 
 log = logging.getLogger(__name__)
 
-
+MISS_REFETCH_AFTER = timedelta(minutes=1)  # a service the branch's cached catalog does not list
 REFETCH_AFTER = timedelta(minutes=10)  # a service YCLIENTS itself leaves uncategorised is not refetched per event
+_UNRESOLVED = ("by category name", "no match")  # what the catalog could still improve on
 
 
 def resolve_categories(svc: Services, tenant: Tenant, event: VisitEvent, now: datetime) -> VisitEvent:
-    """Categories from the tenant's overrides, then the cached catalog, then the booking system's API."""
-    lines = _resolve(svc, tenant, event)
-    if any(not line.category for line in lines) and event.booking.branch and _refetch(svc, tenant, event, now):
-        lines = _resolve(svc, tenant, event)
+    """The event with every service line's category (and the booking system's category id) filled in."""
+    lines = tuple(line for line, _ in match_services(svc, tenant, event, now))
     return dataclasses.replace(event, booking=dataclasses.replace(event.booking, services=lines))
 
 
-def _resolve(svc: Services, tenant: Tenant, event: VisitEvent) -> tuple[ServiceLine, ...]:
-    missing = [line.external_id for line in event.booking.services if not line.category]
-    cached = _cached(svc, tenant, event.source, missing) if missing else {}
-    return tuple(_with_category(line, tenant, cached) for line in event.booking.services)
+def match_services(
+    svc: Services, tenant: Tenant, event: VisitEvent, now: datetime
+) -> list[tuple[ServiceLine, CategoryMatch]]:
+    """Each service line with its category filled in, and how it was found (shown by dry runs)."""
+    policy = svc.policy(tenant.slug)
+    listings = _listings(svc, tenant, event, policy, now)
+    matched = []
+    for line in event.booking.services:
+        match = match_category(line, policy, listings.get(line.external_id))
+        matched.append((with_category(line, match), match))
+    return matched
 
 
-def _refetch(svc: Services, tenant: Tenant, event: VisitEvent, now: datetime) -> bool:
-    client = yclients_client(tenant) if event.source == "yclients" else None
-    if client is None:
+def _listings(svc: Services, tenant: Tenant, event: VisitEvent, policy: Policy, now: datetime) -> dict[str, Listing]:
+    """The branch's catalog entries of the lines neither the tenant file nor the event categorise."""
+    source, branch = registry.get(event.source), event.booking.branch
+    wanted = [line.external_id for line in event.booking.services if match_category(line, policy).rule in _UNRESOLVED]
+    if not wanted or source is None or source.catalog is None or not branch:
+        return {}
+    found = cached.listings(svc.store, tenant.slug, source.name, branch, wanted)
+    missing = [sid for sid in wanted if sid not in found]
+    uncategorised = [sid for sid, entry in found.items() if not (entry.category or entry.category_id)]
+    age_limit = MISS_REFETCH_AFTER if missing else REFETCH_AFTER if uncategorised else None
+    if age_limit is not None and _refetch(svc, tenant, source, branch, now, age_limit):
+        found = cached.listings(svc.store, tenant.slug, source.name, branch, wanted)
+    return found
+
+
+def _refetch(svc: Services, tenant: Tenant, source: Source, branch: str, now: datetime, age_limit: timedelta) -> bool:
+    lookup = source.catalog(tenant) if source.catalog else None
+    if lookup is None:
         return False
     try:
-        return refresh_catalog(svc, tenant, client, event.booking.branch, now, only_if_older=REFETCH_AFTER) > 0
-    except YclientsError as exc:  # categories stay unknown; the rules skip what needs them, with a reason
-        log.warning("service catalog of %s unavailable: %s", tenant.slug, exc)
+        return refresh_catalog(svc, tenant, source, lookup, branch, now, only_if_older=age_limit) > 0
+    except SourceApiError as exc:  # categories stay unknown; the rules skip what needs them, with a reason
+        log.warning("%s service catalog of %s, branch %s unavailable: %s", source.title, tenant.slug, branch, exc)
         return False
     finally:
-        client.close()
-
-
-def _with_category(line: ServiceLine, tenant: Tenant, cached: dict[str, str]) -> ServiceLine:
-    if line.category:
-        return line
-    override = tenant.catalog.services.get(line.external_id) or tenant.catalog.services.get(line.title)
-    category = (override.category if override else None) or cached.get(line.external_id)
-    return dataclasses.replace(line, category=category) if category else line
-
-
-def _cached(svc: Services, tenant: Tenant, source: str, service_ids: list[str]) -> dict[str, str]:
-    with svc.store.session() as s:
-        rows = s.execute(
-            select(CatalogEntry.service_id, CatalogEntry.category).where(
-                CatalogEntry.tenant == tenant.slug,
-                CatalogEntry.source == source,
-                CatalogEntry.service_id.in_(service_ids),
-            )
-        )
-        return {sid: cat for sid, cat in rows if cat}
+        lookup.close()

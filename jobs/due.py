@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from bridge.services import Services
 from bridge.store import actions, playbook, visits, wakeups
 from jobs import context
-from jobs.policy import policy_for
 from pipelines.planner import due
 from pipelines.wakeup import next_wakeup
 
@@ -54,7 +53,7 @@ def evaluate(svc: Services, tenant_slug: str, client_ids: Sequence[int], now: da
     if tenant is None:
         log.warning("due clients of unknown tenant %s dropped", tenant_slug)
         return 0
-    policy = policy_for(tenant)
+    policy = svc.policy(tenant.slug)
     total = 0
     for client_id in client_ids:
         with svc.store.session() as s:

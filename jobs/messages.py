@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bridge.amocrm.errors import AmoError
+from bridge.messaging import registry
 from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient
 from bridge.messaging.links import client_link
 from bridge.messaging.registry import NoChannel, build_channels, pick_channel
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 BATCH = 200
 LINK_LIFETIME = timedelta(days=60)
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
-CHANNEL_NAMES = {"sms": "SMS", "email": "Email", "salesbot": "Salesbot"}
 
 
 def send_due(svc: Services, now: datetime) -> int:
@@ -44,23 +44,23 @@ def send_due(svc: Services, now: datetime) -> int:
 
 
 def _send_all(svc: Services, tenant: Tenant, ids: list[int], now: datetime) -> int:
-    channels = build_channels(tenant, salesbot=_salesbot_client(svc, tenant))
+    channels = build_channels(tenant, amocrm=_amocrm_client(svc, tenant))
     sent = 0
     for message_id in ids:
         sent += _send_one(svc, tenant, channels, message_id, now)
     return sent
 
 
-def _salesbot_client(svc: Services, tenant: Tenant) -> Any:
-    channels = tenant.rules.get("channels") if isinstance(tenant.rules, dict) else None
-    if not (isinstance(channels, dict) and "salesbot" in channels):
+def _amocrm_client(svc: Services, tenant: Tenant) -> Any:
+    """The tenant's amoCRM client when one of its channels runs through amoCRM (Salesbot)."""
+    if not registry.uses_amocrm(tenant):
         return None
     from bridge.amocrm.connect import client_for
 
     try:
         return client_for(tenant, svc)
     except AmoError as exc:
-        log.warning("Salesbot unavailable for %s: %s", tenant.slug, exc)
+        log.warning("amoCRM channels unavailable for %s: %s", tenant.slug, exc)
         return None
 
 
@@ -124,6 +124,6 @@ def _finish(svc: Services, message_id: int, state: str, now: datetime, *, error:
 def _log_in_amocrm(svc: Services, tenant: Tenant, send: SendMessage, channel: str, text: str, now: datetime) -> None:
     """Every message is visible on the client's amoCRM contact, as a note (applied by the CRM sync)."""
     note = AddNote(key=f"note:{send.key}", client_id=send.client_id,
-                   text=f"{CHANNEL_NAMES.get(channel, channel)} → {send.template}:\n{text}")
+                   text=f"{registry.label(channel)} → {send.template}:\n{text}")
     with svc.store.session() as s:
         actions.record(s, tenant.slug, None, int(send.client_id), [note], now)

@@ -19,7 +19,6 @@ from bridge.services import Services
 from bridge.store import prepayments as repo
 from config.tenants import Tenant
 from jobs import context
-from jobs.policy import policy_for
 from pipelines.prepayment import Effect, PaymentReport, on_deadline
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ def expire(svc: Services, tenant_slug: str, prepayment_ids: list[int], now: date
                 row.updated_at = now  # asked again after RECHECK_EVERY
                 continue
             repo.apply_change(s, row, change, now, report)
-            record_change(s, policy_for(tenant), row, change, now, "deadline")
+            record_change(s, svc.policy(tenant.slug), row, change, now, "deadline")
         changed += change.changed
         if change.changed:
             log.info("prepayment %s of %s: %s at its deadline", order_ref, tenant_slug, change.new_status.value)

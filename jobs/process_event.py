@@ -16,7 +16,6 @@ from bridge.store import actions, inbox, playbook, visits
 from jobs import context
 from jobs.amocrm_events import reconcile
 from jobs.catalog import resolve_categories
-from jobs.policy import policy_for
 from pipelines.actions import RecordVisit, Skip
 from pipelines.events import VisitEvent
 from pipelines.planner import plan
@@ -60,7 +59,7 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
         s.flush()
         # Keys already recorded are dropped by ``actions.record`` (a plan is recorded in one transaction, so a
         # retried job never finds half of it), which spares loading every key the client ever had.
-        policy = policy_for(tenant)
+        policy = svc.policy(tenant.slug)
         snapshot = playbook.snapshot_for(s, client, visit, with_applied=False,
                                          with_prepayments=policy.prepayment is not None)
         planned = plan(event, snapshot, policy, now)

@@ -32,9 +32,10 @@ class BookingStatus(StrEnum):
 class ServiceLine:
     external_id: str
     title: str
-    category: str | None = None
+    category: str | None = None  # as the source or the catalog names it (canonical key: pipelines.catalog)
     price: Decimal | None = None
     quantity: int = 1
+    category_id: str | None = None  # the booking system's id of that category, when it gives one
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class VisitEvent:
                     category=s.get("category"),
                     price=_decimal(s.get("price")),
                     quantity=int(s.get("quantity") or 1),
+                    category_id=s.get("category_id"),
                 )
                 for s in b.get("services") or ()
             ),

@@ -1,8 +1,8 @@
-"""Policy: a tenant's rules as plain values, built from its YAML by the caller, never read from env.
+"""Policy: a tenant's rules as plain values, never read from env.
 
-``Policy.from_rules`` turns the tenant file's ``services:`` and ``rules:`` sections into a Policy and
-reports every problem with its field path (``rules.lost_after_days.manicure: ...``) so that
-``salonbridge check`` can print them. Defaults are documented on each field and in docs/playbook.md.
+The tenant file is validated where it is loaded (config/, at start-up and by ``salonbridge check``) and
+``bridge.tenancy.policy_of`` builds each tenant's Policy from the checked values once per process.
+The defaults live here only: documented on each field and in docs/playbook.md.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.prepayment_model import PrepaymentConfig
+from config.vocabulary import LANGUAGES
 from pipelines.catalog import CatalogOverrides
 from pipelines.stages import STAGE_NAMES, Pipeline
 
@@ -30,16 +30,7 @@ TRIGGERS: tuple[str, ...] = (
     "lost_master_promo",  # Lost clients: the "come back to <master>" step's message
 )
 DEFAULT_TRIGGERS = frozenset(TRIGGERS) - {"repeat_promo"}
-LANGUAGES = ("ru", "uk", "en")
-CHANNELS = ("sms", "email", "salesbot")
-
-
-class PolicyError(ValueError):
-    """Invalid tenant rules; ``problems`` holds (field path, message) pairs, all of them at once."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("; ".join(f"{path}: {message}" for path, message in self.problems))
+__all__ = ["DEFAULT_TRIGGERS", "LANGUAGES", "TRIGGERS", "Policy"]
 
 
 @dataclass(frozen=True)
@@ -95,26 +86,3 @@ class Policy:
 
     def branch_label(self, branch: str | None) -> str:
         return self.branch_names.get(branch or "") or self.salon_name
-
-    @classmethod
-    def from_rules(
-        cls,
-        tenant_slug: str,
-        timezone_name: str,
-        working_hour: int,
-        catalog_categories: Mapping[str, int],
-        catalog_services: Mapping[str, Any],
-        rules: Mapping[str, Any],
-        *,
-        language: str = "ru",
-        salon_name: str = "",
-        branch_names: Mapping[str, str] | None = None,
-    ) -> Policy:
-        """Validate the tenant's sections and build its Policy; raises PolicyError listing every problem.
-
-        ``language``, ``salon_name`` and ``branch_names`` come from the tenant file's top level.
-        """
-        from pipelines.policy_rules import parse
-
-        fields = parse(tenant_slug, timezone_name, working_hour, catalog_categories, catalog_services, rules, language)
-        return cls(**fields, salon_name=salon_name, branch_names=dict(branch_names or {}))

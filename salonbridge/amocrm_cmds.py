@@ -6,7 +6,6 @@ shows where a token comes from and when it expires.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -101,7 +100,7 @@ def connect(tenant: str, token_env: str | None, long_lived: bool) -> None:
                 raise click.ClickException(f"tenant {tenant!r} names no amocrm.long_lived_token_env")
             token_env = named
         if token_env:
-            token = os.environ.get(token_env, "").strip()
+            token = (svc.settings.secret(token_env) or "").strip()
             if not token:
                 raise click.ClickException(f"environment variable {token_env} is empty or not set")
             try:
@@ -142,7 +141,10 @@ def status(tenants: tuple[str, ...], offline: bool) -> None:
     try:
         slugs = list(tenants) or sorted(svc.tenants)
         if not slugs:
-            raise click.ClickException(f"no tenant files in {svc.settings.tenants_dir}")
+            from salonbridge.checks import no_tenants_hint
+
+            click.echo(no_tenants_hint(svc.settings.tenants_dir))
+            return
         healthy = True
         for slug in slugs:
             st = connection_status(_tenant(svc, slug), svc, probe=not offline)

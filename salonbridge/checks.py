@@ -2,50 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.connect import connection_status
-from bridge.messaging.registry import check_messaging
 from bridge.services import Services
-from config.prepayment import prepayment_env_problems, prepayment_problems
-from config.tenants import ConfigProblem, Tenant, TenantFileError, check_environment, load_tenant_file, tenant_files
+from bridge.tenancy import Findings, examine
+from config.tenants import EXAMPLE, ConfigProblem
 from jobs.crm_sync import paused_reason
-from jobs.policy import policy_for
-from pipelines.policy import PolicyError
 
 
-def check_tenants(directory: Path, *, require_env: bool = True) -> tuple[list[ConfigProblem], int]:
+def check_tenants(directory: Path, environ: Mapping[str, str], *, require_env: bool = True) -> Findings:
+    """What a starting process would refuse, plus what it would start without but cannot work without:
+    unset environment variables (unless ``require_env`` is off) and missing amoCRM credentials."""
     if not directory.is_dir():
-        return [ConfigProblem(directory, "(folder)", "no such folder")], 0
-    files = tenant_files(directory)
-    problems: list[ConfigProblem] = []
-    for path in files:
-        try:
-            tenant = load_tenant_file(path)
-        except TenantFileError as exc:
-            problems.extend(exc.problems)
-            continue
-        problems.extend(_rule_problems(tenant, path))
-        if require_env:
-            problems.extend(check_environment(tenant))
-            problems.extend(ConfigProblem(path, f, m) for f, m in prepayment_env_problems(tenant.prepayment))
-    if not files:
-        problems.append(ConfigProblem(directory, "(folder)", "no tenant files (*.yaml)"))
-    return problems, len(files)
+        return Findings(problems=[ConfigProblem(directory, "(folder)", "no such folder")])
+    return examine(directory, environ, operational=True, require_env=require_env)
 
 
-def _rule_problems(tenant: Tenant, path: Path) -> list[ConfigProblem]:
-    """The playbook's view of the file: rules, stage names, templates, periodicities."""
-    found: list[tuple[str, str]] = []
-    try:
-        policy_for(tenant)
-    except PolicyError as exc:
-        found.extend(exc.problems)
-    found.extend(check_messaging(tenant))
-    found.extend(prepayment_problems(tenant.prepayment, tenant.currency))
-    return [ConfigProblem(path, field, message) for field, message in found]
+def no_tenants_hint(directory: Path) -> str:
+    """What to say where there is not a single tenant file yet (a fresh install)."""
+    return (f"no tenants yet: no tenant files in {directory}. Copy {EXAMPLE} there as <slug>.yaml (the file "
+            "name is the salon's slug), fill it in, then run `salonbridge check`")
 
 
 def check_online(svc: Services) -> list[ConfigProblem]:

@@ -50,19 +50,34 @@ def main() -> None:
 @click.option("--online", is_flag=True,
               help="Also check each tenant's amoCRM: connection, setup done, work not paused (one API call each).")
 def check(tenants_dir: Path | None, skip_env: bool, online: bool) -> None:
-    """Validate every tenant file; print each problem as FILE: FIELD: MESSAGE; exit 1 on any."""
-    from salonbridge.checks import check_online, check_tenants
+    """Validate every tenant file; print each problem as FILE: FIELD: MESSAGE; exit 1 on any.
 
-    directory = tenants_dir or _settings().tenants_dir
-    problems, count = check_tenants(directory, require_env=not skip_env)
-    if online and not problems:
+    Checks what a starting process checks (every value, name, template text and category), plus the
+    environment variables the files name and that each tenant has amoCRM credentials. Notes (such as a
+    periodicity set to null: no repeat-visit task) are printed too and do not fail the check.
+    """
+    from salonbridge.checks import check_online, check_tenants, no_tenants_hint
+
+    settings = _settings()
+    directory = tenants_dir or settings.tenants_dir
+    if tenants_dir is None and not directory.is_dir():
+        click.echo(no_tenants_hint(directory))
+        return
+    found = check_tenants(directory, settings.environ, require_env=not skip_env)
+    problems = found.problems
+    if online and not problems and found.files:
         problems = check_online(_services())
+    for note in found.notes:
+        click.echo(f"{note} (note)")
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
         click.echo(f"{len(problems)} problem(s) in {directory}", err=True)
         sys.exit(1)
-    click.echo(f"{count} tenant file(s) in {directory}: OK")
+    if not found.files:
+        click.echo(no_tenants_hint(directory))
+        return
+    click.echo(f"{found.files} tenant file(s) in {directory}: OK")
 
 
 @main.group()
@@ -105,6 +120,11 @@ def run(bind: str, workers: int) -> None:
     from salonbridge.supervisor import Supervisor
 
     svc = _services(migrate=True, serving=True)
+    if not svc.tenants:
+        from salonbridge.checks import no_tenants_hint
+
+        click.echo(f"warning: {no_tenants_hint(svc.settings.tenants_dir)}; until then every hook answers 404.",
+                   err=True)
     supervisor = Supervisor(svc.settings, bind=bind, workers=workers)
     supervisor.start()
     click.echo(f"salonbridge is running on http://{bind} (Ctrl-C to stop)")

@@ -13,7 +13,7 @@ import shutil
 import socket
 import sys
 import time
-from collections import Counter
+from collections import ChainMap, Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,7 +52,7 @@ def prepare(instance: Path, amocrm_url: str) -> Settings:
     os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
     env = {"SALONBRIDGE_INSTANCE": str(instance), "SALONBRIDGE_TENANTS": str(tenants),
            "SALONBRIDGE_LOG_LEVEL": "WARNING"}
-    return Settings.from_env(env)
+    return Settings.from_env(ChainMap(env, os.environ))  # live: the sandbox token is set further on
 
 
 def wait_until(ready: Callable[[], Any], timeout_s: float, what: str) -> Any:

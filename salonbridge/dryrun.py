@@ -1,5 +1,8 @@
 """``--dry-run``: plan a file of events on a scratch store and print the actions; nothing is sent.
 
+Each event's lines start with the category of every service and the rule that found it
+(``category of service 3333 'Gel manicure': Манікюр (by id)``), then the planned actions.
+
 The events go through the same normalization, storage and ``plan`` as live ones, in order, on a
 temporary SQLite database and Redis, so each event is planned against the history built by the events
 before it. No amoCRM call, message or job queue of the real install is touched.
@@ -23,8 +26,13 @@ from bridge.booking.errors import BookingInputError
 from bridge.services import Services
 from bridge.store.models import AppliedAction
 from config.settings import Settings
+from config.tenants import Tenant
+from jobs.catalog import match_services
 from jobs.process_event import handle_event
+from pipelines.events import VisitEvent
 from salonbridge.replay import parse_line
+
+CATEGORY = "category of service"
 
 
 def scratch_services(settings: Settings, folder: Path) -> Services:
@@ -59,7 +67,8 @@ def _plan_one(svc: Services, slug: str, source: str, body: dict[str, Any]) -> li
         return [f"rejected: unknown tenant {slug!r}"]
     now = datetime.now(UTC)
     try:
-        receipt = intake.store_event(svc.store, intake.normalize(source, body, tenant, now), now)
+        event = intake.normalize(source, body, tenant, now)
+        receipt = intake.store_event(svc.store, event, now)
     except BookingInputError as exc:
         return [f"rejected: {exc}"]
     if receipt.duplicate:
@@ -69,7 +78,15 @@ def _plan_one(svc: Services, slug: str, source: str, body: dict[str, Any]) -> li
         rows = s.scalars(select(AppliedAction).where(AppliedAction.event_id == receipt.event_id)
                          .order_by(AppliedAction.id))
         lines = [describe(r.kind, r.payload) for r in rows]
-    return lines or [f"{status}: nothing to do"]
+    return _categories(svc, tenant, event, now) + (lines or [f"{status}: nothing to do"])
+
+
+def _categories(svc: Services, tenant: Tenant, event: VisitEvent, now: datetime) -> list[str]:
+    """Which category each service got and by which rule (the catalog is cached by then: no second fetch)."""
+    return [
+        f"{CATEGORY} {line.external_id} {line.title!r}: {line.category or 'none'} ({match.rule})"
+        for line, match in match_services(svc, tenant, event, now)
+    ]
 
 
 def describe(kind: str, payload: dict[str, Any]) -> str:
@@ -78,4 +95,6 @@ def describe(kind: str, payload: dict[str, Any]) -> str:
 
 
 def summarize(planned: Iterable[list[str]]) -> Counter:
-    return Counter(line.split(" ", 1)[0].rstrip(":") for lines in planned for line in lines)
+    """How many of each action (and rejection, duplicate...) were planned; category lines are not counted."""
+    return Counter(line.split(" ", 1)[0].rstrip(":") for lines in planned for line in lines
+                   if not line.startswith(CATEGORY))

@@ -114,12 +114,13 @@ def prepayments(tenant: str, date_from: datetime | None, date_to: datetime | Non
     (not paid by the deadline), cancelled (the booking was cancelled unpaid), refunded."""
     from bridge.store import prepayments as repo
     from bridge.store.db import Store
-    from config.tenants import TenantFileError, load_tenants
+    from bridge.tenancy import load_tenants
+    from config.tenants import TenantFileError
     from salonbridge.cli import _settings
 
     settings = _settings()
     try:
-        tenants = load_tenants(settings.tenants_dir) if settings.tenants_dir.is_dir() else {}
+        tenants = load_tenants(settings.tenants_dir, settings.environ)
     except TenantFileError as exc:
         raise click.ClickException(f"invalid tenant files (run `salonbridge check`):\n{exc}") from exc
     found = tenants.get(tenant)

@@ -29,7 +29,7 @@ class Supervisor:
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, **self.settings.to_env(), "SALONBRIDGE_BIND": self.bind}
+        return {**self.settings.environ, **self.settings.to_env(), "SALONBRIDGE_BIND": self.bind}
 
     def spawn(self, name: str, argv: list[str]) -> None:
         """Start one more supervised child (stopped with the others)."""

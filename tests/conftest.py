@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections import ChainMap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,16 +127,15 @@ def tenants_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def settings(backend: Backend, tenants_dir: Path, tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {
-            "SALONBRIDGE_INSTANCE": str(tmp_path / "instance"),
-            "DATABASE_URL": backend.database_url,
-            "REDIS_URL": backend.redis_url,
-            "SALONBRIDGE_TENANTS": str(tenants_dir),
-            "SALONBRIDGE_LOG_LEVEL": "WARNING",
-            "SALONBRIDGE_SWEEP_AFTER_S": "1",
-        }
-    )
+    own = {
+        "SALONBRIDGE_INSTANCE": str(tmp_path / "instance"),
+        "DATABASE_URL": backend.database_url,
+        "REDIS_URL": backend.redis_url,
+        "SALONBRIDGE_TENANTS": str(tenants_dir),
+        "SALONBRIDGE_LOG_LEVEL": "WARNING",
+        "SALONBRIDGE_SWEEP_AFTER_S": "1",
+    }
+    return Settings.from_env(ChainMap(own, os.environ))  # tenant secrets: the (monkeypatched) process environment
 
 
 @pytest.fixture

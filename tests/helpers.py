@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.tenancy import vocabulary
 from config.tenants import Tenant, TenantSchema
 
 
@@ -49,7 +50,7 @@ def yclients_record(
 
 def make_tenant(source: str, timezone: str = "Europe/Kyiv", country: str = "UA") -> Tenant:
     """A valid tenant with two branches (111111, 111112), built without a file."""
-    return TenantSchema().load(
+    return TenantSchema(vocabulary=vocabulary()).load(
         {
             "slug": "salon",
             "name": "Salon",

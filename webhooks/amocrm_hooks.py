@@ -11,19 +11,20 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.amocrm.webhook_form import FormError, changes, dedupe_key, parse_form, to_payload
 from bridge.intake import enqueue_after_commit
 from bridge.store import inbox
+from webhooks.context import current_services
 
 bp = Blueprint("amocrm_hooks", __name__)
 
 
 @bp.post("/hooks/<tenant>/amocrm/<token>")
 def amocrm_hook(tenant: str, token: str):
-    svc = current_app.extensions["salonbridge"]
+    svc = current_services()
     found = svc.tenants.get(tenant)
     expected = found.secret(found.amocrm.webhook_token_env) if found else None
     if not expected or not hmac.compare_digest(expected.encode(), token.encode()):

@@ -13,16 +13,17 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, current_app, request
+from flask import abort, request
 
 from config.tenants import Tenant
+from webhooks.context import current_services
 
 NOT_FOUND = "no such resource"
 
 
 def authorized_tenant(slug: str) -> Tenant | None:
     """The tenant whose API token the request carries, else None."""
-    tenant = current_app.extensions["salonbridge"].tenants.get(slug)
+    tenant = current_services().tenants.get(slug)
     expected = tenant.secret(tenant.api_token_env) if tenant else None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(expected.encode(), token.strip().encode()):

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 from bridge.services import Services
 from config.logging import configure_logging
 from config.settings import Settings
+from webhooks.context import install
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -17,7 +18,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or Services.build(settings)
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
-    app.extensions["salonbridge"] = services
+    install(app, services)
 
     from webhooks import amocrm_hooks, client_page, health, hooks, metrics, oauth, openapi, payment_hooks, reconnect_api
 

@@ -15,7 +15,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +25,7 @@ from bridge.services import Services
 from bridge.store import client_page as store
 from bridge.store.models import Visit
 from config.tenants import Tenant
+from webhooks.context import current_services
 
 bp = Blueprint("client_page", __name__, template_folder="templates")
 log = logging.getLogger(__name__)
@@ -125,17 +126,13 @@ class Refused(Exception):
 # -- tokens --------------------------------------------------------------------------------------------------
 
 
-def _services() -> Services:
-    return current_app.extensions["salonbridge"]
-
-
 def _visitor_language() -> str:
     return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
 
 
 def open_link(token: str) -> tuple[ClientLink, Tenant]:
     """The verified link and its tenant, or Refused(404 | 410)."""
-    svc = _services()
+    svc = current_services()
     try:
         link = verify(svc.settings.secret_key, token, purpose=PURPOSE)
     except LinkExpired:
@@ -169,7 +166,7 @@ def csrf_token(secret: str, token: str, action: str) -> str:
 
 
 def _check_csrf(token: str, action: str, language: str) -> None:
-    expected = csrf_token(_services().settings.secret_key, token, action)
+    expected = csrf_token(current_services().settings.secret_key, token, action)
     given = request.form.get("csrf", "")
     if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         raise Refused(403, language, "forbidden")
@@ -197,7 +194,7 @@ def _visit(v: Visit, tenant: Tenant, language: str, with_time: bool) -> dict[str
 def render_page(token: str, link: ClientLink, tenant: Tenant, status: int = 200, **extra: Any) -> Response:
     """The full page for the link's client; 404 if the client is gone or belongs to another salon."""
     language, now = _language(tenant), datetime.now(UTC)
-    with _services().store.session() as s:
+    with current_services().store.session() as s:
         data = store.load(s, tenant.slug, int(link.client_id), now)
         if data is None:
             raise Refused(404, language, "not_found")
@@ -210,7 +207,7 @@ def render_page(token: str, link: ClientLink, tenant: Tenant, status: int = 200,
             "upcoming": [_visit(v, tenant, language, True) for v in data.upcoming],
             "past": [_visit(v, tenant, language, False) for v in data.past],
         }
-    secret = _services().settings.secret_key
+    secret = current_services().settings.secret_key
     body = render_template(
         "client_page.html", t=TEXTS[language], lang=language, salon=tenant.name, token=token, max_text=MAX_TEXT,
         csrf={a: csrf_token(secret, token, a) for a in ACTIONS}, nonce=g.csp_nonce,
@@ -261,7 +258,7 @@ def _back(token: str, done: str) -> Response:
 
 def _enqueue_sync(tenant: str) -> None:
     try:
-        _services().queue.enqueue_crm_sync(tenant)
+        current_services().queue.enqueue_crm_sync(tenant)
     except RedisError as exc:  # the note is stored; the clock queues a sync for any pending action
         log.warning("client page: CRM sync for %s not queued (%s); the clock will", tenant, exc)
 
@@ -281,7 +278,7 @@ def feedback(token: str) -> Response:
         error = "error_empty" if not text else "error_too_long"
         return render_page(token, link, tenant, 422, error=error, text=text)
     try:
-        with _services().store.session() as s:
+        with current_services().store.session() as s:
             fresh = store.record_feedback(s, tenant.slug, int(link.client_id), token, text, language,
                                           datetime.now(UTC))
     except IntegrityError:  # the same text submitted twice at once: the other request stored it
@@ -296,7 +293,7 @@ def _set_opted_out(token: str, opted_out: bool) -> Response:
     link, tenant = open_link(token)
     action = "opt-out" if opted_out else "opt-in"
     _check_csrf(token, action, _language(tenant))
-    with _services().store.session() as s:
+    with current_services().store.session() as s:
         if store.find_client(s, tenant.slug, int(link.client_id)) is None:
             raise Refused(404, _language(tenant), "not_found")
         noted = store.set_opted_out(s, tenant.slug, int(link.client_id), opted_out, _language(tenant),

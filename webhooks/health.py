@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
+
+from webhooks.context import current_services
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    svc = current_app.extensions["salonbridge"]
+    svc = current_services()
     checks: dict[str, str] = {}
     for name, probe in (("database", svc.store.ping), ("redis", svc.queue.ping)):
         try:

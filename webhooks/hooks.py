@@ -11,33 +11,29 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge import intake
+from bridge.booking import registry
 from bridge.booking.errors import IgnoredResource, PayloadError
-from bridge.services import Services
 from config.tenants import Tenant
 from webhooks import counters
+from webhooks.context import current_services
 
 bp = Blueprint("hooks", __name__)
 log = logging.getLogger(__name__)
-BOOKING_SOURCES = ("yclients", "generic")
-
-
-def _services() -> Services:
-    return current_app.extensions["salonbridge"]
 
 
 def _reject(status: int, reason: str, **extra: object) -> tuple[Response, int]:
-    counters.rejected(_services().queue, status)
+    counters.rejected(current_services().queue, status)
     return jsonify(error=reason, **extra), status
 
 
 def _authorized_tenant(slug: str, source: str, token: str) -> Tenant | None:
     """The tenant if the source is one it uses and the token matches; None otherwise (no hint which)."""
-    tenant = _services().tenants.get(slug)
-    if tenant is None or source not in (tenant.booking.kind, "generic"):
+    tenant = current_services().tenants.get(slug)
+    if tenant is None or not registry.accepts(tenant.booking.kind, source):
         return None
     expected = tenant.secret(tenant.booking.webhook_token_env)
     if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
@@ -47,7 +43,7 @@ def _authorized_tenant(slug: str, source: str, token: str) -> Tenant | None:
 
 @bp.post("/hooks/<tenant>/<source>/<token>")
 def booking_hook(tenant: str, source: str, token: str):
-    found = _authorized_tenant(tenant, source, token) if source in BOOKING_SOURCES else None
+    found = _authorized_tenant(tenant, source, token)
     if found is None:
         return _reject(404, "not found")
     if request.mimetype != "application/json":
@@ -65,7 +61,7 @@ def booking_hook(tenant: str, source: str, token: str):
         return jsonify(status="ignored", reason=str(exc)), 202
     except PayloadError as exc:
         return _reject(422, str(exc), fields=exc.fields)
-    svc = _services()
+    svc = current_services()
     try:
         receipt = intake.store_event(svc.store, event, now)
     except SQLAlchemyError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from redis.exceptions import RedisError
@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from bridge.services import Services
 from bridge.store import stats
 from webhooks import counters
+from webhooks.context import current_services
 
 bp = Blueprint("metrics", __name__)
 LATENCY_WINDOW = timedelta(minutes=15)
@@ -81,5 +82,5 @@ def _quantile(ordered: list[float], q: float) -> float:
 @bp.get("/metrics")
 def metrics() -> Response:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StateCollector(current_app.extensions["salonbridge"]))
+    registry.register(StateCollector(current_services()))
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from markupsafe import escape
 
 from bridge.amocrm.connect import ConnectError, complete_authorization, verify_state
 from bridge.amocrm.errors import AmoError, InvalidGrant, TokenEndpointError
 from bridge.services import Services
+from webhooks.context import current_services
 
 bp = Blueprint("oauth", __name__)
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def _page(status: int, title: str, message: str) -> Response:
 
 @bp.get("/oauth/<tenant>/callback")
 def callback(tenant: str) -> Response:
-    services: Services = current_app.extensions["salonbridge"]
+    services: Services = current_services()
     found = services.tenants.get(tenant)
     if found is None:
         return _page(404, "Unknown salon", "This address does not belong to any salon configured here.")

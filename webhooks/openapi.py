@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from bridge.booking.generic import GENERIC_EVENT_JSON_SCHEMA
+from bridge.booking.registry import SOURCES
 from webhooks import payment_hooks
 
 bp = Blueprint("openapi", __name__)
@@ -46,7 +47,8 @@ def document() -> dict[str, Any]:
                         "record webhooks as they send them. 2xx means the event is durably stored."
                     ),
                     "parameters": [
-                        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                        {"name": n, "in": "path", "required": True,
+                         "schema": {"type": "string", "enum": list(SOURCES)} if n == "source" else {"type": "string"}}
                         for n in ("tenant", "source", "token")
                     ],
                     "requestBody": {

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge.payments import NotConfigured, provider_for
 from bridge.payments.callbacks import receive
 from webhooks import counters
+from webhooks.context import current_services
 
 bp = Blueprint("payment_hooks", __name__)
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ AFTER_CHANGE = "salonbridge.payments.after_change"
 
 @bp.post("/hooks/<tenant>/pay/<provider>")
 def payment_hook(tenant: str, provider: str):
-    svc = current_app.extensions["salonbridge"]
+    svc = current_services()
     found = svc.tenants.get(tenant)
     if found is None or found.prepayment is None or found.prepayment.provider_settings(provider) is None:
         return jsonify(error="not found"), 404

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge.store.reconnect import Scan, UnknownFilter, scan
 from config.tenants import Tenant
 from webhooks.api_auth import tenant_api
+from webhooks.context import current_services
 
 bp = Blueprint("reconnect_api", __name__)
 
@@ -22,7 +23,7 @@ def _scan(tenant: Tenant) -> Scan | tuple:
     category = request.args.get("category") or None
     branch = request.args.get("branch") or None
     try:
-        return scan(current_app.extensions["salonbridge"].store, tenant, datetime.now(UTC), category=category,
+        return scan(current_services().store, tenant, datetime.now(UTC), category=category,
                     branch=branch)
     except UnknownFilter as exc:
         return jsonify(error=f"unknown {exc.what}", reason=str(exc), known=exc.known), 400

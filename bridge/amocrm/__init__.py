@@ -2,7 +2,7 @@
 
 Wiring for one tenant (the composition root does this once per process)::
 
-    tokens = TokenStore(store, os.environ["SALONBRIDGE_TOKEN_KEY"])
+    tokens = TokenStore(store, settings.token_key or settings.secret_key)
     refresher = OAuthRefresher(base_url, client_id, client_secret, redirect_uri)
     provider = TokenProvider(tenant.slug, tokens, refresher, redis_lock_factory(redis))
     limiter = RedisRateLimiter.for_account(redis, base_url, tenant.amocrm.requests_per_second)

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from config.tenants import Tenant
 
 log = logging.getLogger(__name__)
 
-TOKEN_KEY_ENV = "SALONBRIDGE_TOKEN_KEY"
 STATE_TTL_S = 30 * 60  # the consent screen's code lives 20 min; the link gets a little longer
 _STATE_CONTEXT = b"salonbridge/amocrm-oauth-state/v1|"
 
@@ -65,7 +63,7 @@ def redirect_uri(tenant_slug: str, settings: Settings) -> str:
 
 def token_store(services: Services) -> TokenStore:
     """The encrypted token table, keyed by SALONBRIDGE_TOKEN_KEY or (derived) SECRET_KEY."""
-    return TokenStore(services.store, os.environ.get(TOKEN_KEY_ENV) or services.settings.secret_key)
+    return TokenStore(services.store, services.settings.token_key or services.settings.secret_key)
 
 
 def oauth_credentials(tenant: Tenant) -> tuple[str, str]:

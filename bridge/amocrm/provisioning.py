@@ -24,8 +24,9 @@ from bridge.amocrm.connect import client_for
 from bridge.amocrm.errors import AmoError, AmoHttpError
 from bridge.services import Services
 from bridge.store.db import Store
+from bridge.tenancy import policy_of
 from config.tenants import Tenant
-from pipelines.policy import Policy, PolicyError
+from pipelines.policy import Policy
 from pipelines.stages import LOST, PIPELINE_NAMES, STAGES, WON, Pipeline
 
 log = logging.getLogger(__name__)
@@ -171,13 +172,7 @@ def desired_layout(tenant: Tenant, public_url: str) -> Layout:
 
 
 def _policy(tenant: Tenant) -> Policy:
-    try:
-        return Policy.from_rules(
-            tenant.slug, tenant.timezone.key, tenant.working_hour, tenant.catalog.categories,
-            tenant.catalog.services, tenant.rules, language=tenant.language,
-        )
-    except PolicyError as exc:
-        raise ProvisioningError(f"tenant {tenant.slug!r} has invalid rules (see `salonbridge check`): {exc}") from exc
+    return policy_of(tenant)  # the file was checked when it was loaded
 
 
 def _webhook(tenant: Tenant, public_url: str) -> tuple[WebhookSpec | None, tuple[str, ...]]:

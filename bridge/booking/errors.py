@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.tenants import flatten_errors
+from config.schema import flatten_errors
 
 
 class BookingInputError(Exception):

@@ -20,6 +20,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from bridge.booking.errors import PayloadError
 from bridge.booking.parsing import Id, IsoDateTime, localize
 from bridge.booking.phones import normalize_email, to_e164
+from bridge.booking.source import Source
 from config.tenants import Tenant
 from pipelines.events import Booking, BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
 
@@ -47,6 +48,7 @@ class ServiceSchema(_Strict):
     id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     category = _text(120, allow_none=True, load_default=None)
+    category_id = Id(allow_none=True, load_default=None)
     price = fields.Decimal(allow_none=True, load_default=None, validate=validate.Range(min=0, max=MAX_PRICE))
     quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
 
@@ -106,7 +108,8 @@ def normalize_generic(body: dict[str, Any], tenant: Tenant, received_at: datetim
     tz = tenant.timezone
     warnings: list[str] = []
     services = tuple(
-        ServiceLine(s["id"], s["title"], s["category"] or None, s["price"], s["quantity"]) for s in b["services"]
+        ServiceLine(s["id"], s["title"], s["category"] or None, s["price"], s["quantity"], s["category_id"])
+        for s in b["services"]
     )
     prices = [s.price for s in services if s.price is not None]
     booking = Booking(
@@ -236,9 +239,13 @@ GENERIC_EVENT_JSON_SCHEMA: dict[str, Any] = {
                             "category": {
                                 "type": ["string", "null"],
                                 "maxLength": 120,
-                                "description": "Drives repeat-visit periodicity; else looked up in the "
-                                "tenant's service catalog by id or title.",
+                                "description": "Drives repeat-visit periodicity; else found from the "
+                                "tenant's services overrides by id or title, or the title read as a category name.",
                             },
+                            "category_id": _nullable(
+                                {**_ID, "description": "Your system's id of the category (tenant files may give "
+                                 "periodicities by it)."}
+                            ),
                             "price": {
                                 "type": ["number", "string", "null"],
                                 "minimum": 0,
@@ -282,3 +289,6 @@ GENERIC_EVENT_JSON_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+GENERIC = Source(SOURCE, normalize_generic, for_every_tenant=True, label="generic JSON")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -22,6 +21,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 from bridge.booking.errors import IgnoredResource, PayloadError
 from bridge.booking.parsing import Id, IsoDateTime, localize, parse_birthday
 from bridge.booking.phones import normalize_email, to_e164
+from bridge.booking.source import ServiceInfo, Source, SourceApiError
 from config.tenants import Tenant
 from pipelines.events import Booking, BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
 
@@ -294,7 +294,7 @@ def record_as_webhook(record: dict[str, Any], company_id: str | int | None = Non
     }
 
 
-class YclientsError(Exception):
+class YclientsError(SourceApiError):
     """The API answered with an error (``status`` None: no answer at all — timeout, connection)."""
 
     def __init__(self, status: int | None, message: str):
@@ -315,14 +315,6 @@ class YclientsRateLimited(YclientsError):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True)
-class ServiceInfo:
-    id: str
-    title: str
-    category_id: str | None
-    category: str | None = None  # category title, filled by ``YclientsClient.catalog``
-
-
 class YclientsClient:
     """Minimal YCLIENTS/Altegio REST client: the service catalog and the changed-records feed.
 
@@ -340,8 +332,10 @@ class YclientsClient:
         *,
         timeout: float | tuple[float, float] = (3.05, 15),
         session: requests.Session | None = None,
+        tz: tzinfo | None = None,
     ):
         self.api_url = api_url.rstrip("/")
+        self.tz = tz  # the salon's zone: YCLIENTS reads ``changed_after`` as local wall time
         self.timeout = timeout
         self._session = session or requests.Session()
         auth = f"Bearer {partner_token}" + (f", User {user_token}" if user_token else "")
@@ -404,6 +398,11 @@ class YclientsClient:
                 return
             page += 1
 
+    def changes_since(self, branch_id: str, since: datetime) -> Iterator[dict[str, Any]]:
+        """The catch-up poller's view: every record changed after ``since``, wrapped as a webhook body."""
+        for record in self.records_changed_since(branch_id, since, tz=self.tz):
+            yield record_as_webhook(record)
+
     record_as_webhook = staticmethod(record_as_webhook)
 
     # -- transport ----------------------------------------------------------------------------------------
@@ -453,3 +452,16 @@ def _retry_after(resp: requests.Response, default: float) -> float:
         return max(0.0, float(resp.headers.get("Retry-After", "")))
     except ValueError:
         return default
+
+
+def api_client(tenant: Tenant) -> YclientsClient | None:
+    """The tenant's YCLIENTS API client, or None when it names no API credentials (or they are unset)."""
+    if tenant.booking.kind != SOURCE:
+        return None
+    partner, user = tenant.secret(tenant.booking.partner_token_env), tenant.secret(tenant.booking.user_token_env)
+    if not (partner and user):
+        return None
+    return YclientsClient(tenant.booking.api_url, partner, user, tz=tenant.timezone)
+
+
+YCLIENTS = Source(SOURCE, normalize_record, poller=api_client, catalog=api_client, label="YCLIENTS")

@@ -6,8 +6,14 @@ Kept free of any channel's details so the executor (and its tests) depend only o
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import requests
+
+    from config.tenants import Tenant
 
 
 @dataclass(frozen=True)
@@ -59,3 +65,25 @@ class Channel(Protocol):
         ...
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class ChannelDeps:
+    """What building a tenant's channel may need besides its settings."""
+
+    tenant: Tenant
+    environ: Mapping[str, str]  # where the secrets its settings name are read
+    session: requests.Session | None = None
+    amocrm: Any = None  # the tenant's AmoCrmClient, for channels that run through amoCRM (None: unavailable)
+
+
+@dataclass(frozen=True)
+class ChannelType:
+    """One channel, declared once in its own module and listed in ``registry.CHANNEL_TYPES``."""
+
+    name: str  # the key under ``rules.channels`` and in preference lists
+    label: str  # shown in the amoCRM note logged for every message it sends ("SMS → confirmation: ...")
+    settings: Any  # the marshmallow schema of its ``rules.channels.<name>`` section (config/channels.py)
+    needs: str  # what a client must have for it, as in "sms: the client has no phone number"
+    build: Callable[[Any, ChannelDeps], Channel | None]  # settings, deps -> channel (None: cannot run here)
+    uses_amocrm: bool = False  # building it needs the tenant's amoCRM client

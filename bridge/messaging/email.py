@@ -8,7 +8,6 @@ Addresses are masked in logs.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import smtplib
 import ssl
@@ -19,8 +18,8 @@ from email.utils import make_msgid, parseaddr
 from markupsafe import escape
 
 from bridge.booking.phones import mask_email
-from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient, SendResult
-from bridge.messaging.settings import EmailSettings
+from bridge.messaging.base import ChannelDeps, ChannelError, ChannelType, OutgoingMessage, Recipient, SendResult
+from config.channels import EmailSchema, EmailSettings
 
 log = logging.getLogger(__name__)
 _URL = re.compile(r"https?://[^\s<>\"]+")
@@ -34,7 +33,7 @@ class EmailChannel:
     ) -> None:
         self.settings = settings
         self.fallback_subject = settings.default_subject or fallback_subject
-        self.environ = os.environ if environ is None else environ
+        self.environ = {} if environ is None else environ
 
     def can_reach(self, to: Recipient) -> bool:
         return bool(to.email)
@@ -135,3 +134,10 @@ def _linked(escaped: str) -> str:
 
 def _kind(error: ChannelError) -> str:
     return "retryable" if error.retryable else "final"
+
+
+def _build(settings: EmailSettings, deps: ChannelDeps) -> EmailChannel:
+    return EmailChannel(settings, fallback_subject=deps.tenant.name, environ=deps.environ)
+
+
+EMAIL = ChannelType("email", "Email", EmailSchema, "email address", _build)

@@ -1,26 +1,40 @@
-"""A tenant's channels, and the choice of one for a message: the first in the SendMessage's
-preference that is configured and can reach the client; otherwise ``NoChannel`` with every reason."""
+"""Every message channel, declared once, and the choice of one for a message.
+
+Each channel's module declares a ``ChannelType`` (name, label for the amoCRM note, settings schema, what
+it needs from a client, constructor); ``CHANNEL_TYPES`` lists them, and the tenant file's
+``rules.channels``, the sender and the notes all read this table. Adding a channel is one module plus
+one line here (docs/extending.md). A message goes out through the first channel of its preference that
+is configured and can reach the client; otherwise ``NoChannel`` says why for each.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 
-from bridge.messaging.base import Channel, Recipient
-from bridge.messaging.email import EmailChannel
-from bridge.messaging.salesbot import SalesbotChannel, SalesbotLauncher
-from bridge.messaging.settings import ChannelConfigError, ChannelSettings, parse_channels
-from bridge.messaging.sms import SmsChannel
-from bridge.messaging.template_check import check_templates
+from bridge.messaging.base import Channel, ChannelDeps, ChannelType, Recipient
+from bridge.messaging.email import EMAIL
+from bridge.messaging.salesbot import SALESBOT
+from bridge.messaging.sms import SMS
 
 if TYPE_CHECKING:
     from config.tenants import Tenant
 
-NEEDS = {"sms": "phone number", "email": "email address", "salesbot": "phone number or no amoCRM contact"}
+CHANNEL_TYPES: dict[str, ChannelType] = {kind.name: kind for kind in (SMS, EMAIL, SALESBOT)}
+
+
+def settings_schemas() -> dict[str, Any]:
+    """Channel name -> the schema of its settings, for the tenant file's vocabulary."""
+    return {name: kind.settings for name, kind in CHANNEL_TYPES.items()}
+
+
+def label(name: str) -> str:
+    """How a channel is named in the amoCRM note of a sent message."""
+    kind = CHANNEL_TYPES.get(name)
+    return kind.label if kind else name
 
 
 @dataclass(frozen=True)
@@ -30,41 +44,31 @@ class NoChannel:
     reason: str
 
 
-def channel_settings(tenant: Tenant) -> ChannelSettings:
-    """The tenant's ``rules.channels``; raises ChannelConfigError listing every problem."""
-    settings, problems = parse_channels(tenant.rules.get("channels"))
-    if problems:
-        raise ChannelConfigError(problems)
-    return settings
+def uses_amocrm(tenant: Tenant) -> bool:
+    """Whether one of the tenant's configured channels runs through its amoCRM account."""
+    return any(CHANNEL_TYPES[n].uses_amocrm for n in tenant.rules.channels.configured if n in CHANNEL_TYPES)
 
 
 def build_channels(
     tenant: Tenant,
     *,
-    salesbot: SalesbotLauncher | None = None,
+    amocrm: Any = None,
     session: requests.Session | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Channel]:
-    """Every configured channel by name. Salesbot only with a ``salesbot`` launcher (an AmoCrmClient)."""
-    settings = channel_settings(tenant)
+    """Every configured channel of the tenant by name (checked when its file was loaded).
+
+    ``amocrm``: the tenant's AmoCrmClient, without which channels that run through amoCRM (Salesbot) are
+    left out. Secrets are read from ``environ``, by default the tenant's (its Settings').
+    """
+    deps = ChannelDeps(tenant, tenant.environ if environ is None else environ, session, amocrm)
     channels: dict[str, Channel] = {}
-    if settings.sms:
-        channels["sms"] = SmsChannel(settings.sms, session=session, environ=environ)
-    if settings.email:
-        channels["email"] = EmailChannel(settings.email, fallback_subject=tenant.name, environ=environ)
-    if settings.salesbot and salesbot is not None:
-        channels["salesbot"] = SalesbotChannel(settings.salesbot, salesbot)
+    for name, settings in tenant.rules.channels.configured.items():
+        kind = CHANNEL_TYPES.get(name)
+        channel = kind.build(settings, deps) if kind else None
+        if channel is not None:
+            channels[name] = channel
     return channels
-
-
-def check_messaging(tenant: Tenant, environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
-    """Every (path, message) about the tenant's channels, templates and their secrets, for ``salonbridge check``."""
-    env = os.environ if environ is None else environ
-    settings, problems = parse_channels(tenant.rules.get("channels"))
-    problems += check_templates(tenant.rules.get("templates"))
-    unset = [(path, name) for path, name in settings.secret_envs().items() if not env.get(name)]
-    problems += [(path, f"environment variable {name} is not set") for path, name in unset]
-    return problems
 
 
 def pick_channel(preference: Sequence[str], channels: Mapping[str, Channel], to: Recipient) -> Channel | NoChannel:
@@ -74,7 +78,8 @@ def pick_channel(preference: Sequence[str], channels: Mapping[str, Channel], to:
         if channel is None:
             reasons.append(f"{name}: not configured")
         elif not channel.can_reach(to):
-            reasons.append(f"{name}: the client has no {NEEDS.get(name, 'address for it')}")
+            needs = CHANNEL_TYPES[name].needs if name in CHANNEL_TYPES else "address for it"
+            reasons.append(f"{name}: the client has no {needs}")
         else:
             return channel
     return NoChannel("; ".join(reasons) or "no channel in the preference list")

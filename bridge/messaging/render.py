@@ -105,13 +105,12 @@ def render_for(tenant: Tenant, send: SendMessage, link: str | None = None) -> Re
     context: dict[str, object] = dict(send.context)
     if link is not None:
         context["link"] = link
-    templates = tenant.rules.get("templates") if isinstance(tenant.rules, Mapping) else None
     return render_message(
         send.template,
         send.language,
         context,
         timezone=tenant.timezone,
-        rules_templates=templates if isinstance(templates, Mapping) else None,
+        rules_templates=tenant.rules.templates,
         currency=tenant.currency,
     )
 

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from bridge.amocrm.errors import AmbiguousWrite, AmoError, AmoHttpError, RateLimited, TokenEndpointError
 from bridge.booking.phones import mask_phone
-from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient, SendResult
-from bridge.messaging.settings import SalesbotSettings
+from bridge.messaging.base import ChannelDeps, ChannelError, ChannelType, OutgoingMessage, Recipient, SendResult
+from config.channels import SalesbotSchema, SalesbotSettings
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +74,12 @@ def _channel_error(exc: Exception) -> ChannelError:
     )
     text = str(exc) if isinstance(exc, AmoError) else f"{type(exc).__name__}: {exc}"
     return ChannelError(f"Salesbot failed: {text[:300]}", channel="salesbot", retryable=transient)
+
+
+def _build(settings: SalesbotSettings, deps: ChannelDeps) -> SalesbotChannel | None:
+    """Only where the tenant's amoCRM client is at hand (the bot runs inside amoCRM)."""
+    return SalesbotChannel(settings, deps.amocrm) if deps.amocrm is not None else None
+
+
+SALESBOT = ChannelType("salesbot", "Salesbot", SalesbotSchema, "phone number or no amoCRM contact", _build,
+                       uses_amocrm=True)

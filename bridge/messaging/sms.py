@@ -9,7 +9,6 @@ never leaves the header, including in error texts built from the gateway's answe
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,8 +17,8 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from bridge.booking.phones import mask_phone
-from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient, SendResult
-from bridge.messaging.settings import SmsSettings
+from bridge.messaging.base import ChannelDeps, ChannelError, ChannelType, OutgoingMessage, Recipient, SendResult
+from config.channels import SmsSchema, SmsSettings
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
@@ -37,7 +36,7 @@ class SmsChannel:
     ) -> None:
         self.settings = settings
         self.session = session or requests.Session()
-        self.environ = os.environ if environ is None else environ
+        self.environ = {} if environ is None else environ
         self.host = urlsplit(settings.url).netloc
 
     def can_reach(self, to: Recipient) -> bool:
@@ -163,3 +162,10 @@ def _scrub(text: str, phone: str, token: str | None) -> str:
     for secret in filter(None, (token, phone, digits, digits[-9:] if len(digits) > 9 else None)):
         text = text.replace(secret, mask_phone(phone) if secret != token else "***")
     return " ".join(text.split()) or "no detail"
+
+
+def _build(settings: SmsSettings, deps: ChannelDeps) -> SmsChannel:
+    return SmsChannel(settings, session=deps.session, environ=deps.environ)
+
+
+SMS = ChannelType("sms", "SMS", SmsSchema, "phone number", _build)

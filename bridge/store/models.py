@@ -216,13 +216,16 @@ class OAuthToken(Base):
 
 
 class CatalogEntry(Base):
-    """A booking system's service and its category, cached because webhooks omit the category."""
+    """A booking system's service and its category in one branch, cached because webhooks omit the category."""
 
     __tablename__ = "service_catalog"
-    __table_args__ = (UniqueConstraint("tenant", "source", "service_id", name="uq_catalog_service"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "source", "company_id", "service_id", name="uq_catalog_branch_service"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(32))
+    company_id: Mapped[str] = mapped_column(String(64))  # the branch: each branch has its own catalog
     service_id: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
     category_id: Mapped[str | None] = mapped_column(String(64))

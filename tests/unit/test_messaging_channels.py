@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,16 +11,18 @@ import yaml
 from bridge.amocrm.errors import AmbiguousWrite, AmoHttpError, RateLimited, ReauthRequired
 from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient
 from bridge.messaging.email import EmailChannel, build_email, html_body
-from bridge.messaging.registry import NoChannel, build_channels, check_messaging, pick_channel
+from bridge.messaging.registry import NoChannel, build_channels, pick_channel
 from bridge.messaging.salesbot import SalesbotChannel
 from bridge.messaging.settings import (
     ChannelConfigError,
     ChannelSettings,
     SalesbotSettings,
+    channel_settings,
     parse_channels,
-    validate_channels,
 )
 from bridge.messaging.sms import SmsChannel, json_path
+from bridge.tenancy import examine_document
+from config.rules import Rules
 from config.tenants import AmoCrmAccount, BookingSource, Branch, Catalog, Tenant
 
 CHANNELS_YAML = """
@@ -55,8 +58,21 @@ def tenant(rules: dict) -> Tenant:
         booking=BookingSource("yclients", "X"),
         amocrm=AmoCrmAccount("http://127.0.0.1:9"),
         catalog=Catalog(),
-        rules=rules,
+        rules=Rules(channels=channel_settings(rules.get("channels")), templates=rules.get("templates") or {}),
     )
+
+
+def validate_channels(value) -> list[tuple[str, str]]:
+    return parse_channels(value)[1]
+
+
+def check_messaging(rules: dict, environ: dict) -> list[tuple[str, str]]:
+    """The problems a tenant file with these rules has under ``rules.`` (channels, templates, secrets)."""
+    document = {"slug": "salon", "name": "Test Salon", "timezone": "Europe/Kyiv",
+                "branches": [{"id": "1", "name": "A"}], "booking": {"source": "yclients", "webhook_token_env": "X"},
+                "amocrm": {"base_url": "http://x"}, "rules": rules}
+    found = examine_document(document, Path("salon.yaml"), environ, operational=True)
+    return [(p.field, p.message) for p in found.problems if p.field.startswith("rules.")]
 
 
 def message(to: Recipient, template: str = "confirmation") -> OutgoingMessage:
@@ -142,7 +158,7 @@ class Launcher:
 
 
 def test_build_channels_from_a_tenant():
-    channels = build_channels(tenant({"channels": yaml.safe_load(CHANNELS_YAML)}), salesbot=Launcher())
+    channels = build_channels(tenant({"channels": yaml.safe_load(CHANNELS_YAML)}), amocrm=Launcher())
     assert set(channels) == {"sms", "email", "salesbot"}
     assert isinstance(channels["sms"], SmsChannel) and isinstance(channels["email"], EmailChannel)
     assert isinstance(channels["salesbot"], SalesbotChannel)
@@ -158,7 +174,7 @@ def test_salesbot_needs_a_launcher_and_bad_config_raises_with_every_problem():
 
 @pytest.fixture
 def channels():
-    return build_channels(tenant({"channels": yaml.safe_load(CHANNELS_YAML)}), salesbot=Launcher())
+    return build_channels(tenant({"channels": yaml.safe_load(CHANNELS_YAML)}), amocrm=Launcher())
 
 
 def test_the_first_preferred_channel_that_can_reach_the_client_wins(channels):
@@ -268,13 +284,13 @@ def test_check_messaging_lists_channel_template_and_secret_problems():
         "channels": yaml.safe_load(CHANNELS_YAML) | {"salesbot": {}},
         "templates": {"welcome": {"uk": "{{ nme }}"}},
     }
-    problems = dict(check_messaging(tenant(rules), environ={"SALON_SMS_TOKEN": "x"}))
+    problems = dict(check_messaging(rules, environ={"SALON_SMS_TOKEN": "x"}))
     assert problems == {
         "rules.channels.salesbot.bot_id": "is required (or bots: {template: bot id})",
         "rules.templates.welcome.uk.text": "unknown placeholder(s) nme; allowed: name, bonus, branch, link",
         "rules.channels.email.password_env": "environment variable SALON_SMTP_PASSWORD is not set",
     }
-    assert check_messaging(tenant({"channels": ["sms"]}), environ={}) == []
+    assert check_messaging({"channels": ["sms"]}, environ={}) == []
 
 
 def test_an_address_with_a_line_break_is_a_final_error_not_a_header():

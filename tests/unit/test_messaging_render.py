@@ -19,6 +19,7 @@ from bridge.messaging.render import (
     validate_templates,
 )
 from bridge.messaging.subjects import SUBJECTS
+from config.rules import Rules
 from config.tenants import AmoCrmAccount, BookingSource, Branch, Catalog, Tenant
 from pipelines.actions import SendMessage
 from pipelines.templates import TEMPLATES
@@ -202,7 +203,7 @@ def test_render_for_uses_the_tenant_and_adds_the_link():
         booking=BookingSource("yclients", "X"),
         amocrm=AmoCrmAccount("http://127.0.0.1:9"),
         catalog=Catalog(),
-        rules={"templates": {"review_request": {"uk": "{{ name }}: {{ master }} → {{ link }}"}}},
+        rules=Rules(templates={"review_request": {"uk": "{{ name }}: {{ master }} → {{ link }}"}}),
     )
     send = SendMessage(
         key="msg:review_request:c1:b1",

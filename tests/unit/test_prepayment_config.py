@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bridge.tenancy import load_tenant_file
 from config.prepayment_model import AmountKind, PaidThenCancelled, TooClose
-from config.tenants import load_tenant_file
 from salonbridge.cli import main
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "tenants" / "example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "example.yaml"
 
 FULL = """
 prepayment:

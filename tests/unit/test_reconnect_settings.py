@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from bridge.tenancy import load_tenant_file
 from config.reconnect import PredictedTime, ReconnectSettings
-from config.tenants import check_environment, load_tenant_file
+from config.tenants import ConfigProblem, Tenant, read_yaml, unset_secrets
 from salonbridge.cli import main
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "tenants" / "example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "example.yaml"
 BASE = EXAMPLE.read_text(encoding="utf-8").split("# The salon's JSON API")[0]
+
+
+def check_environment(tenant: Tenant) -> list[ConfigProblem]:
+    """The unset variables `salonbridge check` reports for the tenant's file (read from this process)."""
+    return [ConfigProblem(tenant.path, f, m) for f, m in unset_secrets(read_yaml(tenant.path), os.environ)]
 
 
 def tenant_file(tmp_path: Path, extra: str) -> Path:

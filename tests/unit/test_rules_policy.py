@@ -1,13 +1,16 @@
-"""Policy.from_rules: the tenant's services/rules sections validated, with field paths in every problem."""
+"""A tenant's Policy from its file's services/rules sections, validated at load, with field paths in every problem."""
 
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from pipelines.policy import DEFAULT_TRIGGERS, Policy, PolicyError
+from bridge.tenancy import examine_document, policy_of
+from config.tenants import TenantFileError as PolicyError
+from pipelines.policy import DEFAULT_TRIGGERS, Policy
 from pipelines.stages import Pipeline
 
 
@@ -20,13 +23,31 @@ def build(rules: dict | None = None, **kw) -> Policy:
         "catalog_services": {},
         "rules": rules or {},
     }
-    return Policy.from_rules(**{**args, **kw})
+    return load_policy(**{**args, **kw})
+
+
+def load_policy(tenant_slug, timezone_name, working_hour, catalog_categories, catalog_services, rules,
+                language="ru", branch_names=None) -> Policy:
+    """The Policy of a tenant file with these sections, loaded as every process loads it."""
+    services = {k: vars(v) if isinstance(v, SimpleNamespace) else v for k, v in catalog_services.items()}
+    services = {k: {f: x for f, x in v.items() if x is not None} if isinstance(v, dict) else v
+                for k, v in services.items()}
+    document = {
+        "slug": tenant_slug, "name": "Salon", "timezone": timezone_name, "working_hour": working_hour,
+        "language": language, "branches": [{"id": b, "name": n} for b, n in (branch_names or {"1": "A"}).items()],
+        "booking": {"source": "yclients", "webhook_token_env": "HOOK"}, "amocrm": {"base_url": "http://x"},
+        "services": {"categories": catalog_categories, "services": services}, "rules": rules,
+    }
+    found = examine_document(document, Path(f"{tenant_slug}.yaml"), {})
+    if found.problems:
+        raise PolicyError(found.problems)
+    return policy_of(found.tenants[tenant_slug])
 
 
 def problems(**kw) -> dict[str, str]:
     with pytest.raises(PolicyError) as caught:
         build(**kw)
-    return dict(caught.value.problems)
+    return {p.field: p.message for p in caught.value.problems}
 
 
 def test_empty_rules_give_the_documented_defaults():

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from config.settings import Settings, SettingsError
 from salonbridge.cli import main
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "tenants" / "example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "example.yaml"
 
 
 def test_defaults_are_sqlite_under_the_instance_folder_and_embedded_redis(tmp_path):
