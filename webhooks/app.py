@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.register_blueprint(amocrm_hooks.bp)  # before the generic booking route it would otherwise match
     app.register_blueprint(payment_hooks.bp)  # likewise
+    payment_hooks.install(app, services)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

@@ -16,13 +16,23 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.payments import NotConfigured, provider_for
 from bridge.payments.callbacks import receive
+from bridge.payments.effects import record_change
 from webhooks import counters
 from webhooks.context import current_services
 
 bp = Blueprint("payment_hooks", __name__)
 log = logging.getLogger(__name__)
-# app.extensions key of an optional bridge.payments.callbacks.AfterChange (the executor's hook)
+# app.extensions key of the bridge.payments.callbacks.AfterChange run inside a callback's transaction;
+# ``install`` puts the playbook's there: what a change shows to staff and the client, recorded as actions.
 AFTER_CHANGE = "salonbridge.payments.after_change"
+
+
+def install(app, services) -> None:  # noqa: ANN001 - the Flask app and our Services
+    def record(session, row, change, report) -> None:  # noqa: ANN001
+        occasion = f"callback:{report.provider_status}:{report.provider_payment_id or ''}"
+        record_change(session, services.policy(row.tenant), row, change, datetime.now(UTC), occasion)
+
+    app.extensions.setdefault(AFTER_CHANGE, record)
 
 
 @bp.post("/hooks/<tenant>/pay/<provider>")

@@ -77,10 +77,13 @@ def update(sync: Sync, items: list[Pending[MoveLead | UpdateFields]]) -> None:
 
 
 def field_values(sync: Sync, entity: str, values: dict[str, str] | Any) -> list[dict[str, Any]]:
-    """Custom field values by our field keys; a field setup does not manage is left out."""
+    """Custom field values by our field keys (select fields by their option's key); a field setup does not
+    manage is left out."""
     out = []
     for key, value in (values or {}).items():
         ids = sync.account.fields.get((entity, key))
-        if ids is not None and value not in (None, ""):
-            out.append({"field_id": ids.id, "values": [{"value": value}]})
+        if ids is None or value in (None, ""):
+            continue
+        option = ids.enums.get(str(value))  # a select field takes the option's id, not its text
+        out.append({"field_id": ids.id, "values": [{"enum_id": option} if option else {"value": value}]})
     return out

@@ -3,14 +3,14 @@
 The catalog is a cache of the booking system's services: it is dropped and rebuilt with the branch
 (company id) in its key, and refilled from the booking system on the next miss of each branch.
 
-Revision ID: 0003_catalog_branch
+Revision ID: 0006_catalog_branch
 Revises: 0005_reconnect
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_catalog_branch"
+revision = "0006_catalog_branch"
 down_revision = "0005_reconnect"
 branch_labels = None
 depends_on = None
