@@ -1,7 +1,9 @@
-"""Intake: the one path from a booking system's body to a stored event and a queued job.
+"""Intake: the one path from an inbound body to stored events and queued jobs.
 
-Live webhooks, ``salonbridge replay`` and the clock's catch-up polling all call ``receive``, so a
-replayed or polled record is deduplicated and ordered exactly like a live delivery.
+Live booking webhooks, ``salonbridge replay`` and the clock's catch-up polling all call ``receive``, so
+a replayed or polled record is deduplicated and ordered exactly like a live delivery. amoCRM's own
+webhooks (changes people made) come in through ``receive_amocrm``: every change of one delivery stored
+in one transaction, then queued the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from bridge.amocrm.webhook_form import changes, dedupe_key, parse_form, to_payload
 from bridge.booking import registry
 from bridge.booking.errors import PayloadError
 from bridge.queue import JobQueue
@@ -54,6 +57,20 @@ def enqueue_after_commit(queue: JobQueue, receipt: Receipt) -> bool:
         log.warning("enqueue of event %s deferred to the sweeper: %s", receipt.event_id, exc)
         return False
     return True
+
+
+AMOCRM_SOURCE = "amocrm"
+
+
+def receive_amocrm(store: Store, queue: JobQueue, tenant: str, form_body: str, now: datetime) -> list[Receipt]:
+    """Parse amoCRM's form-encoded webhook and store every change in it, all or none; raises FormError
+    (with the HTTP status to answer) for a body that is not a usable amoCRM webhook."""
+    events = [inbox.NewEvent(tenant, AMOCRM_SOURCE, dedupe_key(change), to_payload(tenant, change))
+              for change in changes(parse_form(form_body))]
+    receipts = inbox.accept_many(store, events, now=now)
+    for receipt in receipts:
+        enqueue_after_commit(queue, receipt)
+    return receipts
 
 
 def receive(store: Store, queue: JobQueue, tenant: Tenant, source: str, body: dict[str, Any], now: datetime) -> Receipt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from bridge import intake
 from bridge.services import Services
 from bridge.store import actions, inbox, playbook, visits
 from jobs import context
@@ -22,7 +23,6 @@ from pipelines.planner import plan
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
-AMOCRM_SOURCE = "amocrm"
 
 
 def process_event(event_id: int) -> str:
@@ -36,7 +36,7 @@ def handle_event(svc: Services, event_id: int, now: datetime) -> str:
     if claimed is None:
         return "already-done"
     try:
-        if claimed.source == AMOCRM_SOURCE:  # a change a person made in amoCRM
+        if claimed.source == intake.AMOCRM_SOURCE:  # a change a person made in amoCRM
             return _reconciled(svc, event_id, claimed.payload, now)
         return _process(svc, event_id, VisitEvent.from_dict(claimed.payload), now)
     except Exception as exc:

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.amocrm.webhook_form import FormError, changes, dedupe_key, parse_form, to_payload
-from bridge.intake import enqueue_after_commit
-from bridge.store import inbox
+from bridge import intake
+from bridge.amocrm.webhook_form import FormError
 from webhooks.context import current_services
 
 bp = Blueprint("amocrm_hooks", __name__)
@@ -30,17 +29,12 @@ def amocrm_hook(tenant: str, token: str):
     if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
         return jsonify(error="not found"), 404
     try:
-        found_changes = changes(parse_form(request.get_data(as_text=True)))
+        receipts = intake.receive_amocrm(svc.store, svc.queue, tenant, request.get_data(as_text=True),
+                                         datetime.now(UTC))
     except FormError as exc:
         return jsonify(error="not a usable amoCRM webhook", reason=str(exc)), exc.status
-    events = [inbox.NewEvent(tenant, "amocrm", dedupe_key(change), to_payload(tenant, change))
-              for change in found_changes]
-    try:
-        receipts = inbox.accept_many(svc.store, events, now=datetime.now(UTC))
     except SQLAlchemyError:
         response = jsonify(error="storage unavailable, retry later")
         response.headers["Retry-After"] = "30"
         return response, 503
-    for receipt in receipts:
-        enqueue_after_commit(svc.queue, receipt)
     return jsonify(status="accepted", stored=sum(not r.duplicate for r in receipts)), 200
