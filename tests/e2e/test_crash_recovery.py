@@ -83,6 +83,28 @@ def test_a_job_of_a_worker_killed_mid_job_runs_again_and_completes(services):
     assert job.get_status(refresh=True) == "finished"
 
 
+def test_workers_that_ran_jobs_stop_within_seconds_of_sigterm(services):
+    """A deploy or Ctrl-C must not wait a minute per worker (RQ's command listener once held them)."""
+    tenant = services.tenants["salon"]
+    for i in range(6):
+        body = yclients_record(record_id=9000 + i)
+        intake.receive(services.store, services.queue, tenant, "yclients", body, datetime.now(UTC))
+    workers = [spawn(services.settings, "worker") for _ in range(3)]
+    try:
+        wait_for(lambda: stats.events_by_status(services.store) == {"done": 6}, 60, "the events to be processed")
+        time.sleep(1)  # the workers are back to waiting on the queue, as after any busy spell
+        for proc in workers:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in workers:
+            proc.wait(timeout=10)
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert [proc.returncode for proc in workers] == [0, 0, 0]
+
+
 def test_run_starts_web_worker_and_clock_and_ctrl_c_stops_them_all(settings, tmp_path):
     port = free_port()
     proc = subprocess.Popen(
