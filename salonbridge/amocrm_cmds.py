@@ -78,12 +78,18 @@ def amocrm() -> None:
               help="Accept a private integration's long-lived token from environment variable VAR.")
 @click.option("--long-lived", is_flag=True,
               help="Accept the long-lived token from the variable the tenant file names (amocrm.long_lived_token_env).")
-def connect(tenant: str, token_env: str | None, long_lived: bool) -> None:
+@click.option("--code", metavar="CODE",
+              help="Exchange a one-time authorization code copied from the integration's page in amoCRM "
+                   "(valid 20 minutes, once), without a browser coming back to this install.")
+def connect(tenant: str, token_env: str | None, long_lived: bool, code: str | None) -> None:
     """Connect TENANT to amoCRM.
 
     OAuth (default): prints the link an amoCRM account admin opens; after "Allow" amoCRM redirects to
     {SALONBRIDGE_PUBLIC_URL}/oauth/TENANT/callback, which stores the tokens encrypted. The link is valid
     for 30 minutes. Needs the variables named by amocrm.client_id_env and amocrm.client_secret_env.
+
+    Code (--code CODE): the one-time code shown in amoCRM's integration settings is exchanged with the
+    same Redirect URI the integration is registered with, and the tokens are stored encrypted.
 
     Long-lived token (--token-env VAR or --long-lived): the token is checked against the account, then
     stored encrypted. Used automatically when the tenant has no OAuth client configured.
@@ -93,6 +99,9 @@ def connect(tenant: str, token_env: str | None, long_lived: bool) -> None:
     svc = _services()
     try:
         found = _tenant(svc, tenant)
+        if code:
+            _exchange_code(svc, found, code.strip())
+            return
         named = found.amocrm.long_lived_token_env
         oauth_configured = bool(found.amocrm.client_id_env and found.amocrm.client_secret_env)
         if long_lived or (not token_env and not oauth_configured and named):
@@ -124,6 +133,25 @@ def connect(tenant: str, token_env: str | None, long_lived: bool) -> None:
         click.echo("The link is valid for 30 minutes. Then run: salonbridge amocrm status " + tenant)
     finally:
         svc.close()
+
+
+def _exchange_code(svc, tenant, code: str) -> None:
+    from bridge.amocrm.connect import ConnectError, complete_authorization, expiry_text, redirect_uri
+    from bridge.amocrm.errors import InvalidGrant
+
+    try:
+        stored = complete_authorization(tenant, svc, code, referer=None)
+    except ConnectError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except InvalidGrant as exc:
+        raise click.ClickException(
+            "amoCRM refused the code: it is used, older than 20 minutes, or belongs to another integration, or "
+            f"the integration's Redirect URI is not {redirect_uri(tenant.slug, svc.settings)}; nothing was stored"
+        ) from exc
+    except AmoError as exc:
+        raise click.ClickException(f"could not exchange the code: {exc}; nothing was stored") from exc
+    click.echo(f"{tenant.slug}: connected to amoCRM by authorization code ({expiry_text(stored.expires_at)}).")
+    click.echo(f"Next: salonbridge setup {tenant.slug}")
 
 
 @amocrm.command()

@@ -176,3 +176,23 @@ def test_status_names_a_refused_token_from_the_environment(salon, sandbox, setti
     assert "salon: needs_reauth · long-lived token from $SALON_AMO_LL" in result.output
     assert "the fixed token was refused" in result.output
     assert "revoked-or-wrong-token" not in result.output
+
+
+def test_connect_with_a_code_copied_from_amocrm_needs_no_browser(salon, sandbox, settings):
+    code = sandbox.control("tokens", action="code")["code"]
+
+    result = cli(settings, "amocrm", "connect", "salon", "--code", code)
+
+    assert result.exit_code == 0, result.output
+    assert "connected to amoCRM by authorization code" in result.output and "salonbridge setup salon" in result.output
+    stored = token_store(salon).load("salon")
+    assert stored is not None and not stored.long_lived and stored.state == "ok"
+    assert client_for(salon.tenants["salon"], salon).account()["id"]  # the stored token works
+
+
+def test_a_code_amocrm_refuses_is_explained_and_nothing_is_stored(salon, sandbox, settings):
+    result = cli(settings, "amocrm", "connect", "salon", "--code", "def50200-not-a-code")
+
+    assert result.exit_code == 1
+    assert "refused the code" in result.output and "/oauth/salon/callback" in result.output
+    assert token_store(salon).load("salon") is None
