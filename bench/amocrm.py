@@ -8,6 +8,10 @@ Goal: utilization ≥ 0.95, calls per action well under 1, no 429. Runs on 127.0
 ``--faults``: the same drain while amoCRM answers 5 % of requests 5xx, 2 % only after the client's 20 s
 read timeout (processed, answer lost) and 1 % 429 in bursts of five; goal utilization ≥ 0.80 and no 429
 beyond the injected ones.
+
+``--trickle``: a salon's normal day instead of a backlog — the demo's deliveries arrive one at a time,
+each processed and synced before the next (no batching across events). Prints ``calls_per_event=…``
+(amoCRM requests ÷ deliveries, Salesbot launches included); goal ≤ 1.2.
 """
 
 from __future__ import annotations
@@ -86,13 +90,17 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=None, help="backlog size (default 2000, smoke 300)")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--faults", action="store_true", help="5 %% 5xx, 2 %% slow, 1 %% 429 in bursts")
+    parser.add_argument("--trickle", action="store_true", help="events one at a time: amoCRM calls per event")
     args = parser.parse_args()
+    if args.trickle or args.smoke:
+        trickle(clients=6 if args.smoke else 40)
+        if args.trickle:
+            return
     total_actions = args.actions or (300 if args.smoke else 2000)
 
     from bridge.amocrm.provisioning import run_setup
     from bridge.services import Services
     from config.settings import Settings
-    from jobs.crm_sync import pending
 
     with tempfile.TemporaryDirectory(prefix="sb-bench-amo-") as tmp:
         root = Path(tmp)
@@ -129,22 +137,7 @@ def main() -> None:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for _ in range(args.workers)
             ]
-            started = time.monotonic()
-            for slug in slugs:
-                svc.queue.enqueue_crm_sync(slug)
-            deadline = started + 600
-            while any(pending(svc, slug) for slug in slugs):
-                if time.monotonic() > deadline:
-                    raise SystemExit("the backlog was not drained within 10 minutes")
-                for slug in slugs:  # as the clock does: a sync job that finished early is queued again
-                    svc.queue.enqueue_crm_sync(slug)
-                if args.faults:  # one burst of five 429s per ~500 requests: 1 % of them
-                    sent = requests.get(f"{url}/_sandbox/stats", timeout=5).json()["total_requests"]
-                    if sent >= (injected // 5) * 500:
-                        requests.patch(f"{url}/_sandbox/faults", json={"burst_429": 5}, timeout=5)
-                        injected += 5
-                time.sleep(0.5)
-            elapsed = time.monotonic() - started
+            elapsed, injected = drain_backlog(svc, slugs, url, injected, args.faults)
             stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
         finally:
             for proc in [*workers, sandbox]:
@@ -163,6 +156,75 @@ def main() -> None:
           f"n429={stats['rate_limited_429']} injected_429={injected} max_in_1s={stats['max_requests_in_1s']}")
     if stats["rate_limited_429"] > injected:
         raise SystemExit("amoCRM answered 429: the shared limiter let too much through")
+
+
+def drain_backlog(svc, slugs: tuple[str, ...], url: str, injected: int, faults: bool) -> tuple[float, int]:
+    """Queue the syncs and re-queue them as the clock would until nothing is pending; with ``faults``, a
+    burst of five 429s per ~500 requests (1 % of them). Returns (seconds, 429s injected)."""
+    from jobs.crm_sync import pending
+
+    started = time.monotonic()
+    for slug in slugs:
+        svc.queue.enqueue_crm_sync(slug)
+    while any(pending(svc, slug) for slug in slugs):
+        if time.monotonic() > started + 600:
+            raise SystemExit("the backlog was not drained within 10 minutes")
+        for slug in slugs:  # as the clock does: a sync job that finished early is queued again
+            svc.queue.enqueue_crm_sync(slug)
+        if faults and requests.get(f"{url}/_sandbox/stats", timeout=5).json()["total_requests"] >= injected * 100:
+            requests.patch(f"{url}/_sandbox/faults", json={"burst_429": 5}, timeout=5)
+            injected += 5
+        time.sleep(0.5)
+    return time.monotonic() - started, injected
+
+
+def trickle(clients: int) -> None:
+    from bridge import intake
+    from bridge.amocrm.provisioning import run_setup
+    from bridge.services import Services
+    from config.settings import Settings
+    from jobs import context
+    from jobs.crm_sync import drain
+    from jobs.worker import run_worker
+    from salonbridge import synthetic
+
+    with tempfile.TemporaryDirectory(prefix="sb-bench-trickle-") as tmp:
+        root = Path(tmp)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        sandbox = subprocess.Popen([sys.executable, "-m", "salonbridge", "sandbox", "--port", str(port), "--state",
+                                    str(root / "sandbox.json")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        svc = None
+        try:
+            wait_for(f"{url}/_sandbox/stats")
+            token = requests.post(f"{url}/_sandbox/tokens", json={"action": "long_lived"}, timeout=5).json()
+            os.environ.update(BENCH_AMO_TOKEN=token["access_token"], BENCH_TOKEN="x" * 24)
+            (root / "tenants").mkdir()
+            (root / "tenants" / "day.yaml").write_text(
+                synthetic.tenant_yaml("day", "BENCH_TOKEN", url, "BENCH_AMO_TOKEN"), encoding="utf-8")
+            settings = Settings.from_env({**os.environ, "SALONBRIDGE_INSTANCE": str(root),
+                                          "SALONBRIDGE_LOG_LEVEL": "WARNING",
+                                          "SALONBRIDGE_TENANTS": str(root / "tenants")})
+            svc = Services.build(settings, migrate=True)
+            context.install(svc)
+            tenant = svc.tenants["day"]
+            run_setup(tenant, svc)
+            requests.post(f"{url}/_sandbox/reset", json={"data": False, "stats": True, "limits": True}, timeout=5)
+            bodies = synthetic.generate(seed=7, clients=clients)
+            for body in bodies:
+                now = datetime.now(UTC)
+                intake.receive(svc.store, svc.queue, tenant, "yclients", body, now)
+                run_worker(svc, burst=True)
+                drain(svc, tenant, now)
+            stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
+        finally:
+            sandbox.terminate()
+            sandbox.wait(timeout=20)
+            if svc is not None:
+                svc.close()
+    calls = stats["total_requests"]
+    top = ", ".join(f"{k}={v}" for k, v in list(stats["by_endpoint"].items())[:6])
+    print(f"trickle: events={len(bodies)} calls={calls} calls_per_event={calls / len(bodies):.2f} ({top})")
 
 
 if __name__ == "__main__":

@@ -113,6 +113,21 @@ def actions_by_key(store: Store, tenant: str, keys: Sequence[str]) -> dict[str, 
         return {r.key: Action.from_dict(r.kind, r.payload) for r in rows}
 
 
+def contact_names_sent(store: Store, tenant: str, client_ids: Iterable[str]) -> dict[str, str]:
+    """The name each client's amoCRM contact was last given (its latest carried-out UpsertContact)."""
+    ids = sorted({int(c) for c in client_ids if str(c).isdigit()})
+    if not ids:
+        return {}
+    with store.session() as s:
+        rows = s.execute(
+            select(AppliedAction.client_id, AppliedAction.payload)
+            .where(AppliedAction.tenant == tenant, AppliedAction.client_id.in_(ids),
+                   AppliedAction.kind == "UpsertContact", AppliedAction.state == "done")
+            .order_by(AppliedAction.id)
+        )
+        return {str(r.client_id): r.payload["name"] for r in rows if r.payload.get("name")}
+
+
 # -- the tenant's pause, when amoCRM blocks it or its authorization is gone --------------------------------
 
 

@@ -37,3 +37,4 @@ def apply_window(sync: Sync, items: Sequence[Pending]) -> None:
             by_phase[phase].append(item)
     for phase in sorted(by_phase):
         PHASES[phase](sync, by_phase[phase])
+    contacts.flush(sync)

@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from bridge.amocrm.create_once import Create, create_once
+from bridge.store import crm_queue
 from bridge.store.crm_queue import Outcomes, Pending
 from jobs.executor.sync import Sync, check_setup, marker
 from pipelines.actions import UpsertContact
@@ -13,13 +14,14 @@ from pipelines.actions import UpsertContact
 
 def upsert(sync: Sync, items: list[Pending[UpsertContact]]) -> None:
     """The first UpsertContact of a client finds or creates its contact; later ones of the same window
-    follow it (they only refresh the name)."""
+    follow it. A known contact is renamed only when the name differs from the one it was last given,
+    and the rename rides on the window's field update of that contact when there is one (``flush``)."""
     per_client: dict[str, list[Pending[UpsertContact]]] = defaultdict(list)
     for item in items:
         per_client[item.action.client_id].append(item)
     linked = sync.links("contact", per_client)
+    sent_names = crm_queue.contact_names_sent(sync.store, sync.tenant, linked)
     found = Outcomes()
-    renames: dict[int, dict[str, Any]] = {}
     creates: list[Create[Pending[UpsertContact]]] = []
     for client_id, group in per_client.items():
         amo_id = linked.get(client_id) or _find(sync, group[0])
@@ -28,18 +30,24 @@ def upsert(sync: Sync, items: list[Pending[UpsertContact]]) -> None:
             continue
         found.links.append(("contact", client_id, amo_id))
         names = [i.action.name for i in group if i.action.name]
-        if names:
-            renames[amo_id] = {"id": amo_id, "name": names[-1]}
+        if names and names[-1] != sent_names.get(client_id):
+            sync.contact_renames[amo_id] = names[-1]
         found.done.update({i.id: {"contact_id": amo_id} for i in group})
     sync.settle(found)
-    if renames:
-        sync.api.update_contacts(list(renames.values()))
     for created in create_once(sync.api, "contacts", creates, sync.attempting, check_setup):
         sync.settle_created(created, "contact", lambda i: i.action.client_id, "contact_id")
         followers = Outcomes()
         for first, amo_id in created.ids + created.adopted:
             followers.done.update({i.id: {"contact_id": amo_id} for i in per_client[first.action.client_id][1:]})
         sync.settle(followers)
+
+
+def flush(sync: Sync) -> None:
+    """Renames no field update of the window took along: one batch PATCH."""
+    if sync.contact_renames:
+        body = [{"id": amo_id, "name": name} for amo_id, name in sync.contact_renames.items()]
+        sync.contact_renames.clear()
+        sync.api.update_contacts(body)
 
 
 def _find(sync: Sync, item: Pending[UpsertContact]) -> int | None:

@@ -53,6 +53,7 @@ class Sync:
     account: AccountMap
     now: datetime
     tally: Tally = field(default_factory=Tally)
+    contact_renames: dict[int, str] = field(default_factory=dict)  # amoCRM contact id → new name, not yet sent
 
     def links(self, kind: str, keys: Iterable[str]) -> dict[str, int]:
         with self.store.session() as s:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from bridge import intake
 from bridge.amocrm.account_map import load_account_map
@@ -101,3 +102,27 @@ def test_the_client_lands_in_amocrm_once_with_a_sales_lead(amo):
     assert len(leads) == 1
     account = load_account_map(svc.store, "salon")
     assert account.stage_of(leads[0]["pipeline_id"], leads[0]["status_id"])[1] == "first_booking"
+
+
+def contact_patches(base_url: str) -> int:
+    stats = requests.get(f"{base_url}/_sandbox/stats", timeout=5).json()
+    return stats["by_endpoint"].get("PATCH /api/v4/contacts", 0)
+
+
+def test_a_returning_client_costs_one_contact_patch_and_none_when_nothing_changed(amo):
+    svc, base_url = amo
+    now = datetime.now(UTC)
+    visit = now - timedelta(days=40)
+    deliver(svc, booking(20, when=visit, changed=visit - timedelta(days=2)),
+            booking(20, when=visit, changed=visit + timedelta(hours=2), status="update", attendance=1))
+    before = contact_patches(base_url)
+
+    deliver(svc, booking(21, when=now + timedelta(days=3), changed=now - timedelta(hours=2)))  # same name
+    assert contact_patches(base_url) == before  # nothing about the contact changed: no PATCH
+
+    walk_in = booking(22, when=now - timedelta(hours=3), changed=now - timedelta(hours=1), attendance=1)
+    walk_in["data"]["client"]["name"] = walk_in["data"]["client"]["display_name"] = "Ольга Петренко"
+    deliver(svc, walk_in)  # a visit entered afterwards, under a new name: one PATCH carries name and fields
+    assert contact_patches(base_url) == before + 1
+    [contact] = client_for(svc.tenants["salon"], svc).find_contacts("+380671234567")
+    assert contact["name"] == "Ольга Петренко"
