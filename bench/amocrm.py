@@ -140,10 +140,11 @@ def main() -> None:
             elapsed, injected = drain_backlog(svc, slugs, url, injected, args.faults)
             stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
         finally:
-            for proc in [*workers, sandbox]:
+            for proc in workers:  # workers first: a job they finish still has its amoCRM to talk to
                 proc.terminate()
             for proc in [*workers, sandbox]:
-                proc.wait(timeout=20)
+                proc.wait(timeout=30)
+                sandbox.terminate()
             if svc is not None:
                 svc.close()
     calls = stats["total_requests"]

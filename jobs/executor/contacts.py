@@ -31,8 +31,9 @@ def upsert(sync: Sync, items: list[Pending[UpsertContact]]) -> None:
         found.links.append(("contact", client_id, amo_id))
         names = [i.action.name for i in group if i.action.name]
         if names and names[-1] != sent_names.get(client_id):
-            sync.contact_renames[amo_id] = names[-1]
-        found.done.update({i.id: {"contact_id": amo_id} for i in group})
+            sync.contact_renames[amo_id] = (names[-1], group)  # done once the name is sent
+        else:
+            found.done.update({i.id: {"contact_id": amo_id} for i in group})
     sync.settle(found)
     for created in create_once(sync.api, "contacts", creates, sync.attempting, check_setup):
         sync.settle_created(created, "contact", lambda i: i.action.client_id, "contact_id")
@@ -45,9 +46,14 @@ def upsert(sync: Sync, items: list[Pending[UpsertContact]]) -> None:
 def flush(sync: Sync) -> None:
     """Renames no field update of the window took along: one batch PATCH."""
     if sync.contact_renames:
-        body = [{"id": amo_id, "name": name} for amo_id, name in sync.contact_renames.items()]
+        renames, body, members = dict(sync.contact_renames), [], []
         sync.contact_renames.clear()
-        sync.api.update_contacts(body)
+        results = {}
+        for amo_id, (name, group) in renames.items():
+            body.append({"id": amo_id, "name": name})
+            members += group
+            results.update({i.id: {"contact_id": amo_id} for i in group})
+        sync.patch(sync.api.update_contacts, body, members, results)
 
 
 def _find(sync: Sync, item: Pending[UpsertContact]) -> int | None:

@@ -57,7 +57,8 @@ def update(sync: Sync, items: list[Pending[MoveLead | UpdateFields]]) -> None:
             continue
         patch = patches.setdefault((entity, amo_id), {"id": amo_id})
         if entity == "contacts" and amo_id in sync.contact_renames:  # one PATCH of the contact, not two
-            patch["name"] = sync.contact_renames.pop(amo_id)
+            patch["name"], upserts = sync.contact_renames.pop(amo_id)
+            involved.setdefault((entity, amo_id), []).extend(upserts)
         involved.setdefault((entity, amo_id), []).append(item)
         if isinstance(a, MoveLead):
             patch["pipeline_id"], patch["status_id"] = sync.account.location(a.pipeline, a.stage)

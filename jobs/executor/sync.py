@@ -53,7 +53,8 @@ class Sync:
     account: AccountMap
     now: datetime
     tally: Tally = field(default_factory=Tally)
-    contact_renames: dict[int, str] = field(default_factory=dict)  # amoCRM contact id → new name, not yet sent
+    # amoCRM contact id → (new name, its UpsertContact actions): settled by the PATCH that carries the name
+    contact_renames: dict[int, tuple[str, list[Pending]]] = field(default_factory=dict)
 
     def links(self, kind: str, keys: Iterable[str]) -> dict[str, int]:
         with self.store.session() as s:
