@@ -142,9 +142,10 @@ def main() -> None:
         finally:
             for proc in workers:  # workers first: a job they finish still has its amoCRM to talk to
                 proc.terminate()
-            for proc in [*workers, sandbox]:
+            for proc in workers:
                 proc.wait(timeout=30)
-                sandbox.terminate()
+            sandbox.terminate()
+            sandbox.wait(timeout=20)
             if svc is not None:
                 svc.close()
     calls = stats["total_requests"]
