@@ -21,9 +21,11 @@ def favourite_master(completed: Sequence[VisitState], window: int) -> str | None
 
 
 def segment_fields(scene: Scene, completed: Sequence[VisitState]) -> dict[str, str]:
-    """branch, favourite_master, last_category, last_visit of ``completed`` (newest first)."""
+    """branch, favourite_master, last_category, last_visit of ``completed``, whatever their order (an
+    older visit's completion may be reported after a newer one's: the last visit stays the newest)."""
     if not completed:
         return {}
+    completed = sorted(completed, key=lambda v: (v.start_at, v.external_id), reverse=True)
     last = completed[0]
     master = favourite_master(completed, scene.policy.favourite_master_visits)
     fields = {

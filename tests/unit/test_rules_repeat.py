@@ -136,3 +136,15 @@ def test_a_cycle_without_an_open_repeat_lead_gets_one_once():
     created = of(salon.tick(haircut_reminder), CreateLead)
     assert [(c.key, c.stage) for c in created] == [("lead:repeat:c1:v2", "contacted")]
     assert of(salon.tick(haircut_reminder + DAY), CreateLead) == []
+
+
+def test_a_late_report_of_an_older_visit_leaves_last_visit_at_the_newest_one():
+    """A backlog can deliver an older visit's completion after a newer one's: the contact's "last visit"
+    must not go back in time."""
+    salon = regular()
+    newer = T0 + 14 * DAY
+    salon.send(ev("v2", S.COMPLETED, newer, MANICURE, occurred=newer + timedelta(hours=2)))
+    older = T0 + 7 * DAY
+    salon.send(ev("v3", S.COMPLETED, older, MANICURE, occurred=newer + timedelta(hours=3)))
+    fields = [a.fields for a in salon.log if a.kind == "UpdateFields"][-1]
+    assert fields["last_visit"].startswith(newer.date().isoformat())
