@@ -9,7 +9,7 @@ Wiring for one tenant (the composition root does this once per process)::
     client = AmoCrmClient(base_url, provider, limiter=limiter)
 """
 
-from bridge.amocrm.client import AmoCrmClient, CreateOnce, common_note, service_note
+from bridge.amocrm.client import AmoCrmClient, common_note, service_note
 from bridge.amocrm.errors import (
     AccountBlocked,
     AmbiguousWrite,
@@ -34,7 +34,6 @@ __all__ = [
     "AmoError",
     "AmoHttpError",
     "AmoValidationError",
-    "CreateOnce",
     "InvalidGrant",
     "OAuthRefresher",
     "RateLimited",

@@ -57,15 +57,6 @@ class TokenSource(Protocol):
     def mark_needs_reauth(self, reason: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class CreateOnce:
-    """Outcome of ``create_once``: the entity's id and whether this call created it."""
-
-    id: int
-    created: bool
-    entity: dict[str, Any]
-
-
 class _Retry(Exception):
     """Internal control flow: try again after ``delay`` s (None: the backoff for this attempt)."""
 
@@ -100,7 +91,6 @@ class AmoCrmClient:
         backoff_cap_s: float = 30.0,
         block_pause: timedelta = timedelta(hours=1),
         marker_fields: Mapping[str, int] | None = None,
-        settle_delays: Sequence[float] = (0.5, 2.0, 5.0),
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.base_url = base_url.rstrip("/")
@@ -113,7 +103,6 @@ class AmoCrmClient:
         self.retry_for_s = retry_for_s  # a time budget per call: retry while it lasts (up to max_retries)
         self.backoff = (backoff_base_s, backoff_cap_s)
         self.block_pause = block_pause
-        self.settle_delays = tuple(settle_delays)
         self._marker_fields: dict[str, int] = dict(marker_fields or {})
         self._sleep = sleep
 
@@ -499,34 +488,6 @@ class AmoCrmClient:
             field_id = self.marker_field_id(kind)
             candidates = self._collect(f"/api/v4/{kind}", kind, {"query": marker})
         return next((e for e in candidates if markers.carries_marker(kind, e, marker, field_id)), None)
-
-    def create_once(self, kind: str, payload: Mapping[str, Any], marker: str) -> CreateOnce:
-        """Create a contact/lead/task exactly once: look up by marker → create if absent → after an
-        ``AmbiguousWrite`` look up again (giving the server ``settle_delays`` to finish) and only
-        then create again. A second ambiguous outcome is raised: the job retries later, and its next
-        call starts with the lookup again."""
-        markers.check_marker(kind, marker)
-        scope: dict[str, Any] = {}
-        if kind == "tasks":  # a task is found again among the tasks of the entity it is attached to
-            scope = {"entity_type": payload.get("entity_type"), "entity_id": payload.get("entity_id")}
-        found = self.find_by_marker(kind, marker, **scope)
-        if found:
-            return CreateOnce(int(found["id"]), False, found)
-        body = markers.with_marker(kind, dict(payload), marker, None if kind == "tasks" else self.marker_field_id(kind))
-        try:
-            return self._create_one(kind, body)
-        except AmbiguousWrite as exc:
-            log.warning("amoCRM create of %s %s is ambiguous (%s); looking it up", kind, marker, exc.cause)
-        for delay in self.settle_delays:
-            self._sleep(delay)
-            found = self.find_by_marker(kind, marker, **scope)
-            if found:
-                return CreateOnce(int(found["id"]), True, found)
-        return self._create_one(kind, body)
-
-    def _create_one(self, kind: str, body: dict[str, Any]) -> CreateOnce:
-        created = self._write("POST", f"/api/v4/{kind}", kind, [body], numbered=True)[0]
-        return CreateOnce(int(created["id"]), True, created)
 
 
 # --- payload builders and small helpers ----------------------------------------------------------

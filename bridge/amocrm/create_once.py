@@ -62,6 +62,7 @@ def create_once(
     lookups: Created[T] = Created()
     to_send: list[Create[T]] = []
     for create in creates:
+        markers.check_marker(kind, create.marker)
         found = _find(api, kind, create) if create.attempted else None
         if found is not None:
             lookups.adopted.append((create.owner, found))

@@ -14,8 +14,9 @@ our own marker somewhere the API lets us search:
 Markers are short, deterministic and search-friendly: ``make_marker(*parts)`` → ``sb`` + 24 hex digits.
 
 To verify on a live account [INFER]: that ``query`` indexes API-only text fields promptly after a
-create. ``create_once`` waits ``settle_delays`` before concluding a lost write did not land; if search
-lags more than that, leads can switch to ``filter[custom_fields_values][<field_id>][]=<marker>``.
+create. ``bridge.amocrm.create_once`` looks an unsure create up only in the next sync round (seconds
+later); if search lags more than that, leads can switch to
+``filter[custom_fields_values][<field_id>][]=<marker>``.
 """
 
 from __future__ import annotations

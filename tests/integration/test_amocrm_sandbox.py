@@ -25,6 +25,7 @@ from bridge.amocrm import (
     redis_lock_factory,
     service_note,
 )
+from bridge.amocrm.markers import with_marker
 from bridge.amocrm.ratelimit import limiter_key
 from bridge.store.db import Store
 from tests.fakes.http import serve
@@ -87,35 +88,34 @@ def test_a_salon_day_end_to_end(token_store, redis):
 
         assert client.find_contacts("+79161234567") == []
         phone = [{"field_code": "PHONE", "values": [{"value": "+79161234567", "enum_code": "MOB"}]}]
-        contact = client.create_once("contacts", {"name": "Anna", "custom_fields_values": phone}, make_marker(1))
-        assert [c["id"] for c in client.find_contacts("89161234567")] == [contact.id]
-        client.update_contacts([{"id": contact.id, "first_name": "Anna"}])
+        [contact] = client.create_contacts([{"name": "Anna", "custom_fields_values": phone}])
+        assert [c["id"] for c in client.find_contacts("89161234567")] == [contact["id"]]
+        client.update_contacts([{"id": contact["id"], "first_name": "Anna"}])
 
         lead_body = {"name": "Manicure 12.03", "price": 900, "pipeline_id": pipeline["id"], "status_id": first["id"]}
-        lead = client.create_once("leads", lead_body, make_marker(2))
-        assert client.create_once("leads", lead_body, make_marker(2)).created is False
-        client.link("leads", lead.id, [{"to_entity_id": contact.id, "to_entity_type": "contacts"}])
-        client.update_leads([{"id": lead.id, "pipeline_id": pipeline["id"], "status_id": 142}])
-        assert client.get_lead(lead.id)["status_id"] == 142
+        [lead] = client.create_leads([lead_body])
+        client.link("leads", lead["id"], [{"to_entity_id": contact["id"], "to_entity_type": "contacts"}])
+        client.update_leads([{"id": lead["id"], "pipeline_id": pipeline["id"], "status_id": 142}])
+        assert client.get_lead(lead["id"])["status_id"] == 142
         won = client.list_leads({"statuses": [{"pipeline_id": pipeline["id"], "status_id": 142}]})
-        assert [x["id"] for x in won] == [lead.id]
+        assert [x["id"] for x in won] == [lead["id"]]
 
         due = int(datetime.now(UTC).timestamp()) + 86_400
-        task_body = {"text": "Invite Anna again", "complete_till": due, "entity_type": "leads", "entity_id": lead.id}
-        task = client.create_once("tasks", task_body, make_marker(3))
-        assert client.create_once("tasks", task_body, make_marker(3)).id == task.id
-        client.update_tasks([{"id": task.id, "complete_till": due + 3600}])
-        client.complete_task(task.id, "Booked for Friday")
-        assert client.list_tasks("leads", [lead.id], is_completed=False) == []
-        assert [t["id"] for t in client.list_tasks("leads", [lead.id], is_completed=True)] == [task.id]
+        task_body = {"text": "Invite Anna again", "complete_till": due, "entity_type": "leads", "entity_id": lead["id"]}
+        [task] = client.create_tasks([with_marker("tasks", task_body, make_marker(3), None)])
+        assert client.find_by_marker("tasks", make_marker(3), entity_type="leads", entity_id=lead["id"]) is not None
+        client.update_tasks([{"id": task["id"], "complete_till": due + 3600}])
+        client.complete_task(task["id"], "Booked for Friday")
+        assert client.list_tasks("leads", [lead["id"]], is_completed=False) == []
+        assert [t["id"] for t in client.list_tasks("leads", [lead["id"]], is_completed=True)] == [task["id"]]
 
-        notes = client.add_notes("leads", [common_note(lead.id, "Moved to 15:00"), service_note(lead.id, "Sent")])
+        notes = client.add_notes("leads", [common_note(lead["id"], "Moved to 15:00"), service_note(lead["id"], "Sent")])
         assert len(notes) == 2
         hook = "https://mw.example.com/hooks/salon/amocrm/s3cret"
         client.subscribe_webhook(hook, ["status_lead", "update_task"])
         assert [w["destination"] for w in client.list_webhooks()] == [hook]
         assert client.unsubscribe_webhook(hook) is True
-        assert client.run_salesbot(565, lead.id, "leads") is True
+        assert client.run_salesbot(565, lead["id"], "leads") is True
         assert control(url, "stats")["rate_limited_429"] == 0
 
 
@@ -128,18 +128,6 @@ def test_an_expired_access_token_is_refreshed_through_the_emulator(token_store, 
         assert client.list_users()
         after = token_store.load(TENANT)
         assert after.version == before.version + 1 and after.refresh_token != before.refresh_token
-
-
-def test_a_stored_then_timed_out_lead_is_not_duplicated(token_store, redis):
-    faults = sandbox.Faults(store_then_timeout="POST /api/v4/leads", hang_seconds=1.0)
-    app = sandbox.create_sandbox_app(None, requests_per_second=1000, block_after_429s=None, faults=faults)
-    with serve(app) as url:
-        client = connect(url, token_store, redis, timeout=(1.0, 0.4), settle_delays=(0.1, 0.5))
-        client.ensure_marker_field("leads")
-        outcome = client.create_once("leads", {"name": "Booking"}, make_marker("ambiguous"))
-        assert outcome.created is True
-        assert [lead["id"] for lead in client.list_leads(query="Booking")] == [outcome.id]
-        assert control(url, "stats")["by_endpoint"]["POST /api/v4/leads"] == 1
 
 
 def sandbox_burst(url: str, access_token: str, requests_each: int, start_at: float) -> None:
