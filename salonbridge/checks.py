@@ -6,12 +6,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bridge.amocrm.account_map import load_account_map
-from bridge.amocrm.connect import connection_status
+from bridge.readiness import amocrm_problems
 from bridge.services import Services
 from bridge.tenancy import Findings, examine
 from config.tenants import EXAMPLE, ConfigProblem
-from jobs.crm_sync import paused_reason
 
 
 def check_tenants(directory: Path, environ: Mapping[str, str], *, require_env: bool = True) -> Findings:
@@ -31,19 +29,5 @@ def no_tenants_hint(directory: Path) -> str:
 def check_online(svc: Services) -> list[ConfigProblem]:
     """Each tenant's amoCRM as the workers will meet it: reachable with valid credentials, provisioned
     by ``setup`` (and not changed by hand since), and not paused by a block or a lost authorization."""
-    problems: list[ConfigProblem] = []
     now = datetime.now(UTC)
-    for tenant in svc.tenants.values():
-        path = tenant.path or Path(f"{tenant.slug}.yaml")
-        status = connection_status(tenant, svc)
-        if status.state != "connected":
-            hint = f"run `salonbridge amocrm connect {tenant.slug}`" if status.state != "error" else ""
-            problems.append(ConfigProblem(path, "amocrm", f"{status.state}: {status.problem or hint}".rstrip(": ")))
-            continue
-        account = load_account_map(svc.store, tenant.slug)
-        if account is None or not account.is_complete():
-            problems.append(ConfigProblem(path, "amocrm", f"not set up: run `salonbridge setup {tenant.slug}`"))
-        paused = paused_reason(svc, tenant.slug, now)
-        if paused:
-            problems.append(ConfigProblem(path, "amocrm", f"work {paused}"))
-    return problems
+    return [problem for tenant in svc.tenants.values() for problem in amocrm_problems(tenant, svc, now)]

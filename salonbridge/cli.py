@@ -207,3 +207,12 @@ def _register_reconnect_commands() -> None:
 
 
 _register_reconnect_commands()
+
+
+def _register_user_commands() -> None:
+    from salonbridge.users_cmds import users
+
+    main.add_command(users)
+
+
+_register_user_commands()

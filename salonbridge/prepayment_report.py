@@ -7,8 +7,6 @@ names are shown; phones and emails never are.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from datetime import date, datetime, time, timedelta
@@ -18,17 +16,13 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.prepayment_export import CLOSED_AT, COLUMNS, TIMES, record, render_csv  # noqa: F401 (re-exported)
 from pipelines.prepayment import PrepaymentStatus
 
-TIMES = ("visit_at", "created_at", "deadline_at", "paid_at", "held_at", "failed_at", "expired_at", "cancelled_at",
-         "refunded_at")
-COLUMNS = ("order_ref", "booking_id", "attempt", "client", "branch", "rule", "provider", "amount", "currency",
-           "status", *TIMES, "receipt_number", "provider_payment_id", "received_amount", "alert")
 TABLE = (("order", "order_ref"), ("booking", "booking_id"), ("client", "client"), ("branch", "branch"),
          ("amount", "amount"), ("status", "status"), ("created", "created_at"), ("deadline", "deadline_at"),
          ("closed", "closed_at"), ("receipt", "receipt_number"))
-_CLOSED = {"paid": "paid_at", "held": "held_at", "failed": "failed_at", "expired": "expired_at",
-           "cancelled": "cancelled_at", "refunded": "refunded_at"}
+_CLOSED = CLOSED_AT
 
 
 def _local_day_start(day: date, tenant: Any) -> datetime:
@@ -44,20 +38,6 @@ def _branch_id(tenant: Any, value: str | None) -> str | None:
             return branch.id
     known = ", ".join(f"{b.id} ({b.name})" for b in tenant.branches)
     raise click.BadParameter(f"unknown branch {value!r}; the tenant has {known}", param_hint="--branch")
-
-
-def record(row: Any, tenant: Any) -> dict[str, Any]:
-    """One report row as plain values: times in the tenant's zone (ISO 8601), amounts as text."""
-    out: dict[str, Any] = {}
-    for name in COLUMNS:
-        value = getattr(row, name)
-        if isinstance(value, datetime):
-            value = value.astimezone(tenant.timezone).isoformat(timespec="seconds")
-        elif isinstance(value, Decimal):
-            value = str(value)
-        out[name] = value
-    out["branch"] = tenant.branch_name(row.branch) or row.branch
-    return out
 
 
 def _short(value: Any) -> str:
@@ -87,14 +67,6 @@ def summary(records: list[dict[str, Any]]) -> str:
     parts = [f"{len(records)} prepayment(s)"] + [f"{status} {n}" for status, n in sorted(by_status.items())]
     money = ", ".join(f"{total} {currency}" for currency, total in sorted(paid.items()))
     return ", ".join(parts) + (f"; paid in total {money}" if money else "")
-
-
-def render_csv(records: list[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
-    return buffer.getvalue().encode("utf-8-sig")
 
 
 @click.command("prepayments")

@@ -396,3 +396,18 @@ class PaymentCallback(Base):
     status_before: Mapped[str | None] = mapped_column(String(16))
     status_after: Mapped[str | None] = mapped_column(String(16))
     alert: Mapped[str | None] = mapped_column(Text)
+
+
+class DashboardUser(Base):
+    """A person who signs in to the dashboard: an agency admin (every tenant) or a salon manager (one)."""
+
+    __tablename__ = "dashboard_users"
+    __table_args__ = (UniqueConstraint("username", name="uq_dashboard_users_username"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(String(255))  # werkzeug scrypt
+    role: Mapped[str] = mapped_column(String(16))  # admin | manager
+    tenant: Mapped[str | None] = mapped_column(String(64))  # the manager's salon; None for admins
+    language: Mapped[str | None] = mapped_column(String(8))  # None: the tenant's language
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]

@@ -1,4 +1,4 @@
-"""Read-only figures for /metrics and the demo summary."""
+"""Read-only figures for /metrics, the demo summary and the dashboard's overview."""
 
 from __future__ import annotations
 
@@ -10,10 +10,23 @@ from bridge.store.db import Store
 from bridge.store.models import Client, InboundEvent, Visit
 
 
-def events_by_status(store: Store) -> dict[str, int]:
+def events_by_status(store: Store, tenant: str | None = None, since: datetime | None = None) -> dict[str, int]:
+    """Stored events by processing status; for one tenant and/or those received since ``since``."""
+    query = select(InboundEvent.status, func.count()).group_by(InboundEvent.status)
+    if tenant is not None:
+        query = query.where(InboundEvent.tenant == tenant)
+    if since is not None:
+        query = query.where(InboundEvent.received_at >= since)
     with store.session() as s:
-        rows = s.execute(select(InboundEvent.status, func.count()).group_by(InboundEvent.status))
-        return {status: n for status, n in rows}
+        return {status: n for status, n in s.execute(query)}
+
+
+def last_received_by_source(store: Store, tenant: str) -> dict[str, datetime]:
+    """When the tenant's last delivery of each source (booking system, amoCRM) was stored."""
+    with store.session() as s:
+        rows = s.execute(select(InboundEvent.source, func.max(InboundEvent.received_at))
+                         .where(InboundEvent.tenant == tenant).group_by(InboundEvent.source))
+        return {source: at for source, at in rows}
 
 
 def recent_latencies(store: Store, since: datetime, limit: int = 5000) -> list[float]:
