@@ -11,11 +11,10 @@ from datetime import datetime
 
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
-from sqlalchemy import select
 
 from bridge.queue import PROCESS_EVENT, JobQueue
+from bridge.store import insights
 from bridge.store.db import Store
-from bridge.store.models import InboundEvent
 
 SCAN_LIMIT = 500
 
@@ -31,7 +30,7 @@ class FailedJob:
 
 def _reason(job: Job) -> str:
     result = job.latest_result()
-    text = (result.exc_string if result else None) or job.exc_info or ""
+    text = (result.exc_string if result else None) or ""
     lines = [line for line in str(text).strip().splitlines() if line.strip()]
     return lines[-1][:300] if lines else "no error recorded"
 
@@ -42,10 +41,7 @@ def failed_jobs(queue: JobQueue, store: Store, tenant: str | None = None, limit:
     ids = registry.get_job_ids(0, SCAN_LIMIT - 1, desc=True)
     jobs = [j for j in Job.fetch_many(ids, connection=queue.connection) if j is not None]
     event_ids = [int(j.args[0]) for j in jobs if j.func_name == PROCESS_EVENT and j.args]
-    owners: dict[int, str] = {}
-    if event_ids:
-        with store.session() as s:
-            owners = dict(s.execute(select(InboundEvent.id, InboundEvent.tenant).where(InboundEvent.id.in_(event_ids))))
+    owners = insights.tenants_of_events(store, event_ids)
     found = []
     for job in jobs:
         owner = owners.get(int(job.args[0])) if job.func_name == PROCESS_EVENT and job.args else (

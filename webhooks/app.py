@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 from bridge.services import Services
 from config.logging import configure_logging
 from config.settings import Settings
+from webhooks import dashboard
 from webhooks.context import install
 
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(oauth.bp)
     app.register_blueprint(client_page.bp)
     app.register_blueprint(reconnect_api.bp)
+    dashboard.install(app, settings.public_url)
 
     @app.errorhandler(HTTPException)
     def json_errors(exc: HTTPException):  # every error is JSON with a reason, never an HTML page

@@ -139,3 +139,12 @@ def client_timeline(store: Store, tenant: str, client_id: int, limit: int = TIME
                               "categories": ", ".join(categories or []), "master": master})
     found.entries.sort(key=lambda e: e["at"], reverse=True)
     return found
+
+
+def tenants_of_events(store: Store, event_ids: list[int]) -> dict[int, str]:
+    """The tenant of each stored event (for the failed jobs, which name only the event)."""
+    if not event_ids:
+        return {}
+    with store.session() as s:
+        rows = s.execute(select(InboundEvent.id, InboundEvent.tenant).where(InboundEvent.id.in_(event_ids)))
+        return {event_id: tenant for event_id, tenant in rows}
