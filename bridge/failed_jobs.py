@@ -28,11 +28,12 @@ class FailedJob:
     reason: str
 
 
-def _reason(job: Job) -> str:
+def _outcome(job: Job) -> tuple[datetime | None, str]:
+    """When the job failed and the last line of its error."""
     result = job.latest_result()
     text = (result.exc_string if result else None) or ""
     lines = [line for line in str(text).strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no error recorded"
+    return job.ended_at or (result.created_at if result else None), lines[-1][:300] if lines else "no error recorded"
 
 
 def failed_jobs(queue: JobQueue, store: Store, tenant: str | None = None, limit: int = 50) -> list[FailedJob]:
@@ -48,7 +49,7 @@ def failed_jobs(queue: JobQueue, store: Store, tenant: str | None = None, limit:
             job.args[0] if job.args and isinstance(job.args[0], str) else None)
         if tenant is not None and owner != tenant:
             continue
-        found.append(FailedJob(job.id, job.func_name.rsplit(".", 1)[-1], owner, job.ended_at, _reason(job)))
+        found.append(FailedJob(job.id, job.func_name.rsplit(".", 1)[-1], owner, *_outcome(job)))
         if len(found) >= limit:
             break
     return found

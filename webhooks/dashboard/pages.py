@@ -10,6 +10,7 @@ from flask import flash, redirect, render_template, url_for
 from redis.exceptions import RedisError
 
 from bridge import failed_jobs
+from bridge.amocrm.connect import ConnectionStatus, connection_status
 from bridge.readiness import amocrm_problems
 from bridge.services import Services
 from bridge.store import crm_queue, stats
@@ -33,6 +34,7 @@ class Overview:
     last_by_source: dict[str, datetime]
     warnings: list[ConfigProblem]
     notes: list[ConfigProblem] = field(default_factory=list)
+    amocrm: ConnectionStatus | None = None
     queue_depth: int | None = None
     failed_jobs: list[failed_jobs.FailedJob] | None = None  # None: Redis unreachable
 
@@ -61,6 +63,7 @@ def overview_of(tenant: Tenant, svc: Services, now: datetime, *, jobs: bool = Tr
         events=events, received=sum(events.values()), failed=sum(events.get(s, 0) for s in FAILED_STATUSES),
         backlog=crm_queue.pending_count(svc.store, tenant.slug), oldest=crm_queue.backlog(svc.store).get(tenant.slug),
         last_by_source=stats.last_received_by_source(svc.store, tenant.slug), warnings=warnings, notes=notes,
+        amocrm=connection_status(tenant, svc, probe=False),
     )
     if jobs:
         try:

@@ -58,12 +58,12 @@ def addresses(tenant: Tenant) -> list[dict[str, str]]:
     token = tenant.secret(token_env) or ""
     url = f"{base}/hooks/{tenant.slug}/{tenant.booking.kind}/{token or MASK}"
     out.append({"label": "url_booking", "arg": tenant.booking.kind, "url": url if admin else _masked(url, token),
-                "missing": "" if token else token_env})
+                "missing": "" if token else f"${token_env}"})
     amo_env = tenant.amocrm.webhook_token_env
     amo_token = tenant.secret(amo_env) or ""
     url = f"{base}/hooks/{tenant.slug}/amocrm/{amo_token or MASK}"
     out.append({"label": "url_amocrm", "arg": "", "url": url if admin else _masked(url, amo_token),
-                "missing": "" if amo_token else (amo_env or "amocrm.webhook_token_env")})
+                "missing": "" if amo_token else (f"${amo_env}" if amo_env else "amocrm.webhook_token_env")})
     config = tenant.prepayment
     for provider in ("liqpay", "wayforpay"):
         if config is not None and config.provider_settings(provider) is not None:
