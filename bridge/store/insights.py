@@ -10,7 +10,17 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from bridge.store.db import Store
-from bridge.store.models import AppliedAction, Client, CrmLink, CycleRow, InboundEvent, LeadRow, MessageRow, Visit
+from bridge.store.models import (
+    AppliedAction,
+    Client,
+    CrmLink,
+    CycleRow,
+    InboundEvent,
+    LeadRow,
+    MessageRow,
+    PaymentCallback,
+    Visit,
+)
 
 TASK_STATES = ("open", "cancelled_by_booking", "restored", "done_by_person")
 TASK_LIMIT = 200
@@ -148,3 +158,11 @@ def tenants_of_events(store: Store, event_ids: list[int]) -> dict[int, str]:
     with store.session() as s:
         rows = s.execute(select(InboundEvent.id, InboundEvent.tenant).where(InboundEvent.id.in_(event_ids)))
         return {event_id: tenant for event_id, tenant in rows}
+
+
+def last_payment_callbacks(store: Store, tenant: str) -> dict[str, datetime]:
+    """When each payment provider last called back for the tenant."""
+    with store.session() as s:
+        rows = s.execute(select(PaymentCallback.provider, func.max(PaymentCallback.last_received_at))
+                         .where(PaymentCallback.tenant == tenant).group_by(PaymentCallback.provider))
+        return {provider: at for provider, at in rows}

@@ -6,6 +6,7 @@ the answer time does not tell which names exist.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,7 @@ class User:
     role: str
     tenant: str | None
     language: str | None
+    stamp: str  # changes with the password: a session signed in before a change is no longer valid
 
     @property
     def is_admin(self) -> bool:
@@ -48,7 +50,8 @@ class User:
 
 
 def _user(row: DashboardUser) -> User:
-    return User(row.id, row.username, row.role, row.tenant, row.language)
+    stamp = hashlib.sha256(row.password_hash.encode()).hexdigest()[:16]
+    return User(row.id, row.username, row.role, row.tenant, row.language, stamp)
 
 
 def normalize_username(name: str) -> str:

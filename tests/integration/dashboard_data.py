@@ -23,6 +23,7 @@ from bridge.store.models import (
     InboundEvent,
     LeadRow,
     MessageRow,
+    PaymentCallback,
     PrepaymentRow,
     Visit,
 )
@@ -97,6 +98,8 @@ def seed_salon(svc: Services, tenant: str = "salon") -> int:
                                 paid_at=now if status == "paid" else None,
                                 expired_at=now if status == "expired" else None,
                                 cancelled_at=now if status == "cancelled" else None))
+        s.add(PaymentCallback(tenant=tenant, provider="liqpay", body=b"data=...", body_sha256="0" * 64,
+                              received_at=now - timedelta(minutes=30), last_received_at=now - timedelta(minutes=30)))
         s.execute(update(Visit).where(Visit.tenant == tenant).values(categories=["manicure"]))
         for k, (name, last_days_ago) in enumerate((("Марія Коваль", 60), ("Ірина Шевчук", 45), ("Оксана Бондар", 12))):
             other = Client(tenant=tenant, source="yclients", external_id=f"risk-{k}", name=name, created_at=now,

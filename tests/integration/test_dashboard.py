@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from bridge.store import users
 from bridge.store.models import DashboardUser
 from tests.fakes.http import serve
 from tests.integration.dashboard_data import PASSWORD, dash  # noqa: F401 (fixture)
@@ -108,6 +109,13 @@ def test_signing_out_ends_the_session_and_cookies_are_http_only(web):
     assert http.get(f"{web}/t/salon/", allow_redirects=False, timeout=5).status_code == 302
 
 
+def test_a_new_password_signs_out_the_sessions_signed_in_before(web, dash):  # noqa: F811
+    http, _ = sign_in(web, "olena")
+    assert http.get(f"{web}/t/salon/", allow_redirects=False, timeout=5).status_code == 200
+    users.set_password(dash.store, "olena", "a brand new passphrase")
+    assert http.get(f"{web}/t/salon/", allow_redirects=False, timeout=5).status_code == 302
+
+
 def test_the_overview_shows_todays_events_backlog_failed_jobs_and_warnings_and_retries_a_job(web, dash):  # noqa: F811
     http, _ = sign_in(web, "olena")
     page = http.get(f"{web}/t/salon/", timeout=10).text
@@ -115,7 +123,7 @@ def test_the_overview_shows_todays_events_backlog_failed_jobs_and_warnings_and_r
     assert "з помилкою 2" in page  # invalid + retry, in the salon's language (uk)
     assert re.search(r'id="backlog".*?<div class="big">1</div>', page, re.S)
     assert "RuntimeError: the store was unreachable" in page and "crm-other" not in page  # only salon's job
-    assert "amocrm" in page and "yclients" in page
+    assert "<td>amocrm</td>" in page and "<td>yclients</td>" in page and "<td>liqpay</td>" in page
     assert "not connected" in page  # a warning from the same checks `salonbridge check --online` runs
     job_id = re.search(r'<code>(evt-\d+)</code>', page).group(1)
     done = http.post(f"{web}/t/salon/jobs/{job_id}/retry", data={"csrf_token": token_of(page)}, timeout=10)
@@ -132,6 +140,7 @@ def test_playbook_reconnect_prepayments_and_settings_show_the_salons_figures(web
     timeline_url = re.search(r'href="(/t/salon/clients/\d+/timeline)"', found).group(1)
     timeline = http.get(web + timeline_url, timeout=10).text
     assert "/contacts/detail/777001" in timeline and "/leads/detail/888001" in timeline and "CreateLead" in timeline
+    assert "→ Перший запис" in timeline  # the stage as amoCRM names it
 
     reconnect = http.get(f"{web}/t/salon/reconnect", timeout=60).text
     assert "Манікюр" in reconnect and 'data-slot="reconnect-send"' in reconnect

@@ -40,7 +40,8 @@ _KEY = "salonbridge:login-failures:"
 def current_user() -> users.User | None:
     if "user" not in g:
         uid = session.get("uid")
-        g.user = users.get(current_services().store, uid) if isinstance(uid, int) else None
+        user = users.get(current_services().store, uid) if isinstance(uid, int) else None
+        g.user = user if user is not None and session.get("stamp") == user.stamp else None
     return g.user
 
 
@@ -152,6 +153,7 @@ def login():
     session.clear()
     session.permanent = True
     session["uid"] = user.id
+    session["stamp"] = user.stamp  # a password change signs out every session of the user
     if user.language:
         session["lang"] = user.language
     log.info("dashboard sign-in: user %s", user.id)

@@ -13,7 +13,7 @@ from bridge import failed_jobs
 from bridge.amocrm.connect import ConnectionStatus, connection_status
 from bridge.readiness import amocrm_problems
 from bridge.services import Services
-from bridge.store import crm_queue, stats
+from bridge.store import crm_queue, insights, stats
 from bridge.tenancy import examine_document
 from config.tenants import ConfigProblem, Tenant, TenantFileError, read_yaml
 from webhooks.context import current_services
@@ -62,7 +62,9 @@ def overview_of(tenant: Tenant, svc: Services, now: datetime, *, jobs: bool = Tr
     found = Overview(
         events=events, received=sum(events.values()), failed=sum(events.get(s, 0) for s in FAILED_STATUSES),
         backlog=crm_queue.pending_count(svc.store, tenant.slug), oldest=crm_queue.backlog(svc.store).get(tenant.slug),
-        last_by_source=stats.last_received_by_source(svc.store, tenant.slug), warnings=warnings, notes=notes,
+        last_by_source={**stats.last_received_by_source(svc.store, tenant.slug),
+                        **insights.last_payment_callbacks(svc.store, tenant.slug)},
+        warnings=warnings, notes=notes,
         amocrm=connection_status(tenant, svc, probe=False),
     )
     if jobs:

@@ -52,5 +52,15 @@ def timeline(tenant: Tenant, client_id: int):
         abort(404)
     lang = page_language()
     return render_template("dash_timeline.html", tl=found, amo=tenant.amocrm.base_url.rstrip("/"),
-                           label=lambda c: category_label(c, lang))
+                           label=lambda c: category_label(c, lang), stage=lambda p, s: stage_name(tenant, p, s, lang))
+
+
+def stage_name(tenant: Tenant, pipeline: str | None, stage: str, language: str) -> str:
+    """A stage as amoCRM shows it (the tenant's own name, else the language's)."""
+    try:
+        key = Pipeline(pipeline)
+    except ValueError:
+        return stage
+    own = current_services().policy(tenant.slug).stage_names.get(key, {}).get(stage)
+    return own or STAGE_NAMES.get(language, STAGE_NAMES["en"])[key].get(stage, stage)
 
