@@ -58,12 +58,13 @@ def task_counts(store: Store, tenant: str) -> dict[str, int]:
         return {state: n for state, n in s.execute(query)}
 
 
-def repeat_tasks(store: Store, tenant: str, states: tuple[str, ...] = ("open", "cancelled_by_booking", "restored"),
-                 limit: int = TASK_LIMIT) -> list[RepeatTask]:
-    """The repeat-visit tasks in these states, nearest deadline first."""
+def repeat_tasks(store: Store, tenant: str, states: tuple[str, ...] = ("open", "restored"),
+                 limit: int = TASK_LIMIT, *, latest_first: bool = False) -> list[RepeatTask]:
+    """The repeat-visit tasks in these states, nearest deadline first (or the latest deadlines first)."""
+    order = (CycleRow.due_at.desc(), CycleRow.id.desc()) if latest_first else (CycleRow.due_at, CycleRow.id)
     query = (select(CycleRow, Client.name).join(Client, Client.id == CycleRow.client_id)
              .where(CycleRow.tenant == tenant, CycleRow.task_exists, CycleRow.task_state.in_(states))
-             .order_by(CycleRow.due_at, CycleRow.id).limit(limit))
+             .order_by(*order).limit(limit))
     with store.session() as s:
         return [RepeatTask(c.client_id, name, c.category, c.service, c.master, c.due_at, c.task_state,
                            c.close_reason) for c, name in s.execute(query)]

@@ -144,6 +144,8 @@ def test_playbook_reconnect_prepayments_and_settings_show_the_salons_figures(web
 
     reconnect = http.get(f"{web}/t/salon/reconnect", timeout=60).text
     assert "Манікюр" in reconnect and 'data-slot="reconnect-send"' in reconnect
+    http.post(f"{web}/language", data={"language": "en", "csrf_token": token_of(reconnect)}, timeout=5)
+    assert "<td>Manicure</td>" in http.get(f"{web}/t/salon/reconnect", timeout=60).text  # the reader's language
 
     report = http.get(f"{web}/t/salon/prepayments", timeout=10).text
     colours = {status: colour for colour, status in re.findall(r'class="pill (\w+)" data-status="(\w+)"', report)}

@@ -13,6 +13,8 @@ from webhooks.context import current_services
 from webhooks.dashboard.auth import page_language, tenant_page
 from webhooks.dashboard.blueprint import bp
 
+CANCELLED_SHOWN = 30
+
 
 def pipelines_of(tenant: Tenant, language: str) -> list[dict]:
     """Each pipeline with every stage in funnel order and its count (stage names as amoCRM shows them)."""
@@ -37,7 +39,9 @@ def playbook(tenant: Tenant):
     query = request.args.get("q", "").strip()[:100]
     return render_template(
         "dash_playbook.html", pipelines=pipelines_of(tenant, lang),
-        task_counts=insights.task_counts(store, tenant.slug), tasks=insights.repeat_tasks(store, tenant.slug),
+        task_counts=insights.task_counts(store, tenant.slug),
+        tasks=insights.repeat_tasks(store, tenant.slug)  # open and restored, nearest deadline first
+        + insights.repeat_tasks(store, tenant.slug, ("cancelled_by_booking",), CANCELLED_SHOWN, latest_first=True),
         messages=insights.messages_sent(store, tenant.slug), query=query,
         found=insights.find_clients(store, tenant.slug, query) if query else None,
         label=lambda c: category_label(c, lang),

@@ -11,6 +11,7 @@ from bridge.prepayment_export import CLOSED_AT, record, render_csv
 from bridge.store import prepayments as prepayment_repo
 from bridge.store.reconnect import scan
 from config.tenants import Tenant
+from pipelines.catalog import category_label
 from pipelines.prepayment import PrepaymentStatus
 from webhooks.context import current_services
 from webhooks.dashboard import extensions
@@ -25,8 +26,9 @@ STATUS_COLOUR = {"pending": "grey", "failed": "grey", "paid": "green", "held": "
 @tenant_page
 def reconnect(tenant: Tenant):
     result = scan(current_services().store, tenant, datetime.now(UTC))
+    language = page_language()
     return render_template("dash_reconnect.html", scan=result, o=result.overview,
-                           sender=extensions.reconnect_sender, lang=page_language())
+                           sender=extensions.reconnect_sender, label=lambda c: category_label(c, language))
 
 
 def _day(value: str | None) -> date | None:
