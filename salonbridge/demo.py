@@ -138,6 +138,8 @@ def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, 
         failed = print_summary(svc, SLUG, posted, by_status, amocrm_url, time.monotonic() - started)
         if serve:
             click.echo(f"\nopen the board: {amocrm_url}/   (Ctrl-C stops everything)")
+            click.echo(f"the dashboard: {base_url}/ (first: SALONBRIDGE_INSTANCE={instance} "
+                       f"SALONBRIDGE_TENANTS={instance / 'tenants'} salonbridge users add NAME --role admin)")
             supervisor.wait()
         return 0 if failed == 0 else 1
     finally:
