@@ -102,8 +102,8 @@ def seed_salon(svc: Services, tenant: str = "salon") -> int:
                               received_at=now - timedelta(minutes=30), last_received_at=now - timedelta(minutes=30)))
         s.execute(update(Visit).where(Visit.tenant == tenant).values(categories=["manicure"]))
         for k, (name, last_days_ago) in enumerate((("Марія Коваль", 60), ("Ірина Шевчук", 45), ("Оксана Бондар", 12))):
-            other = Client(tenant=tenant, source="yclients", external_id=f"risk-{k}", name=name, created_at=now,
-                           updated_at=now)
+            other = Client(tenant=tenant, source="yclients", external_id=f"risk-{k}", name=name,
+                           phone=f"+38067555000{k}", created_at=now, updated_at=now)
             s.add(other)
             s.flush()
             for j in range(4):  # every 21 days, the last ``last_days_ago`` days ago

@@ -14,6 +14,12 @@ DEFAULT = "en"
 # fmt: off
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "all_categories": "every category", "channel_sms": "SMS", "channel_email": "email",
+        "channel_both": "SMS and email", "nobody_to_contact": "Nobody to contact in {category} right now.",
+        "already_contacted": "already contacted for this lateness: {n}",
+        "unreachable": "no address for the channel: {n}",
+        "follow_up": "follow-up after {days} days unless they rebook", "recount": "Recount", "cancel": "Cancel",
+        "campaign_sent": "Sent: {n} client(s) contacted, {m} message(s) on their way.",
         "app": "salonbridge", "lang_name": "English", "nav_home": "All salons", "nav_overview": "Overview",
         "nav_playbook": "Playbook", "nav_reconnect": "Reconnect", "nav_prepayments": "Prepayments",
         "nav_settings": "Settings", "logout": "Sign out", "language": "Language", "lang_auto": "Salon's language",
@@ -83,6 +89,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "masked": "hidden",
     },
     "ru": {
+        "all_categories": "все категории", "channel_sms": "SMS", "channel_email": "email",
+        "channel_both": "SMS и email", "nobody_to_contact": "Сейчас некого приглашать: {category}.",
+        "already_contacted": "уже приглашены по этому опозданию: {n}", "unreachable": "нет адреса для канала: {n}",
+        "follow_up": "повтор через {days} дн., если не запишутся", "recount": "Пересчитать", "cancel": "Отмена",
+        "campaign_sent": "Отправлено: приглашено клиентов — {n}, сообщений в пути — {m}.",
         "app": "salonbridge", "lang_name": "Русский", "nav_home": "Все салоны", "nav_overview": "Обзор",
         "nav_playbook": "Сценарии", "nav_reconnect": "Возврат клиентов", "nav_prepayments": "Предоплаты",
         "nav_settings": "Настройки", "logout": "Выйти", "language": "Язык", "lang_auto": "Язык салона",
@@ -155,6 +166,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "masked": "скрыто",
     },
     "uk": {
+        "all_categories": "усі категорії", "channel_sms": "SMS", "channel_email": "email",
+        "channel_both": "SMS та email", "nobody_to_contact": "Зараз нікого запрошувати: {category}.",
+        "already_contacted": "уже запрошені за цим запізненням: {n}", "unreachable": "немає адреси для каналу: {n}",
+        "follow_up": "повтор через {days} дн., якщо не запишуться", "recount": "Перерахувати", "cancel": "Скасувати",
+        "campaign_sent": "Надіслано: запрошено клієнтів — {n}, повідомлень у дорозі — {m}.",
         "app": "salonbridge", "lang_name": "Українська", "nav_home": "Усі салони", "nav_overview": "Огляд",
         "nav_playbook": "Сценарії", "nav_reconnect": "Повернення клієнтів", "nav_prepayments": "Передоплати",
         "nav_settings": "Налаштування", "logout": "Вийти", "language": "Мова", "lang_auto": "Мова салону",

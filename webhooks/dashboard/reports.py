@@ -14,9 +14,9 @@ from config.tenants import Tenant
 from pipelines.catalog import category_label
 from pipelines.prepayment import PrepaymentStatus
 from webhooks.context import current_services
-from webhooks.dashboard import extensions
 from webhooks.dashboard.auth import page_language, tenant_page
 from webhooks.dashboard.blueprint import bp
+from webhooks.dashboard.campaigns import campaigns
 
 STATUS_COLOUR = {"pending": "grey", "failed": "grey", "paid": "green", "held": "amber", "refunded": "grey",
                  "expired": "red", "cancelled": "red"}
@@ -28,7 +28,7 @@ def reconnect(tenant: Tenant):
     result = scan(current_services().store, tenant, datetime.now(UTC))
     language = page_language()
     return render_template("dash_reconnect.html", scan=result, o=result.overview,
-                           sender=extensions.reconnect_sender, label=lambda c: category_label(c, language))
+                           sender=campaigns() is not None, label=lambda c: category_label(c, language))
 
 
 def _day(value: str | None) -> date | None:
