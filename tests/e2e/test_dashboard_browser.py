@@ -16,6 +16,7 @@ import pytest
 from tests.fakes.http import serve
 from tests.integration.dashboard_data import PASSWORD, dash  # noqa: F401 (fixture)
 from webhooks.app import create_app
+from webhooks.dashboard.campaigns import campaigns
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -113,6 +114,15 @@ def test_a_salon_manager_goes_through_every_page_in_a_browser(dash, browser, bac
         table = browser.find_element(By.ID, "reconnect").text
         assert "Манікюр" in table and "Педикюр" in table
         screenshot(browser, "reconnect")
+        if campaigns() is not None:  # "Send" once Reconnect campaigns exist: asks first, then sends
+            click_and_wait(browser, By.ID, "send-manicure")
+            assert "1" in browser.find_element(By.ID, "confirm-text").text
+            screenshot(browser, "reconnect-confirm")
+            Select(browser.find_element(By.ID, "channel")).select_by_value("sms")
+            click_and_wait(browser, By.ID, "recount")  # another channel: counted again before sending
+            assert "SMS?" in browser.find_element(By.ID, "confirm-text").text
+            click_and_wait(browser, By.ID, "confirm-send")
+            assert browser.find_element(By.ID, "flash").text.startswith("Надіслано")
 
         open_menu(browser, "prepayments")
         pills = {p.get_attribute("data-status"): p.value_of_css_property("background-color")

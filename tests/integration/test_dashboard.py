@@ -176,13 +176,19 @@ def test_send_on_a_reconnect_category_asks_first_then_contacts_its_clients(web, 
     assert asked.status_code == 200
     assert TEXTS["uk"]["confirm_send"].format(n=1, category="Манікюр", channel="SMS та email") in asked.text
     assert _messages(dash) == 0  # asking sent nothing
-    done = http.post(f"{web}/t/salon/reconnect/send", data={"category": "manicure", "channel": "sms",
-                                                            "confirm": "yes", "csrf_token": token_of(asked.text)},
-                     timeout=60)
+    switched = http.post(f"{web}/t/salon/reconnect/send", data={
+        "category": "manicure", "channel": "sms", "confirm": "yes", "shown_channel": "both", "shown_count": "1",
+        "csrf_token": token_of(asked.text)}, timeout=60)  # another channel than the one shown: asked again
+    assert TEXTS["uk"]["confirm_send"].format(n=1, category="Манікюр", channel="SMS") in switched.text
+    assert _messages(dash) == 0
+    done = http.post(f"{web}/t/salon/reconnect/send", data={
+        "category": "manicure", "channel": "sms", "confirm": "yes", "shown_channel": "sms", "shown_count": "1",
+        "csrf_token": token_of(switched.text)}, timeout=60)
     assert TEXTS["uk"]["campaign_sent"].format(n=1, m=1) in done.text
     assert _messages(dash) == 1
-    again = http.post(f"{web}/t/salon/reconnect/send", data={"category": "manicure", "confirm": "yes",
-                                                             "csrf_token": token_of(done.text)}, timeout=60)
+    again = http.post(f"{web}/t/salon/reconnect/send", data={
+        "category": "manicure", "confirm": "yes", "shown_channel": "both", "shown_count": "1",
+        "csrf_token": token_of(done.text)}, timeout=60)
     assert TEXTS["uk"]["nobody_to_contact"].format(category="Манікюр") in again.text and _messages(dash) == 1
     forged = http.post(f"{web}/t/salon/reconnect/send", data={"all": "1", "confirm": "yes"}, timeout=10)
     assert forged.status_code == 400 and _messages(dash) == 1

@@ -3,7 +3,8 @@
 page keeps an empty slot where the buttons go.
 
 A press shows what would happen first (how many clients, through which channel, how many already
-contacted or unreachable); only the confirmation, a second form with its own CSRF token, sends.
+contacted or unreachable); only the confirmation, a second form with its own CSRF token, sends, and only
+if the count and channel it showed still hold (else it shows the new ones and asks again).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def reconnect_send(tenant: Tenant):
         campaign = module.preview(svc.store, tenant, now, category=category, channel=channel)
     except module.UnknownFilter:
         abort(404)
-    if request.form.get("confirm") != "yes" or not campaign.recipients:
+    shown = (request.form.get("shown_channel"), request.form.get("shown_count"))
+    if (request.form.get("confirm") != "yes" or not campaign.recipients
+            or shown != (campaign.channel, str(len(campaign.recipients)))):  # send only what was shown
         return render_template("dash_reconnect_confirm.html", campaign=campaign, summary=campaign.summary(),
                                category=category, channels=module.CHANNELS)
     sent = module.send(svc.store, campaign, svc.policy(tenant.slug), datetime.now(UTC)).summary()
