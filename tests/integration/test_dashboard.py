@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Iterator
@@ -108,6 +109,13 @@ def test_signing_out_ends_the_session_and_cookies_are_http_only(web):
     overview = http.get(f"{web}/t/salon/", timeout=5)
     assert http.post(f"{web}/logout", data={"csrf_token": token_of(overview.text)}, timeout=5).url == f"{web}/login"
     assert http.get(f"{web}/t/salon/", allow_redirects=False, timeout=5).status_code == 302
+
+
+def test_the_session_cookie_is_secure_when_the_install_is_served_over_https(dash):  # noqa: F811
+    https = dataclasses.replace(dash.settings, public_url="https://salons.example.com")
+    with serve(create_app(settings=https, services=dash)) as web:
+        page = requests.get(f"{web}/login", timeout=5)
+    assert "Secure" in page.headers["Set-Cookie"] and "HttpOnly" in page.headers["Set-Cookie"]
 
 
 def test_a_new_password_signs_out_the_sessions_signed_in_before(web, dash):  # noqa: F811
