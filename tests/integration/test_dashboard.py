@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from bridge.queue import JobQueue, connect
 from bridge.store import users
 from bridge.store.models import DashboardUser, MessageRow
 from tests.fakes.http import serve
@@ -116,6 +117,19 @@ def test_the_session_cookie_is_secure_when_the_install_is_served_over_https(dash
     with serve(create_app(settings=https, services=dash)) as web:
         page = requests.get(f"{web}/login", timeout=5)
     assert "Secure" in page.headers["Set-Cookie"] and "HttpOnly" in page.headers["Set-Cookie"]
+
+
+def test_with_redis_down_sign_in_is_refused_and_the_overview_says_what_is_missing(web, dash):  # noqa: F811
+    http, _ = sign_in(web, "olena")  # signed in while Redis was up
+    down = dataclasses.replace(dash, queue=JobQueue(connect("redis://127.0.0.1:9/0"), dash.queue.name))
+    with serve(create_app(services=down)) as broken:
+        fresh = requests.Session()
+        form = fresh.get(f"{broken}/login", timeout=5)
+        refused = fresh.post(f"{broken}/login", data={"username": "olena", "password": PASSWORD,
+                                                      "csrf_token": token_of(form.text)}, timeout=10)
+        assert refused.status_code == 503  # not unlimited: no counting, no sign-in
+        overview = http.get(f"{broken}/t/salon/", timeout=10)
+    assert overview.status_code == 200 and TEXTS["uk"]["redis_down"] in overview.text
 
 
 def test_a_new_password_signs_out_the_sessions_signed_in_before(web, dash):  # noqa: F811
