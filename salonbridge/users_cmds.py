@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.store import users as repo
 
 
-def _store():
+def _store(*, migrate: bool = False):
     from bridge.store.db import Store
     from salonbridge.cli import _settings
 
     settings = _settings()
     store = Store(settings.database_url)
-    store.migrate()
+    if migrate:  # the first user of a fresh install may come before anything else ran
+        store.migrate()
     return settings, store
+
+
+def _new_password(prompt: str) -> str:
+    """From SALONBRIDGE_NEW_PASSWORD (scripts), else asked twice without echo; never a command-line argument,
+    which would stay in the shell's history and show in the process list."""
+    return os.environ.get("SALONBRIDGE_NEW_PASSWORD") or click.prompt(prompt, hide_input=True,
+                                                                      confirmation_prompt=True)
 
 
 @click.group()
@@ -31,12 +41,11 @@ def users() -> None:
               help="admin: the agency, every tenant; manager: one salon (give --tenant).")
 @click.option("--tenant", help="The salon a manager sees (its slug).")
 @click.option("--language", type=click.Choice(repo.LANGUAGES), help="Dashboard language (default: the salon's).")
-@click.password_option("--password", prompt="Password", envvar="SALONBRIDGE_NEW_PASSWORD",
-                       help=f"Asked for when not given (at least {repo.MIN_PASSWORD} characters); "
-                            "or set SALONBRIDGE_NEW_PASSWORD.")
-def add(username: str, role: str, tenant: str | None, language: str | None, password: str) -> None:
-    """Create the dashboard user USERNAME (the password is prompted for twice and stored hashed)."""
+def add(username: str, role: str, tenant: str | None, language: str | None) -> None:
+    """Create the dashboard user USERNAME. The password (at least 10 characters) is prompted for twice, or
+    read from SALONBRIDGE_NEW_PASSWORD in scripts, and stored as a scrypt hash."""
     settings, store = _settings_and_tenants(tenant)
+    password = _new_password("Password")
     try:
         user = repo.add(store, username, password, role=role, tenant=tenant, language=language,
                         now=datetime.now(UTC))
@@ -52,7 +61,7 @@ def _settings_and_tenants(tenant: str | None):
     from bridge.tenancy import load_tenants
     from config.tenants import TenantFileError
 
-    settings, store = _store()
+    settings, store = _store(migrate=True)
     if tenant:
         try:
             known = load_tenants(settings.tenants_dir, settings.environ)
@@ -71,6 +80,8 @@ def list_users() -> None:
     _, store = _store()
     try:
         rows = repo.all_users(store)
+    except SQLAlchemyError as exc:
+        raise click.ClickException("cannot read the users; run `salonbridge db upgrade` first") from exc
     finally:
         store.dispose()
     if not rows:
@@ -83,10 +94,11 @@ def list_users() -> None:
 
 @users.command("passwd")
 @click.argument("username")
-@click.password_option("--password", prompt="New password", envvar="SALONBRIDGE_NEW_PASSWORD")
-def passwd(username: str, password: str) -> None:
-    """Set a new password for USERNAME."""
+def passwd(username: str) -> None:
+    """Set a new password for USERNAME (prompted for twice, or SALONBRIDGE_NEW_PASSWORD); their open
+    dashboard sessions end."""
     _, store = _store()
+    password = _new_password("New password")
     try:
         changed = repo.set_password(store, username, password)
     except repo.UserError as exc:
