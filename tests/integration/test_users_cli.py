@@ -55,3 +55,15 @@ def test_short_passwords_and_taken_names_are_refused(cli):
     assert again.exit_code == 1 and "already exists" in again.output
     assert cli.invoke(main, ["users", "remove", "boss"]).exit_code == 0
     assert cli.invoke(main, ["users", "remove", "boss"]).exit_code == 1
+
+
+def test_scripts_give_the_password_in_the_environment_and_it_can_be_changed(cli, services, monkeypatch):
+    monkeypatch.setenv("SALONBRIDGE_NEW_PASSWORD", "from the environment")
+    assert cli.invoke(main, ["users", "add", "robot", "--role", "admin"]).exit_code == 0
+    now = datetime.now(UTC)
+    assert users.authenticate(services.store, "robot", "from the environment", now).is_admin
+    monkeypatch.delenv("SALONBRIDGE_NEW_PASSWORD")
+    changed = cli.invoke(main, ["users", "passwd", "robot"], input="a new passphrase\na new passphrase\n")
+    assert changed.exit_code == 0, changed.output
+    assert users.authenticate(services.store, "robot", "from the environment", now) is None
+    assert users.authenticate(services.store, "robot", "a new passphrase", now) is not None
