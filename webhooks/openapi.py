@@ -204,6 +204,18 @@ def _reconnect_paths() -> dict[str, Any]:
         "/api/tenants/{slug}/reconnect": get("Reconnect overview: expected, at risk, suppressed per category and "
                                              "branch", "ReconnectOverview"),
         "/api/tenants/{slug}/reconnect/clients": get("The at-risk clients to contact", "ReconnectClients"),
+        "/api/tenants/{slug}/reconnect/campaigns": {"post": {
+            "summary": "Send the first Reconnect message to the at-risk clients of a category (or all); dry_run "
+                       "answers who would be contacted",
+            "parameters": params[:1], "security": [{"tenantToken": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "category": {"type": "string"}, "all": {"type": "boolean"},
+                    "channel": {"enum": ["sms", "email", "both"]}, "dry_run": {"type": "boolean"}}}}}},
+            "responses": {"200": _response("Who is (or would be) contacted; with campaign, contacted, messages and "
+                                           "skipped once sent", {"type": "object"}),
+                          "422": _response("Neither or both of category and all, or an unknown channel", _ERROR),
+                          **refused}}},
     }
 
 
