@@ -26,6 +26,7 @@ from bridge.store.models import ReconnectContactRow
 from bridge.store.reconnect import ClientAtRisk, UnknownFilter, scan
 from config.reconnect import CHANNELS
 from config.tenants import Tenant
+from pipelines.catalog import category_label
 from pipelines.events import jsonable
 from pipelines.planner import reconnect_contact
 from pipelines.policy import Policy
@@ -59,8 +60,11 @@ class Campaign:
     already_contacted: int  # at risk, but already contacted for this very lateness
     unreachable: int  # at risk, but no address for the channel asked
 
+    def label(self) -> str | None:
+        return category_label(self.category, self.tenant.language) if self.category else None
+
     def summary(self) -> dict[str, Any]:
-        return {"tenant": self.tenant.slug, "category": self.category, "channel": self.channel,
+        return {"tenant": self.tenant.slug, "category": self.category, "category_label": self.label(), "channel": self.channel,
                 "recipients": len(self.recipients), "already_contacted": self.already_contacted,
                 "unreachable": self.unreachable, "follow_up_after_days": self.tenant.reconnect.follow_up_after_days}
 

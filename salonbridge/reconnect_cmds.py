@@ -141,7 +141,7 @@ def send(tenant: str, category: str | None, all_: bool, channel: str | None, dry
 
 def _render_campaign(campaign: Any) -> str:
     s = campaign.summary()
-    what = campaign.category or "every category"
+    what = campaign.label() or "every category"
     lines = [f"Reconnect campaign for {campaign.tenant.name}: {what}, channel {campaign.channel}",
              f"to contact: {s['recipients']} client(s); already contacted for this lateness: "
              f"{s['already_contacted']}; no address for the channel: {s['unreachable']}"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -43,7 +43,7 @@ class Report:
         tz = self.tenant.timezone
         return jsonable({
             "tenant": self.tenant.slug, "currency": self.tenant.currency,
-            "from": self.start.astimezone(tz).date(), "to": self.end.astimezone(tz).date(),
+            "from": self.start.astimezone(tz).date(), "to": (self.end.astimezone(tz) - timedelta(days=1)).date(),
             "window_days": self.tenant.reconnect.attribution_window_days, "not_sent": self.not_sent,
             "total": r.total,
             "categories": [{"category": k, "label": category_label(k, lang), **v} for k, v in r.by_category.items()],
