@@ -64,7 +64,8 @@ class Campaign:
         return category_label(self.category, self.tenant.language) if self.category else None
 
     def summary(self) -> dict[str, Any]:
-        return {"tenant": self.tenant.slug, "category": self.category, "category_label": self.label(), "channel": self.channel,
+        return {"tenant": self.tenant.slug, "category": self.category, "category_label": self.label(),
+                "channel": self.channel,
                 "recipients": len(self.recipients), "already_contacted": self.already_contacted,
                 "unreachable": self.unreachable, "follow_up_after_days": self.tenant.reconnect.follow_up_after_days}
 

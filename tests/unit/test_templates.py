@@ -69,6 +69,6 @@ def test_every_message_the_rules_build_fills_its_placeholders():
     salon.send(ev("v1", S.COMPLETED, T0 + 3 * day, MANICURE, occurred=T0 + 3 * day + timedelta(hours=2)))
     salon.tick_daily(T0 + 4 * day, 120)
     messages = [a for a in salon.log if isinstance(a, SendMessage)]
-    assert {m.template for m in messages} == EXPECTED - CAMPAIGN_ONLY  # campaigns: tests/unit/test_reconnect_campaigns.py
+    assert {m.template for m in messages} == EXPECTED - CAMPAIGN_ONLY  # tests/unit/test_reconnect_campaigns.py
     for m in messages:
         assert set(m.context) == set(TEMPLATES[m.template].placeholders) - set(EXECUTOR_FILLS), m.template
