@@ -30,6 +30,7 @@ from pipelines.catalog import category_label
 from pipelines.events import jsonable
 from pipelines.planner import reconnect_contact
 from pipelines.policy import Policy
+from pipelines.reconnect import about_to_be_at_risk, at_risk
 from pipelines.rules.reconnect import Target, contact_key
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,19 @@ def _channels(asked: str, phone: str | None, email: str | None) -> tuple[str, ..
     return tuple(c for c in wanted if (c == "sms" and phone) or (c == "email" and email))
 
 
-def preview(store: Store, tenant: Tenant, now: datetime, *, category: str | None, channel: str | None = None
-            ) -> Campaign:
-    """Who a campaign for ``category`` (None: all categories) would contact now; raises UnknownFilter."""
+def preview(store: Store, tenant: Tenant, now: datetime, *, category: str | None, channel: str | None = None,
+            predicted: bool = False) -> Campaign:
+    """Who a campaign for ``category`` (None: all categories) would contact now; raises UnknownFilter.
+
+    ``predicted``: the predicted-time mode's choice instead of the at-risk clients: those who become
+    at risk within ``reconnect.predicted_time.lead_days``.
+    """
     channel = channel or tenant.reconnect.channel
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
-    result = scan(store, tenant, now, category=category)
+    lead_days = tenant.reconnect.predicted_time.lead_days
+    result = scan(store, tenant, now, category=category,
+                  choose=(lambda items: about_to_be_at_risk(items, lead_days)) if predicted else at_risk)
     chosen: dict[int, ClientAtRisk] = {}
     for c in result.clients:  # most overdue first within a category; across categories keep the most overdue
         best = chosen.get(c.client_id)
@@ -129,9 +136,9 @@ class Sent:
                 "skipped": self.skipped}
 
 
-def send(store: Store, campaign: Campaign, policy: Policy, now: datetime) -> Sent:
+def send(store: Store, campaign: Campaign, policy: Policy, now: datetime, *, prefix: str = "rc") -> Sent:
     """Contact every recipient of ``campaign``: one transaction per client, so a crash keeps those done."""
-    campaign_id = f"rc-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    campaign_id = f"{prefix}-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     contacted = messages = 0
     skipped: list[dict[str, Any]] = []
     for recipient in campaign.recipients:
