@@ -23,6 +23,7 @@ from pipelines.transitions import Transition, is_stale, transitions
 # Order matters where one rule's lead closes before another's opens (Repeat won, then a new one).
 EVENT_RULES: tuple[Callable[[Occasion], list[Action]], ...] = (
     lost.on_event,
+    reconnect.on_event,
     repeat.on_event,
     sales.on_event,
     autotask.on_event,

@@ -6,6 +6,8 @@ tenant asks for them a Lost clients lead and/or a call task, plus the bookkeepin
 the results report read. Messages are marketing: opt-out, quiet hours and the frequency cap apply
 (``rules.messaging.message``).
 
+``on_event`` wins the Lost clients lead a campaign opened once the client books again.
+
 ``on_clock`` sends the follow-up ``reconnect.follow_up_after_days`` after the contact unless the client
 rebooked in the meantime: any booking still to come (any category, any branch, as for the flag), or a
 booking that counts for the category made since the contact and not cancelled.
@@ -34,11 +36,11 @@ from pipelines.actions import (
 from pipelines.catalog import category_label
 from pipelines.events import BookingStatus
 from pipelines.policy import Policy
-from pipelines.rules.context import Scene
-from pipelines.rules.leads import create_lead
+from pipelines.rules.context import Occasion, Scene
+from pipelines.rules.leads import create_lead, move_lead
 from pipelines.rules.messaging import message
-from pipelines.snapshot import ReconnectContact
-from pipelines.stages import Pipeline
+from pipelines.snapshot import LeadStatus, ReconnectContact
+from pipelines.stages import WON, Pipeline
 from pipelines.texts import local_date, text
 
 FIRST, FOLLOW_UP = "reconnect_first", "reconnect_follow_up"
@@ -124,6 +126,14 @@ def _messages(scene: Scene, template: str, occasion: str, context: dict, channel
             action = dataclasses.replace(action, channels=(channel,))
         out.append(action)
     return out
+
+
+def on_event(o: Occasion) -> list[Action]:
+    """The client books again: the Lost clients lead a campaign opened is won (unless a person took it over)."""
+    if not o.arrives:
+        return []
+    return [move_lead(o, lead, WON, o.stamp) for lead in o.snapshot.leads
+            if lead.key.startswith("lead:reconnect:") and lead.status is LeadStatus.OPEN and not lead.manual]
 
 
 def rebooked(scene: Scene, contact: ReconnectContact) -> str | None:

@@ -14,11 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from bridge import intake
+from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.connect import client_for
 from jobs.crm_sync import drain
 from jobs.due import run_due
 from jobs.messages import send_due
 from jobs.worker import run_worker
+from pipelines.stages import Pipeline
 from salonbridge.cli import main
 from tests.e2e.conftest import connected_salon
 from tests.e2e.test_playbook_sandbox import booking
@@ -65,6 +67,14 @@ def texts_to(gateway: FakeSmsGateway, n: int, marker: str) -> list[str]:
     return [m["message"] for m in gateway.messages if m["phone"].endswith(f"{n:05d}") and marker in m["message"]]
 
 
+def lost_leads(svc) -> list[str]:
+    """The stages of the leads in the Lost clients pipeline, as an amoCRM user sees them."""
+    account = load_account_map(svc.store, "salon")
+    stages = [account.stage_of(lead["pipeline_id"], lead["status_id"])
+              for lead in client_for(svc.tenants["salon"], svc).iterate("/api/v4/leads", "leads")]
+    return [found[1] for found in stages if found and found[0] is Pipeline.LOST]
+
+
 def cli(svc, *args: str, input: str | None = None):
     return CliRunner().invoke(main, list(args), env=svc.settings.to_env(), input=input, catch_exceptions=False)
 
@@ -108,12 +118,13 @@ def test_a_campaign_first_on_command_follow_up_unless_rebooked_and_the_success_i
     assert sum("Reconnect (Манікюр)" in t and "запізнення 40 дн." in t for t in notes) == 2
     tasks = [t["text"] for t in api.iterate("/api/v4/tasks", "tasks")]
     assert sum(t.startswith("Зателефонувати") and "Reconnect" in t for t in tasks) == 2
-    assert len(list(api.iterate("/api/v4/leads", "leads"))) >= 2  # a Lost clients lead each
+    assert sorted(lost_leads(svc)) == ["reminder", "reminder"]  # a Lost clients lead each
 
     # client 2 rebooks a manicure two days ahead
     rebooking = booking(290, when=contacted_at + 2 * DAY, changed=contacted_at + timedelta(minutes=1),
                         client_id=990002, phone="+380675500002")
     deliver(svc, rebooking)
+    assert sorted(lost_leads(svc)) == ["reminder", "won"]  # client 2's lead is won by the booking
 
     # nothing before N days; after them, the follow-up to client 1 only
     run_due(svc, contacted_at + 4 * DAY)

@@ -20,6 +20,7 @@ from pipelines.events import BookingStatus
 from pipelines.planner import due, reconnect_contact
 from pipelines.rules.reconnect import Target
 from pipelines.snapshot import ClientState, ReconnectContact, Snapshot, VisitState
+from pipelines.stages import Pipeline
 from pipelines.templates import EXECUTOR_FILLS, TEMPLATES
 from pipelines.wakeup import next_wakeup
 from tests.unit.playbook_sim import POLICY, T0, TZ
@@ -129,3 +130,18 @@ def test_a_cancelled_or_other_category_visit_is_no_rebooking():
                     visit("c2", BookingStatus.COMPLETED, T0 + 2 * DAY, "pedicure")):
         actions = due(snapshot(reconnect=(CONTACT,), client_visits=(booking,)), POLICY, T0 + 7 * DAY)
         assert of(actions, SendMessage), booking
+
+
+def test_the_campaigns_lost_lead_is_won_when_the_client_books_again():
+    from pipelines.actions import MoveLead
+    from pipelines.events import Booking, ClientInfo, ServiceLine, VisitEvent
+    from pipelines.planner import plan
+    from pipelines.snapshot import LeadState
+
+    lead = LeadState("lead:reconnect:7:manicure@2026-01-01", Pipeline.LOST, "reminder")
+    other = LeadState("lead:lost:7:v1", Pipeline.LOST, "reminder", manual=True)
+    booking = Booking("b5", BookingStatus.SCHEDULED, T0 + 3 * DAY, (ServiceLine("m1", "Gel", "Манікюр"),))
+    event = VisitEvent("salon", "yclients", "b5:1", T0, booking, ClientInfo("c7", "Olha", "+380671234567"))
+    actions = plan(event, snapshot(leads=(lead, other)), POLICY, T0)
+    moves = [a for a in of(actions, MoveLead) if a.lead_key.startswith("lead:reconnect:")]
+    assert [(m.lead_key, m.stage) for m in moves] == [(lead.key, "won")]
