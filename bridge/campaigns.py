@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -136,8 +137,12 @@ class Sent:
                 "skipped": self.skipped}
 
 
-def send(store: Store, campaign: Campaign, policy: Policy, now: datetime, *, prefix: str = "rc") -> Sent:
-    """Contact every recipient of ``campaign``: one transaction per client, so a crash keeps those done."""
+def send(store: Store, campaign: Campaign, policy: Policy, now: datetime, *, prefix: str = "rc",
+         progress: Callable[[int], object] | None = None) -> Sent:
+    """Contact every recipient of ``campaign``: one transaction per client, so a crash keeps those done.
+
+    ``progress(1)`` is called after each client (the CLI's progress bar).
+    """
     campaign_id = f"{prefix}-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     contacted = messages = 0
     skipped: list[dict[str, Any]] = []
@@ -153,6 +158,8 @@ def send(store: Store, campaign: Campaign, policy: Policy, now: datetime, *, pre
             recorded = actions.record(s, campaign.tenant.slug, None, client_id, planned, now)
             if recorded.fresh:
                 wakeups.set_wakeup(s, client_id, now)  # the clock looks again, and keeps the follow-up's time
+        if progress is not None:
+            progress(1)
         kinds = [a.kind for a in recorded.fresh]
         sent = kinds.count("SendMessage")
         if "RecordReconnectContact" in kinds and sent:

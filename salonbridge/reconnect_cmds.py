@@ -126,7 +126,8 @@ def send(tenant: str, category: str | None, all_: bool, channel: str | None, dry
             return
         if not yes:
             click.confirm(f"Send to {len(campaign.recipients)} client(s)?", abort=True, err=True)
-        result = run_campaign(svc.store, campaign, svc.policy(salon.slug), datetime.now(UTC))
+        with click.progressbar(length=len(campaign.recipients), label="contacting", file=sys.stderr) as bar:
+            result = run_campaign(svc.store, campaign, svc.policy(salon.slug), datetime.now(UTC), progress=bar.update)
     finally:
         svc.close()
     if fmt == "json":

@@ -87,7 +87,7 @@ def test_help_explains_the_group_and_the_options():
 
 
 def test_send_json_then_the_report_counts_only_messages_that_went_out(run, services):
-    sent = json.loads(run("send", "salon", "--all", "--channel", "sms", "--yes", "--format", "json").output)
+    sent = json.loads(run("send", "salon", "--all", "--channel", "sms", "--yes", "--format", "json").stdout)
     assert (sent["contacted"], sent["messages"], sent["recipients"]) == (2, 2, 2)
     report = CliRunner().invoke(main, ["report", "reconnect", "salon", "--format", "json"],
                                 env=services.settings.to_env(), catch_exceptions=False)
