@@ -11,27 +11,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.store.reconnect_results import months_back
 from pipelines.reconnect_results import RESULT_NAMES
 
+__all__ = ["months_back", "reconnect_report"]
+
 TITLES = ("contacted", "rebooked", "rate", "revenue", "still to come")
-
-
-def months_back(day: date, months: int) -> date:
-    """The same day ``months`` calendar months earlier (clamped to the month's last day)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    month += 1
-    for d in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, d)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 @click.command("reconnect")

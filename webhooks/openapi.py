@@ -216,6 +216,15 @@ def _reconnect_paths() -> dict[str, Any]:
                                            "skipped once sent", {"type": "object"}),
                           "422": _response("Neither or both of category and all, or an unknown channel", _ERROR),
                           **refused}}},
+        "/api/tenants/{slug}/reconnect/results": {"get": {
+            "summary": "Campaign results: contacted, rebooked, rate, revenue in total and per category, channel, "
+                       "branch (as `salonbridge report reconnect --format json`)",
+            "parameters": [params[0], *({"name": n, "in": "query", "schema": _DATE} for n in ("from", "to"))],
+            "security": [{"tenantToken": []}],
+            "responses": {"200": _response("The results of the contacts made in the period (default: the last 3 "
+                                           "months)", {"type": "object"}),
+                          "400": _response("A bad date or period", _ERROR),
+                          "404": refused["404"], "503": refused["503"]}}},
     }
 
 

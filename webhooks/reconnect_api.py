@@ -85,3 +85,31 @@ def send_campaign(tenant: Tenant):
         response.headers["Retry-After"] = "30"
         return response, 503
     return jsonify({**campaign.summary(), **result.summary(), "dry_run": False, "clients": clients})
+
+
+@bp.get("/api/tenants/<slug>/reconnect/results")
+@tenant_api
+def results(tenant: Tenant):
+    """Campaign results, as ``salonbridge report reconnect --format json``: ``from``/``to`` local dates
+    (``to`` included), by default the three months up to today."""
+    from datetime import date, time, timedelta
+
+    from bridge.store.reconnect_results import months_back, report
+
+    try:
+        today = datetime.now(UTC).astimezone(tenant.timezone).date()
+        last = date.fromisoformat(request.args["to"]) if request.args.get("to") else today
+        first = date.fromisoformat(request.args["from"]) if request.args.get("from") else months_back(last, 3)
+    except ValueError:
+        return jsonify(error="bad date", reason="from and to are dates: YYYY-MM-DD"), 400
+    if last < first:
+        return jsonify(error="bad period", reason="to is before from"), 400
+    start = datetime.combine(first, time(0), tzinfo=tenant.timezone)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tenant.timezone)
+    try:
+        return jsonify(report(current_services().store, tenant, start, end).to_json())
+    except SQLAlchemyError:
+        current_app.logger.exception("reconnect results of %s failed", tenant.slug)
+        response = jsonify(error="storage unavailable, retry later")
+        response.headers["Retry-After"] = "30"
+        return response, 503

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -101,6 +101,18 @@ def report(store: Store, tenant: Tenant, start: datetime, end: datetime) -> Repo
         found = rebooking(bookings.get(c.client_id, ()), c.category, first, window)
         out.append(Contacted(c.client_id, c.category, c.branch, channel, first, found))
     return Report(tenant, start, end, tuple(out), not_sent, tally(out))
+
+
+def months_back(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (clamped to the month's last day)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
 
 
 def _chunks(items: list) -> list[list]:

@@ -118,6 +118,12 @@ def test_a_campaign_dry_run_lists_whom_and_sends_nothing_then_the_campaign_conta
     again = campaign(base_url, {"all": True}).json()
     assert (again["recipients"], again["already_contacted"]) == (0, 2)
 
+    results = get(base_url, "/results")
+    assert results.status_code == 200, results.text
+    assert (results.json()["total"]["contacted"], results.json()["not_sent"]) == (0, 2)  # not sent by the clock yet
+    assert get(base_url, "/results", **{"from": "2026-13-01"}).status_code == 400
+    assert get(base_url, "/results", **{"from": "2026-05-01", "to": "2026-04-01"}).status_code == 400
+
 
 @pytest.mark.parametrize(("body", "status"), [
     ({}, 422), ({"category": "Манікюр", "all": True}, 422), ({"all": True, "channel": "fax"}, 422),
