@@ -203,11 +203,13 @@ class SendMessage(Action):
 
 @dataclass(frozen=True)
 class CancelMessage(Action):
-    """Drop any not-yet-sent ``template`` message scheduled for ``booking_id`` (e.g. the 24 h reminder)."""
+    """Drop any not-yet-sent ``template`` message scheduled for ``booking_id`` (e.g. the 24 h reminder);
+    ``booking_id`` None: the client's ``template`` messages about no booking (e.g. a Reconnect message held
+    by the quiet hours when the client books)."""
 
     client_id: str
     template: str
-    booking_id: str
+    booking_id: str | None
     reason: str
 
 

@@ -99,7 +99,8 @@ def _schedule_message(s: Session, tenant: str, client_id: int, a: act.SendMessag
 def _cancel_message(s: Session, tenant: str, client_id: int, a: act.CancelMessage, now: datetime) -> None:
     s.execute(update(MessageRow).where(
         MessageRow.client_id == client_id, MessageRow.template == a.template,
-        MessageRow.booking_id == a.booking_id, MessageRow.state == "scheduled",
+        MessageRow.booking_id.is_(None) if a.booking_id is None else MessageRow.booking_id == a.booking_id,
+        MessageRow.state == "scheduled",
     ).values(state="cancelled", error=a.reason))
 
 

@@ -6,7 +6,8 @@ tenant asks for them a Lost clients lead and/or a call task, plus the bookkeepin
 the results report read. Messages are marketing: opt-out, quiet hours and the frequency cap apply
 (``rules.messaging.message``).
 
-``on_event`` wins the Lost clients lead a campaign opened once the client books again.
+``on_event``, once the client books again, drops a Reconnect message still held back and wins the
+Lost clients lead a campaign opened.
 
 ``on_clock`` sends the follow-up ``reconnect.follow_up_after_days`` after the contact unless the client
 rebooked in the meantime: any booking still to come (any category, any branch, as for the flag), or a
@@ -26,6 +27,7 @@ from datetime import date, datetime, time, timedelta
 from pipelines.actions import (
     Action,
     AddNote,
+    CancelMessage,
     CreateTask,
     RecordReconnectContact,
     RecordReconnectFollowUp,
@@ -129,11 +131,17 @@ def _messages(scene: Scene, template: str, occasion: str, context: dict, channel
 
 
 def on_event(o: Occasion) -> list[Action]:
-    """The client books again: the Lost clients lead a campaign opened is won (unless a person took it over)."""
+    """The client books again: a Reconnect message still held back (quiet hours, the cap) is dropped, and
+    the Lost clients lead a campaign opened is won (unless a person took it over)."""
     if not o.arrives:
         return []
-    return [move_lead(o, lead, WON, o.stamp) for lead in o.snapshot.leads
-            if lead.key.startswith("lead:reconnect:") and lead.status is LeadStatus.OPEN and not lead.manual]
+    actions: list[Action] = []
+    if o.snapshot.reconnect:  # a contact whose follow-up is open: its messages may still be waiting
+        reason = f"the client booked ({o.booking_id}) before it went out"
+        actions += [CancelMessage(key=f"cancel:{template}:{o.client.id}:{o.stamp}", client_id=o.client.id,
+                                  template=template, booking_id=None, reason=reason) for template in (FIRST, FOLLOW_UP)]
+    return actions + [move_lead(o, lead, WON, o.stamp) for lead in o.snapshot.leads
+                      if lead.key.startswith("lead:reconnect:") and lead.status is LeadStatus.OPEN and not lead.manual]
 
 
 def rebooked(scene: Scene, contact: ReconnectContact) -> str | None:

@@ -145,3 +145,15 @@ def test_the_campaigns_lost_lead_is_won_when_the_client_books_again():
     actions = plan(event, snapshot(leads=(lead, other)), POLICY, T0)
     moves = [a for a in of(actions, MoveLead) if a.lead_key.startswith("lead:reconnect:")]
     assert [(m.lead_key, m.stage) for m in moves] == [(lead.key, "won")]
+
+
+def test_a_booking_drops_reconnect_messages_still_held_back():
+    from pipelines.actions import CancelMessage
+    from pipelines.events import Booking, ClientInfo, ServiceLine, VisitEvent
+    from pipelines.planner import plan
+
+    booking = Booking("b6", BookingStatus.SCHEDULED, T0 + 3 * DAY, (ServiceLine("p1", "Pedicure", "Педикюр"),))
+    event = VisitEvent("salon", "yclients", "b6:1", T0, booking, ClientInfo("c7", "Olha", "+380671234567"))
+    cancels = of(plan(event, snapshot(reconnect=(CONTACT,)), POLICY, T0), CancelMessage)
+    assert [(c.template, c.booking_id) for c in cancels] == [("reconnect_first", None), ("reconnect_follow_up", None)]
+    assert not of(plan(event, snapshot(), POLICY, T0), CancelMessage)  # never contacted: nothing to drop

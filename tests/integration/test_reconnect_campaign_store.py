@@ -1,6 +1,6 @@
-"""Reconnect's predicted-time mode (optional, off by default): the first message by itself, within
-``lead_days`` before a client would become at risk; never to clients already at risk (theirs goes on an
-operator's command), never twice, and not at all when the tenant has not switched it on."""
+"""Reconnect campaigns over the store: the predicted-time mode (optional, off by default: the first message
+by itself within ``lead_days`` before a client would become at risk; never to clients already at risk,
+whose goes on an operator's command, never twice), and a booking dropping a message still held back."""
 
 from __future__ import annotations
 
@@ -59,3 +59,27 @@ def test_off_by_default(services):
     assert run_predicted(services, "salon", now) == 0
     assert enqueue_predicted(services, now) == 0
     assert clients_of(services)["contacts"] == []
+
+
+@pytest.mark.parametrize("tenants_dir", [False], indirect=True)
+def test_a_cancel_about_no_booking_drops_only_the_clients_held_back_messages_of_that_template(services):
+    from bridge.store import actions
+    from pipelines.actions import CancelMessage, SendMessage
+
+    now = datetime.now(UTC)
+    h = History(services.store)
+    olha = h.client("Olha", "+380671000001")
+
+    def message(key: str, template: str, booking: str | None) -> SendMessage:
+        return SendMessage(key=key, client_id=str(olha), template=template, language="uk", occasion=key,
+                           channels=("sms",), send_at=now + DAY, booking_id=booking)
+
+    with services.store.session() as s:
+        actions.record(s, "salon", None, olha, [
+            message("m1", "reconnect_first", None), message("m2", "reconnect_first", "b1"),
+            message("m3", "reminder_24h", None),
+            CancelMessage(key="c1", client_id=str(olha), template="reconnect_first", booking_id=None, reason="booked"),
+        ], now)
+    with services.store.session() as s:
+        states = dict(s.execute(select(MessageRow.key, MessageRow.state)).all())
+    assert states == {"m1": "cancelled", "m2": "scheduled", "m3": "scheduled"}
