@@ -28,6 +28,7 @@ PROCESS_EVENT = "jobs.process_event.process_event"
 SYNC_CRM = "jobs.crm_sync.sync_crm"
 EVALUATE_DUE = "jobs.due.evaluate_clients"
 EXPIRE_PREPAYMENTS = "jobs.payments.expire_due"
+RECONNECT_PREDICTED = "jobs.reconnect.predicted_campaign"
 # Abandoned jobs are re-queued by maintenance only while retries are left, so event jobs get some.
 DEFAULT_RETRY = Retry(max=5, interval=[0, 15, 60, 300, 900])  # 0: no scheduler needed for the first
 # A sync waits out amoCRM's trouble itself and the clock queues the next one within seconds, so it is
@@ -107,6 +108,11 @@ class JobQueue:
         """Queue the deadline of prepayments (the id names the batch and the tick)."""
         job_id = f"prepay-{tenant}-{prepayment_ids[0]}-{int(now.timestamp())}"
         return self._enqueue_unique(EXPIRE_PREPAYMENTS, (tenant, prepayment_ids), job_id, result_ttl=0)
+
+    def enqueue_reconnect_predicted(self, tenant: str, now: datetime) -> bool:
+        """Queue the tenant's predicted-time Reconnect run (the id names the tenant and the hour)."""
+        job_id = f"reconnect-predicted-{tenant}-{now.strftime('%Y%m%d%H')}"
+        return self._enqueue_unique(RECONNECT_PREDICTED, (tenant,), job_id, result_ttl=0)
 
     def _enqueue_unique(self, func: str, args: tuple, job_id: str, result_ttl: int,
                         retry: Retry = DEFAULT_RETRY) -> bool:

@@ -144,6 +144,7 @@ def policy_of(tenant: Tenant) -> Policy:
         branch_names={b.id: b.name for b in tenant.branches},
         currency=tenant.currency,
         prepayment=tenant.prepayment,
+        reconnect=tenant.reconnect,
         **settings,
     )
 

@@ -26,6 +26,7 @@ from jobs.booking_sync import catch_up
 from jobs.due import enqueue_due
 from jobs.messages import send_due
 from jobs.payments import enqueue_deadlines
+from jobs.reconnect import enqueue_predicted
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "salonbridge:clock"
@@ -81,6 +82,7 @@ SCHEDULE: tuple[Scheduled, ...] = (
     Scheduled("send-due-messages", 5, send_due, "messages whose send time has come"),
     Scheduled("prepayment-deadlines", 15, enqueue_deadlines, "prepayments past their deadline, to the workers"),
     Scheduled("booking-catch-up", 30, catch_up, "booking-system records missed by webhooks"),
+    Scheduled("reconnect-predicted", 3600, enqueue_predicted, "Reconnect's predicted-time first messages (if on)"),
 )
 
 

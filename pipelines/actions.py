@@ -136,6 +136,7 @@ class TaskKind(StrEnum):
     SALES_CALL = "sales_call"  # a first booking was missed or cancelled
     LOST_CALL = "lost_call"  # manager call to win a lost client back
     PREPAYMENT = "prepayment"  # a person must look at a prepayment (held money, a refund, a visit to cancel)
+    RECONNECT_CALL = "reconnect_call"  # call a client a Reconnect campaign contacted (seed 004)
 
 
 @dataclass(frozen=True)
@@ -202,11 +203,13 @@ class SendMessage(Action):
 
 @dataclass(frozen=True)
 class CancelMessage(Action):
-    """Drop any not-yet-sent ``template`` message scheduled for ``booking_id`` (e.g. the 24 h reminder)."""
+    """Drop any not-yet-sent ``template`` message scheduled for ``booking_id`` (e.g. the 24 h reminder);
+    ``booking_id`` None: the client's ``template`` messages about no booking (e.g. a Reconnect message held
+    by the quiet hours when the client books)."""
 
     client_id: str
     template: str
-    booking_id: str
+    booking_id: str | None
     reason: str
 
 
@@ -295,6 +298,37 @@ class ChangePrepayment(Action):
     old_status: str
     new_status: str
     alert: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordReconnectContact(Action):
+    """Bookkeeping: a Reconnect campaign contacted the client about ``category`` (the results count from here).
+
+    ``message_keys`` are the first message's SendMessage keys (one per channel); the follow-up is due at
+    ``follow_up_at`` (None: no follow-up) unless the client rebooks first.
+    """
+
+    client_id: str
+    campaign: str
+    category: str
+    branch: str | None
+    channels: tuple[str, ...]
+    last_visit: str  # local date, ISO
+    days_late: int
+    contacted_at: datetime
+    follow_up_at: datetime | None = None
+    message_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordReconnectFollowUp(Action):
+    """Bookkeeping: the contact ``contact_key`` got its follow-up (``sent``) or did not need one (``skipped``)."""
+
+    client_id: str
+    contact_key: str
+    state: str  # sent | skipped
+    reason: str = ""
+    message_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

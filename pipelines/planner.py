@@ -15,7 +15,7 @@ from pipelines.actions import Action, RecordVisit, Skip
 from pipelines.catalog import booking_categories
 from pipelines.events import VisitEvent
 from pipelines.policy import Policy
-from pipelines.rules import autotask, lost, prepayment, repeat, sales, service_messages
+from pipelines.rules import autotask, lost, prepayment, reconnect, repeat, sales, service_messages
 from pipelines.rules.context import Occasion, Scene
 from pipelines.snapshot import Snapshot
 from pipelines.transitions import Transition, is_stale, transitions
@@ -23,12 +23,13 @@ from pipelines.transitions import Transition, is_stale, transitions
 # Order matters where one rule's lead closes before another's opens (Repeat won, then a new one).
 EVENT_RULES: tuple[Callable[[Occasion], list[Action]], ...] = (
     lost.on_event,
+    reconnect.on_event,
     repeat.on_event,
     sales.on_event,
     autotask.on_event,
     service_messages.on_event,
 )
-CLOCK_RULES: tuple[Callable[[Scene], list[Action]], ...] = (repeat.on_clock, lost.on_clock)
+CLOCK_RULES: tuple[Callable[[Scene], list[Action]], ...] = (repeat.on_clock, lost.on_clock, reconnect.on_clock)
 
 
 def plan(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
@@ -57,6 +58,15 @@ def due(snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
         return []
     scene = Scene(snapshot=snapshot, policy=policy, now=now, client=snapshot.client)
     return _fresh((a for rule in CLOCK_RULES for a in rule(scene)), snapshot.applied)
+
+
+def reconnect_contact(snapshot: Snapshot, policy: Policy, now: datetime, target: reconnect.Target,
+                      campaign: str) -> list[Action]:
+    """A Reconnect campaign contacts one client (the operator's command): the first message and its CRM work."""
+    if snapshot.client is None:
+        return []
+    scene = Scene(snapshot=snapshot, policy=policy, now=now, client=snapshot.client)
+    return _fresh(reconnect.first_contact(scene, target, campaign), snapshot.applied)
 
 
 def _playbook(

@@ -13,6 +13,7 @@ from datetime import time
 from zoneinfo import ZoneInfo
 
 from config.prepayment_model import PrepaymentConfig
+from config.reconnect_model import ReconnectSettings
 from config.vocabulary import LANGUAGES
 from pipelines.catalog import CatalogOverrides
 from pipelines.stages import STAGE_NAMES, Pipeline
@@ -64,6 +65,7 @@ class Policy:
     branch_names: Mapping[str, str] = field(default_factory=dict, hash=False)  # branch id -> name
     currency: str = "RUB"  # the tenant's ISO 4217 currency
     prepayment: PrepaymentConfig | None = field(default=None, hash=False)  # None: no prepayment (seed 003)
+    reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)  # campaigns and follow-ups (seed 004)
 
     def enabled(self, trigger: str) -> bool:
         return trigger in self.triggers

@@ -342,3 +342,14 @@ def at_risk(assessments: Iterable[Assessment]) -> list[Assessment]:
     """The clients to contact: at risk, most overdue first within each category."""
     chosen = [a for a in assessments if a.at_risk]
     return sorted(chosen, key=lambda a: (a.history.category, -a.days_late, str(a.history.client)))
+
+
+def about_to_be_at_risk(assessments: Iterable[Assessment], lead_days: int) -> list[Assessment]:
+    """Predicted-time mode: clients who become at risk within ``lead_days`` (not yet at risk, not booked).
+
+    A client becomes at risk on the day ``days_late`` reaches tolerance + 1; they are chosen from
+    ``lead_days`` before that day until the day before it, so a clock that missed a day still finds them.
+    """
+    chosen = [a for a in assessments if not a.booked
+              and a.tolerance_days + 1 - lead_days <= a.days_late <= a.tolerance_days]
+    return sorted(chosen, key=lambda a: (a.history.category, -a.days_late, str(a.history.client)))

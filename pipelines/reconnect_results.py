@@ -9,10 +9,11 @@ rebooking whose revenue is not known yet. The first qualifying booking is the on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from pipelines.events import BookingStatus
 from pipelines.reconnect import ClientBooking
@@ -55,3 +56,54 @@ def rebooking(bookings: Iterable[ClientBooking], category: str, first_message_at
         revenue = (b.price or Decimal(0)) if b.status is BookingStatus.COMPLETED else Decimal(0)
         found = Rebooking(b.booking_id, booked_at, b.start_at, b.status, revenue)
     return found
+
+
+@dataclass(frozen=True)
+class Contacted:
+    """One client a campaign contacted about ``category``, and what came of it."""
+
+    client: Hashable
+    category: str
+    branch: str | None
+    channel: str  # the channels the first message went out on: sms, email or sms+email
+    first_message_at: datetime
+    rebooked: Rebooking | None
+
+
+RESULT_NAMES = ("contacted", "rebooked", "rate", "revenue", "pending_revenue")
+
+
+def _row() -> dict[str, Any]:
+    return {"contacted": 0, "rebooked": 0, "rate": 0.0, "revenue": Decimal(0), "pending_revenue": 0}
+
+
+def _add(row: dict[str, Any], c: Contacted) -> None:
+    row["contacted"] += 1
+    if c.rebooked is not None:
+        row["rebooked"] += 1
+        row["revenue"] += c.rebooked.revenue
+        row["pending_revenue"] += 0 if c.rebooked.realised or c.rebooked.status is BookingStatus.NO_SHOW else 1
+    row["rate"] = round(row["rebooked"] / row["contacted"], 4)
+
+
+@dataclass(frozen=True)
+class Results:
+    total: dict[str, Any]
+    by_category: dict[str, dict[str, Any]]
+    by_channel: dict[str, dict[str, Any]]
+    by_branch: dict[str | None, dict[str, Any]]
+
+
+def tally(contacts: Iterable[Contacted]) -> Results:
+    """Contacted, rebooked, rate (rebooked / contacted), revenue of the rebooked visits that took place, and
+    how many rebookings are still to come (``pending_revenue``), in total and per category, channel, branch.
+
+    Every contact counts once: a client contacted about two categories counts twice (two contacts).
+    """
+    total, by_category, by_channel, by_branch = _row(), {}, {}, {}
+    for c in contacts:
+        _add(total, c)
+        for table, key in ((by_category, c.category), (by_channel, c.channel), (by_branch, c.branch)):
+            _add(table.setdefault(key, _row()), c)
+    return Results(total, dict(sorted(by_category.items())), dict(sorted(by_channel.items())),
+                   dict(sorted(by_branch.items(), key=lambda kv: kv[0] or "")))

@@ -120,6 +120,18 @@ class PrepaymentState:
 
 
 @dataclass(frozen=True)
+class ReconnectContact:
+    """A Reconnect campaign's contact of the client in one category whose follow-up is still open."""
+
+    key: str  # the RecordReconnectContact key
+    category: str
+    branch: str | None
+    channels: tuple[str, ...]
+    contacted_at: datetime
+    follow_up_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ClientState:
     """The local client the event belongs to (the job layer creates it before planning)."""
 
@@ -144,6 +156,7 @@ class Snapshot:
     applied: frozenset[str] = frozenset()  # keys of actions already carried out (messages included)
     marketing_sent_at: tuple[datetime, ...] = ()  # send times of marketing messages (sent or scheduled)
     prepayments: tuple[PrepaymentState, ...] = ()  # latest attempt per booking (only where the tenant takes them)
+    reconnect: tuple[ReconnectContact, ...] = ()  # Reconnect contacts whose follow-up is still to be decided
 
     def cycle(self, category: str) -> Cycle | None:
         return next((c for c in self.cycles if c.category == category), None)

@@ -48,6 +48,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "uk": "Зателефонувати {client}: скасував перший запис на {date} ({service}). Запропонувати інший час.",
         "en": "Call {client}: cancelled the first booking for {date} ({service}). Offer another time.",
     },
+    "reconnect_note": {
+        "ru": "Reconnect ({category}): последний визит {date}, ожидался {expected}, опоздание {days} дн. "
+              "Сообщение: {channels}. Повтор {follow_up}, если клиент не запишется.",
+        "uk": "Reconnect ({category}): останній візит {date}, очікувався {expected}, запізнення {days} дн. "
+              "Повідомлення: {channels}. Повтор {follow_up}, якщо клієнт не запишеться.",
+        "en": "Reconnect ({category}): last visit {date}, expected {expected}, {days} days late. "
+              "Message: {channels}. Follow-up {follow_up} unless the client rebooks.",
+    },
+    "reconnect_follow_up_note": {
+        "ru": "Reconnect ({category}): клиент не записался, отправлено повторное сообщение ({channels}).",
+        "uk": "Reconnect ({category}): клієнт не записався, надіслано повторне повідомлення ({channels}).",
+        "en": "Reconnect ({category}): the client has not rebooked; follow-up sent ({channels}).",
+    },
+    "reconnect_call": {
+        "ru": "Позвонить {client}: Reconnect, {category}, последний визит {date}, опоздание {days} дн. "
+              "Пригласить записаться.",
+        "uk": "Зателефонувати {client}: Reconnect, {category}, останній візит {date}, запізнення {days} дн. "
+              "Запросити записатися.",
+        "en": "Call {client}: Reconnect, {category}, last visit {date}, {days} days late. Invite them to book.",
+    },
     "lost_call": {
         "ru": "Позвонить {client} и вернуть: последний визит {date}, любимый мастер {master}, "
               "филиал {branch}. Сделать специальное предложение.",

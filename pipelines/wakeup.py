@@ -3,8 +3,8 @@
 ``due`` only ever compares ``now`` with a handful of instants derived from the snapshot: each open
 cycle's reminder time, due date and lost threshold, the start of each booking still to come (after
 which it no longer holds a cycle or the lost sequence back), and the next step of a running win-back
-sequence. Between two of those instants its answer cannot change, so the job layer stores the next
-one as the client's wake-up and the clock looks at nobody else.
+sequence, and each Reconnect follow-up. Between two of those instants its answer cannot change, so
+the job layer stores the next one as the client's wake-up and the clock looks at nobody else.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ def _instants(snapshot: Snapshot, policy: Policy) -> Iterator[datetime]:
     for visit in snapshot.client_visits:
         if visit.status.is_upcoming:
             yield visit.start_at + PAST_START
+    for contact in snapshot.reconnect:
+        if contact.follow_up_at is not None:
+            yield contact.follow_up_at  # the Reconnect follow-up, unless the client rebooked
     lost = snapshot.lost
     if lost is not None and lost.step.running:
         yield next_step_at(lost, policy)

@@ -77,6 +77,92 @@ def list_clients(tenant: str, category: str | None, branch: str | None, fmt: str
         click.echo(_render(result.overview_json(), result.client_rows(), result.tenant.name))
 
 
+@reconnect.command("send")
+@click.argument("tenant")
+@click.option("--category", metavar="NAME", help="Contact the at-risk clients of this category (name or key).")
+@click.option("--all", "all_", is_flag=True, help="Contact the at-risk clients of every category (each client "
+              "once, about the category they are most overdue in).")
+@click.option("--channel", type=click.Choice(["sms", "email", "both"]), default=None,
+              help="How to reach them (default: the tenant file's reconnect.channel). both: SMS and email, each "
+                   "where the client has one.")
+@click.option("--dry-run", is_flag=True, help="Show who would be contacted; send nothing, record nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (scripts).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: for reading (phones masked); json: complete, for tools.")
+def send(tenant: str, category: str | None, all_: bool, channel: str | None, dry_run: bool, yes: bool,
+         fmt: str) -> None:
+    """Send the first Reconnect message to TENANT's at-risk clients of one category (--category) or of all
+    (--all). Shows how many and to whom first and asks unless --yes.
+
+    Messages are marketing: opt-out, quiet hours and the frequency cap apply, and the clock sends them
+    (`salonbridge clock` or `run` must be running). Each contacted client gets a note on their amoCRM
+    contact (and a Lost clients lead and/or a call task if reconnect.create_lost_lead /
+    create_call_task say so). The follow-up goes by itself reconnect.follow_up_after_days later unless
+    the client rebooked. A client is never contacted twice for the same lateness.
+    """
+    from bridge.campaigns import UnknownFilter, preview
+    from bridge.campaigns import send as run_campaign
+    from salonbridge.amocrm_cmds import _tenant
+
+    if bool(category) == all_:
+        raise click.UsageError("give either --category NAME or --all")
+    svc = _services()
+    try:
+        salon = _tenant(svc, tenant)
+        now = datetime.now(UTC)
+        try:
+            campaign = preview(svc.store, salon, now, category=category, channel=channel)
+        except UnknownFilter as exc:
+            raise click.BadParameter(str(exc), param_hint=f"--{exc.what}") from exc
+        if fmt == "json" and (dry_run or not campaign.recipients):
+            click.echo(json.dumps({**campaign.summary(), "dry_run": dry_run,
+                                   "clients": [r.row() for r in campaign.recipients]}, ensure_ascii=False, indent=2))
+            return
+        if fmt == "table":
+            click.echo(_render_campaign(campaign))
+        if not campaign.recipients or dry_run:
+            if fmt == "table":
+                click.echo("dry run: nothing sent" if dry_run else "nobody to contact")
+            return
+        if not yes:
+            click.confirm(f"Send to {len(campaign.recipients)} client(s)?", abort=True, err=True)
+        with click.progressbar(length=len(campaign.recipients), label="contacting", file=sys.stderr) as bar:
+            result = run_campaign(svc.store, campaign, svc.policy(salon.slug), datetime.now(UTC), progress=bar.update)
+    finally:
+        svc.close()
+    if fmt == "json":
+        click.echo(json.dumps({**campaign.summary(), **result.summary(),
+                               "clients": [r.row() for r in campaign.recipients]}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"campaign {result.campaign}: {result.contacted} client(s) contacted, {result.messages} message(s) "
+               "scheduled (the clock sends them, out of quiet hours)")
+    for skipped in result.skipped:
+        click.echo(f"  not contacted: client #{skipped['client_id']}: {skipped['reason']}")
+
+
+def _render_campaign(campaign: Any) -> str:
+    s = campaign.summary()
+    what = campaign.label() or "every category"
+    lines = [f"Reconnect campaign for {campaign.tenant.name}: {what}, channel {campaign.channel}",
+             f"to contact: {s['recipients']} client(s); already contacted for this lateness: "
+             f"{s['already_contacted']}; no address for the channel: {s['unreachable']}"]
+    if s["follow_up_after_days"]:
+        lines.append(f"follow-up: after {s['follow_up_after_days']} days unless the client rebooks")
+    rows = [[r.client.contact.name or f"#{r.client.client_id}", mask_phone(r.client.contact.phone) or "-",
+             _mask_email(r.client.contact.email), r.target.category_label, str(r.target.last_visit),
+             str(r.target.days_late), "+".join(r.target.channels)] for r in campaign.recipients]
+    if rows:
+        lines += [""] + _table(["client", "phone", "email", "category", "last visit", "days late", "via"], rows)
+    return "\n".join(lines)
+
+
+def _mask_email(email: str | None) -> str:
+    if not email or "@" not in email:
+        return "-"
+    user, _, domain = email.partition("@")
+    return f"{user[:1]}***@{domain}"
+
+
 def _services() -> Any:
     from salonbridge.cli import _services as build  # late: cli.py registers these commands
 

@@ -12,8 +12,10 @@ def report() -> None:
 
 def _register() -> None:
     from salonbridge.prepayment_report import prepayments
+    from salonbridge.reconnect_report import reconnect_report
 
     report.add_command(prepayments)
+    report.add_command(reconnect_report)
 
 
 _register()

@@ -204,6 +204,27 @@ def _reconnect_paths() -> dict[str, Any]:
         "/api/tenants/{slug}/reconnect": get("Reconnect overview: expected, at risk, suppressed per category and "
                                              "branch", "ReconnectOverview"),
         "/api/tenants/{slug}/reconnect/clients": get("The at-risk clients to contact", "ReconnectClients"),
+        "/api/tenants/{slug}/reconnect/campaigns": {"post": {
+            "summary": "Send the first Reconnect message to the at-risk clients of a category (or all); dry_run "
+                       "answers who would be contacted",
+            "parameters": params[:1], "security": [{"tenantToken": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "category": {"type": "string"}, "all": {"type": "boolean"},
+                    "channel": {"enum": ["sms", "email", "both"]}, "dry_run": {"type": "boolean"}}}}}},
+            "responses": {"200": _response("Who is (or would be) contacted; with campaign, contacted, messages and "
+                                           "skipped once sent", {"type": "object"}),
+                          "422": _response("Neither or both of category and all, or an unknown channel", _ERROR),
+                          **refused}}},
+        "/api/tenants/{slug}/reconnect/results": {"get": {
+            "summary": "Campaign results: contacted, rebooked, rate, revenue in total and per category, channel, "
+                       "branch (as `salonbridge report reconnect --format json`)",
+            "parameters": [params[0], *({"name": n, "in": "query", "schema": _DATE} for n in ("from", "to"))],
+            "security": [{"tenantToken": []}],
+            "responses": {"200": _response("The results of the contacts made in the period (default: the last 3 "
+                                           "months)", {"type": "object"}),
+                          "400": _response("A bad date or period", _ERROR),
+                          "404": refused["404"], "503": refused["503"]}}},
     }
 
 

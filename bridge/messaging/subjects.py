@@ -37,6 +37,16 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "uk": "Пропозиція для вас: {{ service }}",
         "en": "An offer for you: {{ service }}",
     },
+    "reconnect_first": {
+        "ru": "{{ name }}, мы скучаем",
+        "uk": "{{ name }}, ми скучили",
+        "en": "{{ name }}, we miss you",
+    },
+    "reconnect_follow_up": {
+        "ru": "Пора обновить: {{ service }}",
+        "uk": "Час оновити: {{ service }}",
+        "en": "Time to refresh your {{ service }}",
+    },
     "lost_reminder": {
         "ru": "Мы скучаем, {{ name }}",
         "uk": "Ми сумуємо, {{ name }}",

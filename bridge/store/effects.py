@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import IntEnum
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bridge.store import prepayments
-from bridge.store.models import CycleRow, LeadRow, LostStepRow, MessageRow
+from bridge.store.models import CycleRow, LeadRow, LostStepRow, MessageRow, ReconnectContactRow
 from pipelines import actions as act
 from pipelines.prepayment import Outcome as PaymentOutcome
 from pipelines.prepayment import PrepaymentStatus, StatusChange
@@ -99,7 +99,8 @@ def _schedule_message(s: Session, tenant: str, client_id: int, a: act.SendMessag
 def _cancel_message(s: Session, tenant: str, client_id: int, a: act.CancelMessage, now: datetime) -> None:
     s.execute(update(MessageRow).where(
         MessageRow.client_id == client_id, MessageRow.template == a.template,
-        MessageRow.booking_id == a.booking_id, MessageRow.state == "scheduled",
+        MessageRow.booking_id.is_(None) if a.booking_id is None else MessageRow.booking_id == a.booking_id,
+        MessageRow.state == "scheduled",
     ).values(state="cancelled", error=a.reason))
 
 
@@ -120,6 +121,22 @@ def _change_prepayment(s: Session, tenant: str, client_id: int, a: act.ChangePre
     prepayments.apply_change(s, row, change, now)
 
 
+def _reconnect_contact(s: Session, tenant: str, client_id: int, a: act.RecordReconnectContact, now: datetime) -> None:
+    s.add(ReconnectContactRow(
+        tenant=tenant, key=a.key, campaign=a.campaign, client_id=client_id, category=a.category, branch=a.branch,
+        channels=list(a.channels), message_keys=list(a.message_keys), last_visit=date.fromisoformat(a.last_visit),
+        days_late=a.days_late, contacted_at=a.contacted_at, follow_up_at=a.follow_up_at,
+        follow_up_state="pending" if a.follow_up_at else "none",
+    ))
+
+
+def _reconnect_follow_up(s: Session, tenant: str, client_id: int, a: act.RecordReconnectFollowUp,
+                         now: datetime) -> None:
+    s.execute(update(ReconnectContactRow).where(
+        ReconnectContactRow.tenant == tenant, ReconnectContactRow.key == a.contact_key,
+    ).values(follow_up_state=a.state, follow_up_reason=a.reason or None))
+
+
 EFFECTS: dict[type[act.Action], Effect] = {
     act.RecordVisit: Effect(),  # written with the visit itself (``bridge.store.visits.upsert_visit``)
     act.UpsertContact: Effect(crm=CrmPhase.CONTACTS),
@@ -138,6 +155,8 @@ EFFECTS: dict[type[act.Action], Effect] = {
     act.RecordLostStep: Effect(local=_lost_step),
     act.RequestPrepayment: Effect(local=_request_prepayment),
     act.ChangePrepayment: Effect(local=_change_prepayment),
+    act.RecordReconnectContact: Effect(local=_reconnect_contact),
+    act.RecordReconnectFollowUp: Effect(local=_reconnect_follow_up),
     act.Skip: Effect(),
 }
 CRM_KINDS = frozenset(kind.__name__ for kind, effect in EFFECTS.items() if effect.crm is not None)

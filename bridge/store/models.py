@@ -411,3 +411,29 @@ class DashboardUser(Base):
     language: Mapped[str | None] = mapped_column(String(8))  # None: the tenant's language
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+
+
+class ReconnectContactRow(Base):
+    """A client a Reconnect campaign contacted about one category (seed 004): the follow-up and the results
+    report read these. One per (client, category, last visit) ever: the action key."""
+
+    __tablename__ = "reconnect_contacts"
+    __table_args__ = (
+        UniqueConstraint("tenant", "key", name="uq_reconnect_contact_key"),
+        Index("ix_reconnect_contacts_tenant_at", "tenant", "contacted_at"),  # the results report
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    campaign: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    category: Mapped[str] = mapped_column(String(120))
+    branch: Mapped[str | None] = mapped_column(String(64))
+    channels: Mapped[list[Any]] = mapped_column(JSON, default=list)  # asked and addressable: sms, email
+    message_keys: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the first message, per channel
+    last_visit: Mapped[date]
+    days_late: Mapped[int]
+    contacted_at: Mapped[datetime]
+    follow_up_at: Mapped[datetime | None]
+    follow_up_state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | skipped | none
+    follow_up_reason: Mapped[str | None] = mapped_column(Text)

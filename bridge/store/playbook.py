@@ -21,6 +21,7 @@ from bridge.store.models import (
     LostStepRow,
     MessageRow,
     PrepaymentRow,
+    ReconnectContactRow,
     Visit,
     VisitService,
 )
@@ -34,6 +35,7 @@ from pipelines.snapshot import (
     LostProgress,
     LostStep,
     PrepaymentState,
+    ReconnectContact,
     Snapshot,
     TaskState,
     VisitState,
@@ -64,6 +66,10 @@ _LEADS = (select(LeadRow.key, LeadRow.pipeline, LeadRow.stage, LeadRow.status, L
 _LOST = (select(LostStepRow.anchor_visit_id, LostStepRow.lead_key, LostStepRow.step, LostStepRow.at)
          .where(LostStepRow.client_id == CLIENT).order_by(LostStepRow.id.desc()).limit(1))
 _APPLIED = select(AppliedAction.key).where(AppliedAction.client_id == CLIENT)
+_RECONNECT = (select(ReconnectContactRow.key, ReconnectContactRow.category, ReconnectContactRow.branch,
+                     ReconnectContactRow.channels, ReconnectContactRow.contacted_at, ReconnectContactRow.follow_up_at)
+              .where(ReconnectContactRow.client_id == CLIENT, ReconnectContactRow.follow_up_state == "pending")
+              .order_by(ReconnectContactRow.id))
 
 
 def snapshot_for(
@@ -72,8 +78,9 @@ def snapshot_for(
 ) -> Snapshot:
     """Everything the rules may consult about one client (and the event's booking, if stored).
 
-    Six plain-row queries for a client, however many visits, cycles and actions it has: its visits
-    with their services, open cycles, leads, the latest win-back step, applied keys and messages.
+    Seven plain-row queries for a client, however many visits, cycles and actions it has: its visits
+    with their services, open cycles, leads, the latest win-back step, applied keys, messages and open
+    Reconnect follow-ups.
     ``with_applied`` False leaves the keys out, for a caller whose recording drops known keys itself;
     ``with_prepayments`` adds one query, for tenants that take prepayments.
     """
@@ -101,6 +108,7 @@ def snapshot_for(
         applied=frozenset(session.scalars(_APPLIED, {"client_id": client.id})) if with_applied else frozenset(),
         marketing_sent_at=marketing,
         prepayments=_prepayments(session, client.id) if with_prepayments else (),
+        reconnect=_reconnect(session, client.id),
     )
 
 
@@ -128,6 +136,15 @@ def _messages(session: Session, client_id: int) -> tuple[bool, tuple]:
     welcomed = any(r.template == "welcome" for r in rows)
     marketing = tuple(r.sent_at or r.send_at for r in rows if r.marketing and r.state in ACTIVE_MESSAGE_STATES)
     return welcomed, marketing
+
+
+def _reconnect(session: Session, client_id: int) -> tuple[ReconnectContact, ...]:
+    """Reconnect contacts whose follow-up is still to be decided (an indexed read; usually none)."""
+    return tuple(
+        ReconnectContact(key=r.key, category=r.category, branch=r.branch, channels=tuple(r.channels or ()),
+                         contacted_at=r.contacted_at, follow_up_at=r.follow_up_at)
+        for r in session.execute(_RECONNECT, {"client_id": client_id})
+    )
 
 
 def _open_cycles(session: Session, client_id: int) -> tuple[Cycle, ...]:

@@ -14,7 +14,7 @@ import gc
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,14 +116,21 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+Chooser = Callable[[list[Assessment]], list[Assessment]]
+
+
 def scan(store: Store, tenant: Tenant, now: datetime, *, category: str | None = None,
-         branch: str | None = None) -> Scan:
-    """The tenant's Reconnect standing at ``now``; raises UnknownFilter for a category or branch it lacks."""
+         branch: str | None = None, choose: Chooser = at_risk) -> Scan:
+    """The tenant's Reconnect standing at ``now``; raises UnknownFilter for a category or branch it lacks.
+
+    ``choose`` picks the clients listed (default: the at-risk ones, most overdue first).
+    """
     with _no_cycle_collection():
-        return _scan(store, tenant, now, category, branch)
+        return _scan(store, tenant, now, category, branch, choose)
 
 
-def _scan(store: Store, tenant: Tenant, now: datetime, category: str | None, branch: str | None) -> Scan:
+def _scan(store: Store, tenant: Tenant, now: datetime, category: str | None, branch: str | None,
+          choose: Chooser) -> Scan:
     started = time.monotonic()
     policy = Policy(tenant.slug, timezone=tenant.timezone,
                     catalog=CatalogOverrides.build(tenant.catalog.categories, {}))
@@ -144,7 +151,7 @@ def _scan(store: Store, tenant: Tenant, now: datetime, category: str | None, bra
     picked = [a for a in assessments if (chosen is None or a.history.category == chosen)
               and (chosen_branch is None or a.history.branch == chosen_branch)]
     rows = tuple(ClientAtRisk(a.history.ref, Contact(*contacts.get(a.history.ref, (None, None, None))), a)
-                 for a in at_risk(picked))
+                 for a in choose(picked))
     result = Scan(tenant, now, chosen, chosen_branch, categories, overview(picked, today), rows)
     log.info("reconnect scan of %s: %d completed visits, %d clients tracked, %d at risk, %.2f s", tenant.slug,
              visits, result.overview.total["tracked"], result.overview.total["at_risk"], time.monotonic() - started)

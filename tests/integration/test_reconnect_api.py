@@ -95,3 +95,45 @@ def test_the_openapi_document_describes_both_endpoints(base_url):
     assert set(overview) == set(schemas["ReconnectOverview"]["properties"])
     row = schemas["ReconnectClients"]["properties"]["clients"]["items"]
     assert set(clients["clients"][0]) == set(row["properties"])
+
+
+def campaign(base_url: str, body: object, token: str | None = API_TOKEN, slug: str = "salon"):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.post(f"{base_url}/api/tenants/{slug}/reconnect/campaigns", json=body, headers=headers, timeout=20)
+
+
+def test_a_campaign_dry_run_lists_whom_and_sends_nothing_then_the_campaign_contacts_once(base_url, services):
+    dry = campaign(base_url, {"category": "Манікюр", "dry_run": True, "channel": "both"})
+    assert dry.status_code == 200, dry.text
+    body = dry.json()
+    assert (body["recipients"], body["dry_run"], body["category"]) == (1, True, "manicure")
+    assert [(c["name"], c["phone"], c["channels"]) for c in body["clients"]] == [
+        ("Olha", "+380671234567", ["sms", "email"])]
+    everyone = campaign(base_url, {"all": True, "dry_run": True, "channel": "email"}).json()
+    assert (everyone["recipients"], everyone["unreachable"]) == (1, 1)  # Iryna has no email
+
+    sent = campaign(base_url, {"all": True, "channel": "sms"})
+    assert sent.status_code == 200, sent.text
+    assert (sent.json()["contacted"], sent.json()["messages"], sent.json()["dry_run"]) == (2, 2, False)
+    again = campaign(base_url, {"all": True}).json()
+    assert (again["recipients"], again["already_contacted"]) == (0, 2)
+
+    results = get(base_url, "/results")
+    assert results.status_code == 200, results.text
+    assert (results.json()["total"]["contacted"], results.json()["not_sent"]) == (0, 2)  # not sent by the clock yet
+    assert get(base_url, "/results", **{"from": "2026-13-01"}).status_code == 400
+    assert get(base_url, "/results", **{"from": "2026-05-01", "to": "2026-04-01"}).status_code == 400
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({}, 422), ({"category": "Манікюр", "all": True}, 422), ({"all": True, "channel": "fax"}, 422),
+    ([1, 2], 400), ({"category": "Massage"}, 400),
+])
+def test_a_bad_campaign_request_is_refused_with_the_reason(base_url, body, status):
+    answer = campaign(base_url, body)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]
+
+
+def test_a_campaign_needs_the_token(base_url):
+    assert campaign(base_url, {"all": True}, token="wrong").status_code == 404

@@ -84,3 +84,24 @@ def test_help_explains_the_group_and_the_options():
     out = CliRunner().invoke(main, ["reconnect", "list", "--help"]).output
     for option in ("--category", "--branch", "--format"):
         assert option in out
+
+
+def test_send_json_then_the_report_counts_only_messages_that_went_out(run, services):
+    sent = json.loads(run("send", "salon", "--all", "--channel", "sms", "--yes", "--format", "json").stdout)
+    assert (sent["contacted"], sent["messages"], sent["recipients"]) == (2, 2, 2)
+    report = CliRunner().invoke(main, ["report", "reconnect", "salon", "--format", "json"],
+                                env=services.settings.to_env(), catch_exceptions=False)
+    body = json.loads(report.output)
+    assert (body["total"]["contacted"], body["not_sent"]) == (0, 2)  # the clock has not sent them yet
+    backwards = CliRunner().invoke(main, ["report", "reconnect", "salon", "--from", "2026-05-01", "--to",
+                                          "2026-04-01"], env=services.settings.to_env())
+    assert backwards.exit_code == 2 and "--to is before --from" in backwards.output
+    csv_out = CliRunner().invoke(main, ["report", "reconnect", "salon", "--format", "csv"],
+                                 env=services.settings.to_env(), catch_exceptions=False).stdout_bytes
+    assert csv_out.startswith(b"\xef\xbb\xbfgroup,key,name,contacted,rebooked,rate,revenue,pending_revenue")
+
+
+def test_send_needs_a_category_or_all(run):
+    for args in (("send", "salon"), ("send", "salon", "--all", "--category", "manicure")):
+        result = CliRunner().invoke(main, ["reconnect", *args])
+        assert result.exit_code == 2 and "either --category NAME or --all" in result.output

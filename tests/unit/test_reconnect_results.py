@@ -85,3 +85,33 @@ def test_renames_follow_chains_and_apply_to_a_visits_categories():
     mapping = rename_map([Rename("a", "b", 1), Rename("b", "c", 1)])
     assert mapping == {"a": "c", "b": "c"}
     assert apply(("a", "c", "x"), mapping) == ("c", "x")
+
+
+def test_the_results_add_up_per_category_channel_and_branch():
+    from pipelines.reconnect_results import Contacted, tally
+
+    def contacted(client: str, category: str, channel: str, branch: str, *bookings: ClientBooking) -> Contacted:
+        return Contacted(client, category, branch, channel, SENT, rebooking(bookings, category, SENT))
+
+    results = tally([
+        contacted("a", "manicure", "sms", "b1", booking("a1", 2 * DAY)),  # came: 650
+        contacted("b", "manicure", "sms", "b2", booking("b1", 2 * DAY, status=S.NO_SHOW)),  # rebooked, no revenue
+        contacted("c", "pedicure", "email", "b1", booking("c1", 2 * DAY, ("pedicure",), status=S.SCHEDULED)),
+        contacted("d", "pedicure", "sms+email", "b1", booking("d1", 2 * DAY, ("pedicure",), status=S.CANCELLED)),
+    ])
+    assert {k: results.total[k] for k in ("contacted", "rebooked", "rate", "revenue", "pending_revenue")} == {
+        "contacted": 4, "rebooked": 3, "rate": 0.75, "revenue": Decimal("650"), "pending_revenue": 1}
+    assert {k: (v["contacted"], v["rebooked"], v["revenue"]) for k, v in results.by_category.items()} == {
+        "manicure": (2, 2, Decimal("650")), "pedicure": (2, 1, Decimal(0))}
+    assert {k: v["rebooked"] for k, v in results.by_channel.items()} == {"email": 1, "sms": 2, "sms+email": 0}
+    assert {k: v["contacted"] for k, v in results.by_branch.items()} == {"b1": 3, "b2": 1}
+
+
+def test_three_months_back_keeps_the_day_or_the_months_last():
+    from datetime import date
+
+    from salonbridge.reconnect_report import months_back
+
+    assert months_back(date(2026, 12, 5), 3) == date(2026, 9, 5)
+    assert months_back(date(2026, 5, 31), 3) == date(2026, 2, 28)
+    assert months_back(date(2026, 2, 10), 3) == date(2025, 11, 10)

@@ -4,14 +4,14 @@ People who sign in to the dashboard: agency admins see every tenant, salon manag
 Passwords are stored as werkzeug scrypt hashes.
 
 Revision ID: 0010_users
-Revises: 0006_catalog_branch
+Revises: 0009_reconnect_campaigns
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_users"
-down_revision = "0006_catalog_branch"
+down_revision = "0009_reconnect_campaigns"
 branch_labels = None
 depends_on = None
 
