@@ -109,6 +109,7 @@ class CreateLead(Action):
     name: str
     fields: Mapping[str, str] = field(default_factory=dict, hash=False)
     responsible: str | None = None
+    price: int | None = None  # the lead's budget: the value of the booking or visit it is about
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ def _body(sync: Sync, a: CreateLead, contact: int) -> dict[str, Any]:
         "status_id": status_id,
         "_embedded": {"contacts": [{"id": contact}]},
     }
+    if a.price:
+        body["price"] = a.price  # the budget amoCRM's own revenue reports add up
     values = field_values(sync, "leads", a.fields)
     if values:
         body["custom_fields_values"] = values
