@@ -207,3 +207,12 @@ def _register_reconnect_commands() -> None:
 
 
 _register_reconnect_commands()
+
+
+def _register_web_command() -> None:
+    from salonbridge.web_cmd import web
+
+    main.add_command(web)
+
+
+_register_web_command()
