@@ -121,6 +121,7 @@ class MoveLead(Action):
     lead_key: str
     stage: str
     outcome: Outcome = Outcome.OPEN
+    price: int | None = None  # won by a booking or visit: the lead's budget becomes its value
 
 
 @dataclass(frozen=True)

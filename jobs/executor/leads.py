@@ -64,6 +64,8 @@ def update(sync: Sync, items: list[Pending[MoveLead | UpdateFields]]) -> None:
         involved.setdefault((entity, amo_id), []).append(item)
         if isinstance(a, MoveLead):
             patch["pipeline_id"], patch["status_id"] = sync.account.location(a.pipeline, a.stage)
+            if a.price:
+                patch["price"] = a.price
         else:
             merged = {v["field_id"]: v for v in patch.get("custom_fields_values", [])}
             merged.update({v["field_id"]: v for v in field_values(sync, entity, a.fields)})

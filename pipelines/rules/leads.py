@@ -7,10 +7,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pipelines.actions import CreateLead, MoveLead
 from pipelines.catalog import category_label
 from pipelines.events import BookingStatus
-from pipelines.rules.context import Scene
+from pipelines.rules.context import Occasion, Scene
 from pipelines.rules.segments import segment_fields
 from pipelines.snapshot import LeadState, VisitState
-from pipelines.stages import PIPELINE_NAMES, Pipeline, outcome_of, stage_rank
+from pipelines.stages import PIPELINE_NAMES, WON, Pipeline, outcome_of, stage_rank
 from pipelines.texts import text
 
 
@@ -68,7 +68,12 @@ def lead_fields(scene: Scene, about: VisitState | None) -> dict[str, str]:
 
 
 def move(scene: Scene, pipeline: Pipeline, lead_key: str, stage: str, occasion: str) -> MoveLead:
-    """Move the lead to ``stage``; ``occasion`` tells this move apart from an earlier one to the same stage."""
+    """Move the lead to ``stage``; ``occasion`` tells this move apart from an earlier one to the same stage.
+
+    A lead won by a booking or visit takes its value as the budget, so amoCRM's won revenue is what the
+    salon actually booked (a Repeat lead starts with the last visit's value as the expected one).
+    """
+    won_by = scene.booking.total_price if stage == WON and isinstance(scene, Occasion) else None
     return MoveLead(
         key=f"move:{lead_key}:{stage}:{occasion}",
         client_id=scene.client.id,
@@ -76,6 +81,7 @@ def move(scene: Scene, pipeline: Pipeline, lead_key: str, stage: str, occasion: 
         lead_key=lead_key,
         stage=stage,
         outcome=outcome_of(stage),
+        price=budget(won_by),
     )
 
 

@@ -7,7 +7,7 @@ import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 
-from pipelines.actions import CreateLead
+from pipelines.actions import CreateLead, MoveLead
 from pipelines.events import BookingStatus as S
 from pipelines.rules.leads import budget
 from pipelines.snapshot import ClientState
@@ -49,3 +49,16 @@ def test_every_lead_of_a_clients_year_has_a_budget_and_all_four_fields():
 def test_a_lead_without_a_known_value_has_no_budget_rather_than_zero():
     assert budget(None) is None and budget(Decimal(0)) is None
     assert budget(Decimal("99.49")) == 99 and budget(Decimal("99.5")) == 100
+
+
+def test_a_lead_won_by_a_booking_takes_that_bookings_value_as_its_budget():
+    salon = Salon(policy=PODIL)
+    salon.send(ev("v1", S.SCHEDULED, T0, MANICURE, occurred=T0 - DAY, price=Decimal(600)))
+    done = salon.send(ev("v1", S.COMPLETED, T0, MANICURE, occurred=T0, price=Decimal(720)))
+    [won] = [m for m in of(done, MoveLead) if m.pipeline is Pipeline.SALES]
+    assert (won.stage, won.price) == ("won", 720)  # the visit as paid, not as first booked
+    rebooked = salon.send(ev("v2", S.SCHEDULED, T0 + 20 * DAY, MANICURE, occurred=T0 + 18 * DAY,
+                             price=Decimal(900)))
+    [repeat] = [m for m in of(rebooked, MoveLead) if m.pipeline is Pipeline.REPEAT]
+    assert (repeat.stage, repeat.price) == ("won", 900)
+    assert all(m.price is None for m in of(salon.tick_daily(T0 + DAY, 3), MoveLead))  # time moves: no budget
