@@ -109,6 +109,7 @@ class CreateLead(Action):
     name: str
     fields: Mapping[str, str] = field(default_factory=dict, hash=False)
     responsible: str | None = None
+    price: int | None = None  # the lead's budget: the value of the booking or visit it is about
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class MoveLead(Action):
     lead_key: str
     stage: str
     outcome: Outcome = Outcome.OPEN
+    price: int | None = None  # won by a booking or visit: the lead's budget becomes its value
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class VisitState:
     staff_name: str | None = None
     branch: str | None = None
     services: tuple[str, ...] = ()  # service titles, for texts
+    price: Decimal | None = None  # the booking's value (sum of its lines), the budget of leads about it
 
     def is_upcoming(self, now: datetime) -> bool:
         """Still expects the client: scheduled/confirmed and not yet started."""

@@ -3,6 +3,9 @@
 Texts use Jinja2 placeholder syntax (``{{ name }}``); rendering happens outside ``pipelines`` in a
 Jinja2 sandbox, where tenants may also replace these texts. ``link`` is the signed link to the client's
 own page, filled in by the executor; every other placeholder comes from SendMessage.context.
+In Russian and Ukrainian a placeholder only stands where its value keeps its dictionary form (a label
+after a colon, a subject, an apposition such as "мастер {{ master }}"): names of people, branches and
+services cannot be declined by a template ("у Поділ", "мастера Наталія" would be wrong).
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ class Template:
 # fmt: off
 TEMPLATES: dict[str, Template] = {t.id: t for t in (
     Template("welcome", ("name", "bonus", "branch", "link"), {
-        "ru": "{{ name }}, добро пожаловать в {{ branch }}! Ваш бонус на первую запись: {{ bonus }}. "
+        "ru": "{{ name }}, добро пожаловать! {{ branch }}: ваш бонус на первую запись — {{ bonus }}. "
               "Подробности: {{ link }}",
-        "uk": "{{ name }}, вітаємо у {{ branch }}! Ваш бонус на перший запис: {{ bonus }}. "
+        "uk": "{{ name }}, вітаємо! {{ branch }}: ваш бонус на перший запис — {{ bonus }}. "
               "Деталі: {{ link }}",
         "en": "{{ name }}, welcome to {{ branch }}! Your first-booking bonus: {{ bonus }}. Details: {{ link }}",
     }, SERVICE),
@@ -42,40 +45,40 @@ TEMPLATES: dict[str, Template] = {t.id: t for t in (
               "{{ branch }}. Manage your booking: {{ link }}",
     }, TRANSACTIONAL),
     Template("reminder_24h", ("name", "service", "master", "branch", "date", "time", "link"), {
-        "ru": "{{ name }}, напоминаем: {{ date }} в {{ time }} {{ service }}, мастер {{ master }}, "
+        "ru": "{{ name }}, напоминаем: {{ date }} в {{ time }} — {{ service }}, мастер {{ master }}, "
               "{{ branch }}. Перенести или отменить: {{ link }}",
-        "uk": "{{ name }}, нагадуємо: {{ date }} о {{ time }} {{ service }}, майстер {{ master }}, "
+        "uk": "{{ name }}, нагадуємо: {{ date }} о {{ time }} — {{ service }}, майстер {{ master }}, "
               "{{ branch }}. Перенести чи скасувати: {{ link }}",
         "en": "{{ name }}, a reminder: {{ service }} with {{ master }} on {{ date }} at {{ time }}, "
               "{{ branch }}. Reschedule or cancel: {{ link }}",
     }, TRANSACTIONAL),
     Template("review_request", ("name", "master", "link"), {
-        "ru": "{{ name }}, спасибо за визит! Оцените работу мастера {{ master }}: {{ link }}",
-        "uk": "{{ name }}, дякуємо за візит! Оцініть роботу майстра {{ master }}: {{ link }}",
+        "ru": "{{ name }}, спасибо за визит! Мастер: {{ master }}. Как всё прошло? Оцените: {{ link }}",
+        "uk": "{{ name }}, дякуємо за візит! Майстер: {{ master }}. Як усе минуло? Оцініть: {{ link }}",
         "en": "{{ name }}, thank you for your visit! How did {{ master }} do? {{ link }}",
     }, SERVICE),
     Template("repeat_reminder", ("name", "service", "date", "link"), {
-        "ru": "{{ name }}, подходит время повторить {{ service }} (последний визит {{ date }}). "
+        "ru": "{{ name }}, подходит время повторить процедуру: {{ service }} (последний визит {{ date }}). "
               "Записаться: {{ link }}",
-        "uk": "{{ name }}, настає час повторити {{ service }} (останній візит {{ date }}). "
+        "uk": "{{ name }}, настає час повторити процедуру: {{ service }} (останній візит {{ date }}). "
               "Записатися: {{ link }}",
         "en": "{{ name }}, it is nearly time for your next {{ service }} (last visit {{ date }}). "
               "Book: {{ link }}",
     }, MARKETING),
     Template("promo", ("name", "service", "bonus", "link"), {
-        "ru": "{{ name }}, для вас на {{ service }}: {{ bonus }}. Записаться: {{ link }}",
-        "uk": "{{ name }}, для вас на {{ service }}: {{ bonus }}. Записатися: {{ link }}",
+        "ru": "{{ name }}, для вас: {{ bonus }} (процедура: {{ service }}). Записаться: {{ link }}",
+        "uk": "{{ name }}, для вас: {{ bonus }} (процедура: {{ service }}). Записатися: {{ link }}",
         "en": "{{ name }}, for your next {{ service }}: {{ bonus }}. Book: {{ link }}",
     }, MARKETING),
     Template("lost_reminder", ("name", "branch", "link"), {
-        "ru": "{{ name }}, давно не виделись! Ждём вас в {{ branch }}. Записаться: {{ link }}",
-        "uk": "{{ name }}, давно не бачились! Чекаємо на вас у {{ branch }}. Записатися: {{ link }}",
+        "ru": "{{ name }}, давно не виделись! Ждём вас снова (филиал: {{ branch }}). Записаться: {{ link }}",
+        "uk": "{{ name }}, давно не бачились! Чекаємо на вас знову (філія: {{ branch }}). Записатися: {{ link }}",
         "en": "{{ name }}, we have missed you at {{ branch }}! Book your next visit: {{ link }}",
     }, MARKETING),
     Template("prepayment_link", ("name", "service", "date", "time", "amount", "deadline", "link"), {
-        "ru": "{{ name }}, чтобы подтвердить запись на {{ service }} {{ date }} в {{ time }}, внесите "
+        "ru": "{{ name }}, чтобы подтвердить запись ({{ service }}, {{ date }} в {{ time }}), внесите "
               "предоплату {{ amount }} до {{ deadline }}: {{ link }}",
-        "uk": "{{ name }}, щоб підтвердити запис на {{ service }} {{ date }} о {{ time }}, внесіть "
+        "uk": "{{ name }}, щоб підтвердити запис ({{ service }}, {{ date }} о {{ time }}), внесіть "
               "передоплату {{ amount }} до {{ deadline }}: {{ link }}",
         "en": "{{ name }}, to confirm {{ service }} on {{ date }} at {{ time }}, please pay {{ amount }} "
               "in advance by {{ deadline }}: {{ link }}",
@@ -89,10 +92,10 @@ TEMPLATES: dict[str, Template] = {t.id: t for t in (
               "{{ date }} at {{ time }}: {{ service }}. {{ link }}",
     }, TRANSACTIONAL),
     Template("prepayment_expired", ("name", "service", "date", "time", "link"), {
-        "ru": "{{ name }}, предоплата за {{ service }} {{ date }} в {{ time }} не поступила вовремя, запись "
-              "отменена. Записаться снова: {{ link }}",
-        "uk": "{{ name }}, передоплата за {{ service }} {{ date }} о {{ time }} не надійшла вчасно, запис "
-              "скасовано. Записатися знову: {{ link }}",
+        "ru": "{{ name }}, предоплата по записи ({{ service }}, {{ date }} в {{ time }}) не поступила вовремя, "
+              "запись отменена. Записаться снова: {{ link }}",
+        "uk": "{{ name }}, передоплата за записом ({{ service }}, {{ date }} о {{ time }}) не надійшла вчасно, "
+              "запис скасовано. Записатися знову: {{ link }}",
         "en": "{{ name }}, the prepayment for {{ service }} on {{ date }} at {{ time }} did not arrive in time, "
               "so the booking is cancelled. Book again: {{ link }}",
     }, TRANSACTIONAL),

@@ -2,6 +2,9 @@
 
 Plain ``str.format`` strings (staff-facing, not tenant-editable, so no template engine needed).
 Missing values are shown as "—" so a task is never blank where the store lacked a master or service.
+Names (client, master, branch, service) only ever stand where Russian and Ukrainian keep them in the
+nominative — first, after a colon or as a label — because we cannot decline "Наталія" or "Поділ"
+correctly; verbs about the client avoid gendered past forms ("неявка", not "не пришёл").
 """
 
 from __future__ import annotations
@@ -12,15 +15,15 @@ from zoneinfo import ZoneInfo
 # fmt: off
 TEXTS: dict[str, dict[str, str]] = {
     "periodic_task": {
-        "ru": "Пригласить {client} на повторный визит: {service} у мастера {master} был {date}, "
+        "ru": "{client}: пригласить на повторный визит. Прошлый визит {date}: {service}, мастер: {master}; "
               "периодичность {days} дн.",
-        "uk": "Запросити {client} на повторний візит: {service} у майстра {master} був {date}, "
+        "uk": "{client}: запросити на повторний візит. Попередній візит {date}: {service}, майстер: {master}; "
               "періодичність {days} дн.",
         "en": "Invite {client} for a repeat visit: {service} with {master} on {date}, repeats every {days} days.",
     },
     "periodic_cancelled": {
-        "ru": "Отменено автоматически: клиент уже записан на {service} на {date} (запись {booking}).",
-        "uk": "Скасовано автоматично: клієнт уже записаний на {service} на {date} (запис {booking}).",
+        "ru": "Отменено автоматически: у клиента уже есть запись на {date} ({service}, запись {booking}).",
+        "uk": "Скасовано автоматично: клієнт уже має запис на {date} ({service}, запис {booking}).",
         "en": "Cancelled automatically: the client already booked {service} for {date} (booking {booking}).",
     },
     "periodic_superseded": {
@@ -29,23 +32,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Closed automatically: the client came again on {date} (visit {booking}).",
     },
     "periodic_restored": {
-        "ru": "Задача восстановлена: запись {booking} отменена, клиент не записан на {category}.",
-        "uk": "Задачу відновлено: запис {booking} скасовано, клієнт не записаний на {category}.",
+        "ru": "Задача восстановлена: запись {booking} отменена, другой записи в категории «{category}» нет.",
+        "uk": "Задачу відновлено: запис {booking} скасовано, іншого запису в категорії «{category}» немає.",
         "en": "Task restored: booking {booking} was cancelled, the client has no {category} booking.",
     },
     "periodic_pre_booked": {
-        "ru": "Задача не создана: клиент уже записан на {category} (запись {booking}).",
-        "uk": "Задачу не створено: клієнт уже записаний на {category} (запис {booking}).",
+        "ru": "Задача не создана: у клиента уже есть запись в категории «{category}» (запись {booking}).",
+        "uk": "Задачу не створено: клієнт уже має запис у категорії «{category}» (запис {booking}).",
         "en": "No task created: the client already has a {category} booking ({booking}).",
     },
     "sales_call_no_show": {
-        "ru": "Позвонить {client}: не пришёл на первый визит {date} ({service}). Перезаписать.",
-        "uk": "Зателефонувати {client}: не прийшов на перший візит {date} ({service}). Перезаписати.",
+        "ru": "{client}: неявка на первый визит {date} ({service}). Позвонить и перезаписать.",
+        "uk": "{client}: неявка на перший візит {date} ({service}). Зателефонувати й перезаписати.",
         "en": "Call {client}: missed the first visit on {date} ({service}). Rebook.",
     },
     "sales_call_cancelled": {
-        "ru": "Позвонить {client}: отменил первую запись на {date} ({service}). Предложить другое время.",
-        "uk": "Зателефонувати {client}: скасував перший запис на {date} ({service}). Запропонувати інший час.",
+        "ru": "{client}: первая запись на {date} ({service}) отменена. Позвонить и предложить другое время.",
+        "uk": "{client}: перший запис на {date} ({service}) скасовано. Зателефонувати й запропонувати інший "
+              "час.",
         "en": "Call {client}: cancelled the first booking for {date} ({service}). Offer another time.",
     },
     "reconnect_note": {
@@ -69,10 +73,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Call {client}: Reconnect, {category}, last visit {date}, {days} days late. Invite them to book.",
     },
     "lost_call": {
-        "ru": "Позвонить {client} и вернуть: последний визит {date}, любимый мастер {master}, "
-              "филиал {branch}. Сделать специальное предложение.",
-        "uk": "Зателефонувати {client} і повернути: останній візит {date}, улюблений майстер {master}, "
-              "філія {branch}. Зробити спеціальну пропозицію.",
+        "ru": "{client}: вернуть клиента. Последний визит {date}, любимый мастер: {master}, филиал: {branch}. "
+              "Позвонить и сделать специальное предложение.",
+        "uk": "{client}: повернути клієнта. Останній візит {date}, улюблений майстер: {master}, філія: {branch}. "
+              "Зателефонувати й зробити спеціальну пропозицію.",
         "en": "Call {client} to win them back: last visit {date}, favourite master {master}, "
               "branch {branch}. Make a special offer.",
     },

@@ -40,7 +40,10 @@ def main() -> None:
 
     Settings come from the environment: DATABASE_URL (default: SQLite under ./instance), REDIS_URL
     (default: an embedded Redis), SECRET_KEY, SALONBRIDGE_TENANTS (default: config/tenants),
-    SALONBRIDGE_INSTANCE, SALONBRIDGE_LOG_LEVEL, SALONBRIDGE_LOG_JSON.
+    SALONBRIDGE_INSTANCE, SALONBRIDGE_LOG_LEVEL, SALONBRIDGE_LOG_JSON, SALONBRIDGE_PUBLIC_URL (the https
+    address amoCRM, booking systems and clients reach), SALONBRIDGE_TOKEN_KEY (encrypts stored amoCRM
+    tokens; default: derived from SECRET_KEY). docs/onboarding.md connects a salon; docs/deployment.md
+    runs an install.
     """
 
 
@@ -216,3 +219,12 @@ def _register_user_commands() -> None:
 
 
 _register_user_commands()
+
+
+def _register_web_command() -> None:
+    from salonbridge.web_cmd import web
+
+    main.add_command(web)
+
+
+_register_web_command()

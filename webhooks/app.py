@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(openapi.docs_blueprint())
     app.register_blueprint(oauth.bp)
     app.register_blueprint(client_page.bp)
     app.register_blueprint(reconnect_api.bp)

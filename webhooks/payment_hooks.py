@@ -60,34 +60,3 @@ def payment_hook(tenant: str, provider: str):
         counters.rejected(svc.queue, result.answer.status)
     return Response(result.answer.body, result.answer.status, content_type=result.answer.content_type)
 
-
-def openapi_paths() -> dict:
-    """This endpoint in the OpenAPI document (``webhooks/openapi.py``)."""
-    error = {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}}
-    accept = {"type": "object", "properties": {"orderReference": {"type": "string"}, "status": {"const": "accept"},
-                                               "time": {"type": "integer"}, "signature": {"type": "string"}}}
-    return {"/hooks/{tenant}/pay/{provider}": {"post": {
-        "summary": "A payment provider's server-to-server callback (LiqPay, WayForPay)",
-        "description": "Stored as received, verified by its signature, applied to the prepayment forward-only. "
-                       "LiqPay posts a form with `data` and `signature`; WayForPay posts raw JSON, often under a "
-                       "form content type. See docs/payments.md.",
-        "parameters": [
-            {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}},
-            {"name": "provider", "in": "path", "required": True, "schema": {"enum": ["liqpay", "wayforpay"]}},
-        ],
-        "requestBody": {"required": True, "content": {
-            "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["data", "signature"],
-                                                             "properties": {"data": {"type": "string"},
-                                                                            "signature": {"type": "string"}}}},
-            "application/json": {"schema": {"type": "object"}}}},
-        "responses": {
-            "200": {"description": "Stored (also for an unknown order or another merchant, so the provider stops "
-                                   "retrying). LiqPay: empty; WayForPay: the signed accept.",
-                    "content": {"application/json": {"schema": accept}}},
-            "400": {"description": "Unreadable body", "content": error},
-            "403": {"description": "The signature does not verify; nothing changed", "content": error},
-            "404": {"description": "Unknown tenant, or a provider the tenant does not use", "content": error},
-            "413": {"description": "Body over 1 MB", "content": error},
-            "503": {"description": "Storage or configuration unavailable; retry after Retry-After", "content": error},
-        },
-    }}}

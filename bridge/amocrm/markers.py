@@ -6,10 +6,13 @@ our own marker somewhere the API lets us search:
 * contacts and leads: an API-only text custom field (code ``SB_MARKER``) holding the marker; looked up
   with ``GET /api/v4/{contacts|leads}?query=<marker>`` (full-text search over filled fields, available
   on every account) and then matched exactly on that field, since ``query`` also hits other fields.
-* tasks: the API has no text search for tasks, so the marker is a suffix of the task text
-  (`` [sb:<marker>]``); looked up by listing the tasks of the entity the task is attached to
-  (``filter[entity_type]`` + ``filter[entity_id]``) and matching the suffix. Unattached tasks fall back
-  to tasks updated in the last day.
+* tasks: the API has no text search for tasks, so the marker goes at the end of the task text, where
+  staff see it. It is looked up by listing the tasks of the entity the task is attached to
+  (``filter[entity_type]`` + ``filter[entity_id]``) and matching the suffix (unattached tasks: the
+  account's tasks updated in the last day), so it only has to tell apart the tasks of one lead or
+  contact: `` #`` and 8 hex digits of the marker's hash (32 bits; two of a lead's few dozen robot tasks
+  sharing them is a one-in-a-hundred-million chance). Tasks made before this form ended in
+  `` [sb:<marker>]`` and are still recognised. docs/amocrm.md explains the mark to amoCRM users.
 
 Markers are short, deterministic and search-friendly: ``make_marker(*parts)`` → ``sb`` + 24 hex digits.
 
@@ -28,6 +31,7 @@ from typing import Any
 MARKER_FIELD_CODE = "SB_MARKER"
 MARKER_FIELD_NAME = "salonbridge key"
 MARKER_KINDS = ("contacts", "leads", "tasks")
+TASK_MARK_DIGITS = 8
 _VALID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 
 
@@ -45,7 +49,12 @@ def check_marker(kind: str, marker: str) -> None:
 
 
 def task_suffix(marker: str) -> str:
-    return f" [sb:{marker}]"
+    """What ends the text of a task created under ``marker`` (`` #3f9a2c7d``)."""
+    return f" #{hashlib.sha256(marker.encode()).hexdigest()[:TASK_MARK_DIGITS]}"
+
+
+def _task_suffixes(marker: str) -> tuple[str, str]:
+    return task_suffix(marker), f" [sb:{marker}]"  # the second: tasks created by earlier versions
 
 
 def with_marker(kind: str, payload: dict[str, Any], marker: str, field_id: int | None) -> dict[str, Any]:
@@ -53,7 +62,7 @@ def with_marker(kind: str, payload: dict[str, Any], marker: str, field_id: int |
     body = dict(payload)
     if kind == "tasks":
         text = str(body.get("text", ""))
-        body["text"] = text if text.endswith(task_suffix(marker)) else text + task_suffix(marker)
+        body["text"] = text if text.endswith(_task_suffixes(marker)) else text + task_suffix(marker)
         return body
     values = [v for v in body.get("custom_fields_values") or [] if v.get("field_id") != field_id]
     body["custom_fields_values"] = [*values, {"field_id": field_id, "values": [{"value": marker}]}]
@@ -63,7 +72,7 @@ def with_marker(kind: str, payload: dict[str, Any], marker: str, field_id: int |
 def carries_marker(kind: str, entity: dict[str, Any], marker: str, field_id: int | None) -> bool:
     """Exact match on the marker field (contacts/leads) or the text suffix (tasks)."""
     if kind == "tasks":
-        return str(entity.get("text") or "").endswith(task_suffix(marker))
+        return str(entity.get("text") or "").endswith(_task_suffixes(marker))
     for field in entity.get("custom_fields_values") or []:
         if field.get("field_id") == field_id or field.get("field_code") == MARKER_FIELD_CODE:
             return any(str(v.get("value")) == marker for v in field.get("values") or [])

@@ -57,6 +57,7 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("leads", "branch", "text"),
     ("leads", "favourite_master", "text"),
     ("leads", "last_category", "text"),
+    ("leads", "last_visit", "date"),
     ("leads", "prepayment_status", "select"),
 )
 FIELD_NAMES: dict[str, dict[str, str]] = {

@@ -6,7 +6,8 @@ validated with unknown fields *rejected* (422 naming them), because we own this 
 dropped misspelt field (``"phnoe"``) loses data; ``meta`` is the free-form escape hatch. Contact data is
 the exception: an unusable phone or email is dropped with a warning (``event.extra["warnings"]``) rather
 than rejecting the whole booking, because it is typed by salon staff, not produced by the sender's code.
-Format reference: docs/generic-events.md; ``GENERIC_EVENT_JSON_SCHEMA`` is the same shape for OpenAPI.
+Format reference: docs/generic-events.md. These schemas are the one source of the format: the OpenAPI
+document (``webhooks/openapi.py``) is generated from them, descriptions included (``metadata``).
 """
 
 from __future__ import annotations
@@ -40,25 +41,31 @@ def _text(max_length: int, **kwargs: Any) -> fields.String:
 
 
 class StaffSchema(_Strict):
-    id = Id(required=True)
+    id = Id(required=True, metadata={"description": "The master's id in your system"})
     name = _text(200, allow_none=True, load_default=None)
 
 
 class ServiceSchema(_Strict):
     id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    category = _text(120, allow_none=True, load_default=None)
-    category_id = Id(allow_none=True, load_default=None)
-    price = fields.Decimal(allow_none=True, load_default=None, validate=validate.Range(min=0, max=MAX_PRICE))
+    category = _text(120, allow_none=True, load_default=None, metadata={"description": (
+        "Drives repeat-visit periodicity; else found from the tenant's services overrides by id or title, "
+        "or the title read as a category name.")})
+    category_id = Id(allow_none=True, load_default=None, metadata={
+        "description": "Your system's id of the category (tenant files may give periodicities by it)."})
+    price = fields.Decimal(allow_none=True, load_default=None, validate=validate.Range(min=0, max=MAX_PRICE),
+                           metadata={"description": "Charged for this line (all units, after discounts); a decimal "
+                                                    "string avoids float rounding."})
     quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
 
 
 class BookingSchema(_Strict):
-    id = Id(required=True)
+    id = Id(required=True, metadata={"description": "Booking id in your system (stable across changes)."})
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     start_at = IsoDateTime(required=True)
     duration_min = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0, max=1440))
-    branch = Id(allow_none=True, load_default=None)
+    branch = Id(allow_none=True, load_default=None,
+                metadata={"description": "A branch id from the tenant file; absent: the first branch."})
     staff = fields.Nested(StaffSchema, allow_none=True, load_default=None)
     services = fields.List(fields.Nested(ServiceSchema), required=True, validate=validate.Length(min=1, max=100))
     channel = fields.String(load_default="unknown", validate=validate.OneOf(CHANNELS))
@@ -69,7 +76,9 @@ class BookingSchema(_Strict):
 class ClientSchema(_Strict):
     id = Id(allow_none=True, load_default=None)
     name = _text(200, allow_none=True, load_default=None)
-    phone = _text(64, allow_none=True, load_default=None)
+    phone = _text(64, allow_none=True, load_default=None, metadata={"description": (
+        "Any format; national numbers use the tenant's country. An invalid one is dropped with a warning, "
+        "not rejected.")})
     email = _text(254, allow_none=True, load_default=None)
     birthday = fields.Date(allow_none=True, load_default=None)
     tags = fields.List(
@@ -80,11 +89,17 @@ class ClientSchema(_Strict):
 
 
 class GenericEventSchema(_Strict):
-    event_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    occurred_at = IsoDateTime(required=True, require_offset=True)
+    """One snapshot of one booking (docs/generic-events.md)."""
+
+    event_id = fields.String(required=True, validate=validate.Length(min=1, max=128), metadata={
+        "description": "Unique per change; re-sending the same event_id is a no-op (dedupe key)."})
+    occurred_at = IsoDateTime(required=True, require_offset=True, metadata={"description": (
+        "When the change happened in your system, with a UTC offset. Orders deliveries of the same "
+        "booking: an older snapshot never overrides a newer one.")})
     booking = fields.Nested(BookingSchema, required=True)
     client = fields.Nested(ClientSchema, allow_none=True, load_default=None)
-    meta = fields.Dict(keys=fields.String(), allow_none=True, load_default=None)
+    meta = fields.Dict(keys=fields.String(), allow_none=True, load_default=None,
+                       metadata={"description": "Free-form; kept with the event, never interpreted."})
 
 
 # One instance for the process: building a schema deep-copies every field (about a millisecond per
@@ -171,124 +186,6 @@ def _client(data: dict[str, Any] | None, country: str, warnings: list[str]) -> C
         tags=tuple(data["tags"]),
     )
     return client if (client.external_id or client.name or client.phone or client.email) else None
-
-
-# JSON Schema 2020-12 of the same shape, for the OpenAPI document. tests/unit/test_generic_event.py keeps
-# its property names and required lists in step with the marshmallow schemas above.
-_ID = {"type": ["string", "integer"], "minLength": 1, "maxLength": 64}
-_LOCAL_OR_OFFSET = {
-    "type": "string",
-    "pattern": r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}",
-    "description": "ISO 8601; with an offset, or without one = the salon's local time (tenant time zone)",
-    "examples": ["2026-12-01T12:00:00+02:00", "2026-12-01T12:00:00"],
-}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    kind = schema["type"]
-    return {**schema, "type": [*(kind if isinstance(kind, list) else [kind]), "null"]}
-
-
-GENERIC_EVENT_JSON_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "salonbridge generic booking event",
-    "description": "One snapshot of one booking. See docs/generic-events.md.",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["event_id", "occurred_at", "booking"],
-    "properties": {
-        "event_id": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 128,
-            "description": "Unique per change; re-sending the same event_id is a no-op (dedupe key).",
-        },
-        "occurred_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "When the change happened in your system, with a UTC offset. Orders deliveries "
-            "of the same booking: an older snapshot never overrides a newer one.",
-        },
-        "booking": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["id", "status", "start_at", "services"],
-            "properties": {
-                "id": {**_ID, "description": "Booking id in your system (stable across changes)."},
-                "status": {"enum": list(STATUSES)},
-                "start_at": _LOCAL_OR_OFFSET,
-                "duration_min": {"type": ["integer", "null"], "minimum": 0, "maximum": 1440},
-                "branch": _nullable({**_ID, "description": "A branch id from the tenant config; default: first."}),
-                "staff": {
-                    "type": ["object", "null"],
-                    "additionalProperties": False,
-                    "required": ["id"],
-                    "properties": {"id": _ID, "name": {"type": ["string", "null"], "maxLength": 200}},
-                },
-                "services": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": 100,
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["id", "title"],
-                        "properties": {
-                            "id": _ID,
-                            "title": {"type": "string", "minLength": 1, "maxLength": 200},
-                            "category": {
-                                "type": ["string", "null"],
-                                "maxLength": 120,
-                                "description": "Drives repeat-visit periodicity; else found from the "
-                                "tenant's services overrides by id or title, or the title read as a category name.",
-                            },
-                            "category_id": _nullable(
-                                {**_ID, "description": "Your system's id of the category (tenant files may give "
-                                 "periodicities by it)."}
-                            ),
-                            "price": {
-                                "type": ["number", "string", "null"],
-                                "minimum": 0,
-                                "pattern": r"^\d+(\.\d+)?$",
-                                "description": "Charged for this line (all units, after discounts); a "
-                                "decimal string avoids float rounding.",
-                            },
-                            "quantity": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
-                        },
-                    },
-                },
-                "channel": {"enum": list(CHANNELS), "default": "unknown"},
-                "created_at": _nullable(_LOCAL_OR_OFFSET),
-                "comment": {"type": ["string", "null"], "maxLength": 2000},
-            },
-        },
-        "client": {
-            "type": ["object", "null"],
-            "additionalProperties": False,
-            "properties": {
-                "id": _nullable(_ID),
-                "name": {"type": ["string", "null"], "maxLength": 200},
-                "phone": {
-                    "type": ["string", "null"],
-                    "maxLength": 64,
-                    "description": "Any format; national numbers use the tenant's country. Invalid ones "
-                    "are dropped with a warning, not rejected.",
-                },
-                "email": {"type": ["string", "null"], "maxLength": 254},
-                "birthday": {"type": ["string", "null"], "format": "date"},
-                "tags": {
-                    "type": "array",
-                    "maxItems": 50,
-                    "items": {"type": "string", "minLength": 1, "maxLength": 100},
-                },
-            },
-        },
-        "meta": {
-            "type": ["object", "null"],
-            "description": "Free-form; kept with the event, never interpreted.",
-        },
-    },
-}
 
 
 GENERIC = Source(SOURCE, normalize_generic, for_every_tenant=True, label="generic JSON")

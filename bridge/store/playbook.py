@@ -48,7 +48,7 @@ CLIENT = bindparam("client_id")
 # rebuilt (and their clauses re-coerced) each time; only the client id changes.
 _VISITS = (
     select(Visit.id, Visit.external_id, Visit.status, Visit.start_at, Visit.staff_id, Visit.version, Visit.categories,
-           Visit.staff_name, Visit.branch, VisitService.title)
+           Visit.staff_name, Visit.branch, Visit.total_price, VisitService.title)
     .outerjoin(VisitService, VisitService.visit_id == Visit.id)
     .where(Visit.client_id == CLIENT)
     .order_by(Visit.start_at, Visit.external_id, VisitService.position)
@@ -125,7 +125,8 @@ def _visits(session: Session, client_id: int) -> tuple[VisitState, ...]:
     return tuple(
         VisitState(external_id=r.external_id, status=BookingStatus(r.status), start_at=r.start_at,
                    staff_id=r.staff_id, version=r.version, categories=tuple(r.categories or ()),
-                   staff_name=r.staff_name, branch=r.branch, services=tuple(titles[r.id]))
+                   staff_name=r.staff_name, branch=r.branch, services=tuple(titles[r.id]),
+                   price=r.total_price)
         for r in first.values()
     )
 

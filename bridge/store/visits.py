@@ -38,6 +38,7 @@ def visit_state(visit: Visit) -> VisitState:
         staff_name=visit.staff_name,
         branch=visit.branch,
         services=tuple(line.title for line in visit.services),
+        price=visit.total_price,
     )
 
 

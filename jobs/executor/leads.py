@@ -30,6 +30,8 @@ def _body(sync: Sync, a: CreateLead, contact: int) -> dict[str, Any]:
         "status_id": status_id,
         "_embedded": {"contacts": [{"id": contact}]},
     }
+    if a.price:
+        body["price"] = a.price  # the budget amoCRM's own revenue reports add up
     values = field_values(sync, "leads", a.fields)
     if values:
         body["custom_fields_values"] = values
@@ -62,6 +64,8 @@ def update(sync: Sync, items: list[Pending[MoveLead | UpdateFields]]) -> None:
         involved.setdefault((entity, amo_id), []).append(item)
         if isinstance(a, MoveLead):
             patch["pipeline_id"], patch["status_id"] = sync.account.location(a.pipeline, a.stage)
+            if a.price:
+                patch["price"] = a.price
         else:
             merged = {v["field_id"]: v for v in patch.get("custom_fields_values", [])}
             merged.update({v["field_id"]: v for v in field_values(sync, entity, a.fields)})

@@ -110,6 +110,7 @@ class Occasion(Scene):
             staff_name=self.master,
             branch=b.branch,
             services=tuple(line.title for line in b.services),
+            price=b.total_price,
         )
 
     def other_upcoming(self, category: str | None = None) -> tuple[VisitState, ...]:

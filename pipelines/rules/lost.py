@@ -21,7 +21,7 @@ from pipelines.actions import Action, CreateTask, RecordLostStep, Skip, TaskKind
 from pipelines.rules.context import Occasion, Scene
 from pipelines.rules.leads import create_lead, move, move_lead
 from pipelines.rules.messaging import message
-from pipelines.rules.segments import favourite_master, segment_fields
+from pipelines.rules.segments import favourite_master
 from pipelines.snapshot import LeadStatus, LostProgress, LostStep
 from pipelines.stages import LOST, WON, Pipeline
 from pipelines.texts import local_date, text
@@ -82,7 +82,7 @@ def _enter(scene: Scene, anchor: str) -> list[Action]:
             Pipeline.LOST,
             "reminder",
             key,
-            segment_fields(scene, completed),
+            completed[0] if completed else None,
             scene.policy.responsible_for(branch),
         )
     ]

@@ -56,9 +56,8 @@ def _entered(o: Occasion, open_lead: LeadState | None) -> list[Action]:
     if open_lead is None and shortest_periods(o.booking.services, o.policy):
         key = f"lead:repeat:{o.client.id}:{o.booking_id}"
         actions.append(
-            create_lead(
-                o, Pipeline.REPEAT, "next_visit_expected", key, responsible=o.policy.responsible_for(o.booking.branch)
-            )
+            create_lead(o, Pipeline.REPEAT, "next_visit_expected", key, completed[0],
+                        responsible=o.policy.responsible_for(o.booking.branch))
         )
     return actions
 
@@ -123,4 +122,4 @@ def _lead_to(scene: Scene, cycle: Cycle, stage: str) -> list[Action]:
         return []  # this cycle's lead was already closed (won by a booking that was later cancelled)
     anchor = scene.visit(cycle.anchor_visit_id)
     responsible = scene.policy.responsible_for(anchor.branch if anchor else None)
-    return [create_lead(scene, Pipeline.REPEAT, stage, key, responsible=responsible)]
+    return [create_lead(scene, Pipeline.REPEAT, stage, key, anchor or scene.last_visit(), responsible=responsible)]

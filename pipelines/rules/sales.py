@@ -53,7 +53,8 @@ def _first_booking(o: Occasion) -> list[Action]:
     actions: list[Action] = []
     if lead is None:
         key = f"lead:sales:{o.client.id}:{o.booking_id}"
-        actions.append(create_lead(o, Pipeline.SALES, "first_booking", key, responsible=_responsible(o)))
+        actions.append(create_lead(o, Pipeline.SALES, "first_booking", key, o.visit_state(),
+                                   responsible=_responsible(o)))
     elif lead.stage in _MISSED_STAGES:
         actions.append(move_lead(o, lead, "first_booking", o.stamp))
     return actions + _welcome(o)

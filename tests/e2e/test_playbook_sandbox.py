@@ -102,6 +102,12 @@ def test_the_client_lands_in_amocrm_once_with_a_sales_lead(amo):
     assert len(leads) == 1
     account = load_account_map(svc.store, "salon")
     assert account.stage_of(leads[0]["pipeline_id"], leads[0]["status_id"])[1] == "first_booking"
+    assert leads[0]["price"] == 650  # the booking's value: amoCRM's own revenue reports add it up
+    filled = {account.fields[("leads", key)].id: key for key in ("branch", "favourite_master", "last_category",
+                                                                 "last_visit")}
+    values = {filled[f["field_id"]]: f["values"][0]["value"] for f in leads[0]["custom_fields_values"]
+              if f["field_id"] in filled}
+    assert set(values) == set(filled.values()) and values["favourite_master"] == "Анна"
 
 
 def contact_patches(base_url: str) -> int:

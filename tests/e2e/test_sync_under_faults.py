@@ -29,7 +29,7 @@ from tests.fakes.http import serve
 
 pytestmark = pytest.mark.slow
 CLIENTS = 8
-MARKER = re.compile(r"\s*\[sb:[^\]]*\]")  # our exactly-once marker names store ids, which differ per tenant
+MARKER = re.compile(r"\s*#[0-9a-f]{8}$")  # our exactly-once marker names store ids, which differ per tenant
 
 
 @pytest.fixture

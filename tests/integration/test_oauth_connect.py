@@ -72,7 +72,9 @@ def test_connect_prints_the_consent_link_with_client_id_and_a_signed_state(salon
 def test_the_callback_exchanges_the_code_and_stores_the_tokens_encrypted(salon, sandbox, web, settings):
     page = authorize(sandbox, web, consent_link(settings))
 
-    assert page.status_code == 200 and "Connected" in page.text
+    assert page.status_code == 200 and "<h1 class=\"ok\">Підключено</h1>" in page.text  # the salon's language
+    assert "Test Salon" in page.text and "три воронки" in page.text  # what the admin will see next
+    assert "salonbridge" not in page.text.split("<body>")[1]  # no command for an amoCRM admin to run
     assert page.headers["Content-Type"].startswith("text/html")
     stored = token_store(salon).load("salon")
     assert stored is not None and not stored.long_lived and stored.state == "ok"
@@ -99,7 +101,7 @@ def test_a_bad_or_expired_state_is_refused_with_403_and_nothing_is_stored(salon,
 
     page = callback(web, code=code, state=state, referer=urlsplit(sandbox.url).netloc)
 
-    assert page.status_code == 403
+    assert page.status_code == 403 and "нове посилання" in page.text  # what to do, in the salon's language
     assert token_store(salon).load("salon") is None
 
 
@@ -111,7 +113,7 @@ def test_refusals_and_a_foreign_referer_do_not_connect(salon, sandbox, web, sett
     foreign = callback(web, code=code, state=state, referer="evil.amocrm.ru")
     bogus = callback(web, code="def50200bogus", state=state, referer=urlsplit(sandbox.url).netloc)
 
-    assert denied.status_code == 400 and "refused" in denied.text
+    assert denied.status_code == 400 and "Доступ в amoCRM не надано" in denied.text
     assert foreign.status_code == 400 and "evil.amocrm.ru" in foreign.text
     assert bogus.status_code == 400 and "Cannot decrypt the authorization code" in bogus.text
     assert token_store(salon).load("salon") is None
@@ -196,3 +198,10 @@ def test_a_code_amocrm_refuses_is_explained_and_nothing_is_stored(salon, sandbox
     assert result.exit_code == 1
     assert "refused the code" in result.output and "/oauth/salon/callback" in result.output
     assert token_store(salon).load("salon") is None
+
+
+def test_an_unknown_salons_page_speaks_the_browsers_language(salon, web):
+    page = requests.get(f"{web}/oauth/nobody/callback", headers={"Accept-Language": "ru-RU,ru;q=0.9"}, timeout=10)
+    assert page.status_code == 404 and "Салон не найден" in page.text and '<html lang="ru">' in page.text
+    english = requests.get(f"{web}/oauth/nobody/callback", timeout=10)
+    assert "Unknown salon" in english.text

@@ -226,7 +226,7 @@ def test_dry_run_reports_what_would_happen_and_writes_nothing(connected, sandbox
     fresh = setup_cli(settings, "--dry-run")
     assert fresh.exit_code == 0, fresh.output
     assert "dry run: nothing was written" in fresh.output
-    assert "salon: 33 created (dry run" in fresh.output  # 3 pipelines, 15 stages, 14 fields, 1 webhook
+    assert "salon: 34 created (dry run" in fresh.output  # 3 pipelines, 15 stages, 15 fields, 1 webhook
     assert sandbox.writes() == {}
     assert load_account_map(connected.store, "salon") is None
     assert PIPELINE_NAMES["uk"][Pipeline.SALES] not in sandbox.pipelines()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from pipelines.actions import (
@@ -66,9 +67,11 @@ def event(
     branch: str = "b1",
     phone: str | None = "+380671234567",
     duration: int = 60,
+    price: Decimal | None = None,
 ) -> VisitEvent:
     staff = Staff(f"id-{master}", master)
-    booking = Booking(booking_id, status, start, duration, branch, staff, tuple(services or (MANICURE,)))
+    booking = Booking(booking_id, status, start, duration, branch, staff, tuple(services or (MANICURE,)),
+                      total_price=price)
     client = ClientInfo("c-ext", "Olha", phone, None)
     return VisitEvent("salon", "yclients", f"{booking_id}:{occurred.isoformat()}", occurred, booking, client)
 
@@ -153,6 +156,7 @@ class Salon:
             b.staff.name if b.staff else None,
             b.branch,
             tuple(s.title for s in b.services),
+            b.total_price,
         )
         visits = tuple(v for v in self.snapshot.client_visits if v.external_id != b.external_id) + (state,)
         client = self.snapshot.client

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,3 +142,13 @@ def test_markers_are_deterministic_and_carried_without_touching_the_input():
 def test_timestamps_in_the_future_are_seconds_from_now():
     later = (NOW + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert retry_after(response(429, b"", {"Retry-After": later}), NOW) == 90.0
+
+
+def test_the_task_mark_is_short_at_the_end_and_tasks_marked_the_old_way_are_still_found():
+    marker = make_marker("salon", "autotask", 7)
+    task = with_marker("tasks", {"text": "Olha — invite"}, marker, None)
+    assert re.fullmatch(r"Olha — invite #[0-9a-f]{8}", task["text"])
+    assert not carries_marker("tasks", task, make_marker("salon", "autotask", 8), None)
+    legacy = {"text": f"Olha — invite [sb:{marker}]"}
+    assert carries_marker("tasks", legacy, marker, None)
+    assert with_marker("tasks", legacy, marker, None)["text"] == legacy["text"]  # not marked twice
