@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bridge import intake
 from bridge.services import Services
 from bridge.store import actions, inbox, playbook, visits
+from config.logging import bind
 from jobs import context
 from jobs.amocrm_events import reconcile
 from jobs.catalog import resolve_categories
@@ -35,6 +36,7 @@ def handle_event(svc: Services, event_id: int, now: datetime) -> str:
         claimed = inbox.claim(s, event_id, now, LEASE)
     if claimed is None:
         return "already-done"
+    bind(tenant=claimed.payload.get("tenant") if isinstance(claimed.payload, dict) else None, event_id=event_id)
     try:
         if claimed.source == intake.AMOCRM_SOURCE:  # a change a person made in amoCRM
             return _reconciled(svc, event_id, claimed.payload, now)
@@ -77,7 +79,7 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
 def _log_skips(tenant: str, fresh: tuple) -> None:
     for action in fresh:
         if isinstance(action, Skip):
-            log.info("skipped %s for %s: %s", action.rule, tenant, action.reason)
+            log.debug("skipped %s for %s: %s", action.rule, tenant, action.reason)
 
 
 def _reconciled(svc: Services, event_id: int, payload: dict, now: datetime) -> str:

@@ -101,7 +101,9 @@ def worker(burst: bool) -> None:
     """Run an RQ worker that processes booking events (run as many as you like)."""
     from jobs.worker import run_worker
 
-    run_worker(_services(serving=True), burst=burst)
+    svc = _services(serving=True)
+    run_worker(svc, burst=burst)
+    _exit_now(svc)
 
 
 @main.command()
@@ -109,7 +111,22 @@ def clock() -> None:
     """Run the clock: outbox sweeper, crash recovery, catch-up polling (exactly one per install)."""
     from jobs.clock import run_clock
 
-    run_clock(_services(serving=True))
+    svc = _services(serving=True)
+    run_clock(svc)
+    _exit_now(svc)
+
+
+def _exit_now(svc) -> None:
+    """Leave without the interpreter's final garbage collection (about 2 s for a worker or clock, which
+    a deploy or Ctrl-C would wait for); everything is closed and flushed first."""
+    import logging
+    import os
+
+    svc.close()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @main.command()
@@ -127,6 +144,10 @@ def run(bind: str, workers: int) -> None:
                    err=True)
     supervisor = Supervisor(svc.settings, bind=bind, workers=workers)
     supervisor.start()
+    if not supervisor.wait_until_listening():
+        supervisor.stop()
+        click.echo(f"error: the web server could not listen on {bind} (its lines above say why)", err=True)
+        sys.exit(2)
     click.echo(f"salonbridge is running on http://{bind} (Ctrl-C to stop)")
     sys.exit(supervisor.wait())
 
