@@ -12,7 +12,7 @@ import threading
 import time
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ HEARTBEAT_INTERVAL_S = 5
 HEARTBEAT_GRACE_S = 10
 MAINTENANCE_INTERVAL_S = 10
 COMMAND_POLL_S = 1
+STRANDED_AFTER_S = 5  # a job taken but never registered (the worker died in between), after two passes
 WORKER_TTL_S = 30  # an idle worker blocks on the queue for worker_ttl - 15 s between maintenance checks
 
 
@@ -147,8 +148,26 @@ class JobQueue:
         return self.rq.count
 
     def recover_abandoned(self) -> None:
-        """Re-queue jobs whose worker died (its heartbeat expired), without waiting for a worker's turn."""
-        StartedJobRegistry(queue=self.rq).cleanup()
+        """Re-queue jobs whose worker died (its heartbeat expired), without waiting for a worker's turn.
+
+        A worker killed between taking a job and registering it leaves the job in RQ's intermediate list,
+        which RQ only looks at after a minute; here it goes back on the queue once two passes (10 s apart)
+        have seen it stranded there.
+        """
+        queue = self.rq
+        StartedJobRegistry(queue=queue).cleanup()
+        stranded = queue.intermediate_queue
+        registry = queue.started_job_registry
+        for job_id in stranded.get_job_ids():
+            if job_id in registry or stranded.set_first_seen(job_id):
+                continue
+            seen = stranded.get_first_seen(job_id)
+            if seen is None or (datetime.now(UTC) - seen).total_seconds() < STRANDED_AFTER_S:
+                continue
+            stranded.remove(job_id)
+            if queue.fetch_job(job_id) is not None:
+                queue.push_job_id(job_id, at_front=True)
+                log.info("job %s of a worker that died taking it is queued again", job_id)
 
     def ping(self) -> None:
         self.connection.ping()
@@ -244,6 +263,9 @@ class SalonWorker(SimpleWorker):
                 self.maintain_heartbeats(job, execution)
             except RedisError as exc:  # a missed beat only risks an early re-run, which is idempotent
                 REDIS.down(exc)
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return HEARTBEAT_INTERVAL_S + HEARTBEAT_GRACE_S
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         super().heartbeat(timeout, pipeline)
