@@ -20,12 +20,34 @@ def _settings() -> Settings:
     return settings
 
 
-def _services(migrate: bool = False, serving: bool = False):
+def _checked_settings(*, database: bool = True) -> Settings:
+    """Settings for a long-running process, after the preflight: each problem on one line, then exit 2."""
+    from salonbridge.preflight import EXIT_PREFLIGHT, preflight
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_PREFLIGHT)
+    configure_logging(settings)
+    if settings.environ.get("SALONBRIDGE_SUPERVISED"):  # `run` checked before starting it; it waits out outages
+        return settings
+    found = preflight(settings, database=database)
+    if not found.ok:
+        for problem in found.problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"salonbridge did not start: {len(found.problems)} problem(s) above", err=True)
+        sys.exit(EXIT_PREFLIGHT)
+    return settings
+
+
+def _services(migrate: bool = False, serving: bool = False, settings: Settings | None = None):
     from bridge.services import Services
     from config.tenants import TenantFileError
 
-    settings = _settings()
-    if serving and settings.secret_key == DEV_SECRET_KEY:
+    settings = settings or _settings()
+    supervised = bool(settings.environ.get("SALONBRIDGE_SUPERVISED"))  # the parent has warned already
+    if serving and settings.secret_key == DEV_SECRET_KEY and not supervised:
         click.echo("warning: SECRET_KEY is not set; client links and stored amoCRM tokens are protected by a "
                    "development key. Set SECRET_KEY (and SALONBRIDGE_TOKEN_KEY) before real use.", err=True)
     try:
@@ -80,6 +102,32 @@ def check(tenants_dir: Path | None, skip_env: bool, online: bool) -> None:
     click.echo(f"{found.files} tenant file(s) in {directory}: OK")
 
 
+@main.command()
+@click.argument("slug")
+@click.option("--tenants", "tenants_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Tenant files folder (default: SALONBRIDGE_TENANTS, else config/tenants).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(slug: str, tenants_dir: Path | None, force: bool) -> None:
+    """Write a commented tenant file for salon SLUG (lowercase letters, digits, dashes) from the example.
+
+    Every setting is explained in the file; the environment variables it names are prefixed with the
+    slug. Edit it, set the variables, then run `salonbridge check`.
+    """
+    from salonbridge.onboarding import InitError, write_tenant_file
+
+    directory = tenants_dir or _settings().tenants_dir
+    try:
+        path, variables = write_tenant_file(directory, slug, force=force)
+    except InitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"wrote {path}")
+    click.echo("next: edit it (name, timezone, branches, services, amocrm.base_url), set these environment variables:")
+    for name in variables:
+        click.echo(f"  {name}")
+    click.echo("then run `salonbridge check`")
+
+
 @main.group()
 def db() -> None:
     """Database schema commands."""
@@ -89,8 +137,14 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply all pending migrations (also done automatically by `run` and `demo`)."""
     from bridge.store.db import Store
+    from salonbridge.preflight import EXIT_PREFLIGHT, database_problems
 
     settings = _settings()
+    problems = database_problems(settings.database_url)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(EXIT_PREFLIGHT)
     Store(settings.database_url).migrate()
     click.echo("database is at the newest schema")
 
@@ -101,7 +155,7 @@ def worker(burst: bool) -> None:
     """Run an RQ worker that processes booking events (run as many as you like)."""
     from jobs.worker import run_worker
 
-    svc = _services(serving=True)
+    svc = _services(serving=True, settings=_checked_settings())
     run_worker(svc, burst=burst)
     _exit_now(svc)
 
@@ -111,7 +165,7 @@ def clock() -> None:
     """Run the clock: outbox sweeper, crash recovery, catch-up polling (exactly one per install)."""
     from jobs.clock import run_clock
 
-    svc = _services(serving=True)
+    svc = _services(serving=True, settings=_checked_settings())
     run_clock(svc)
     _exit_now(svc)
 
@@ -136,7 +190,7 @@ def run(bind: str, workers: int) -> None:
     """Run web + workers + clock in one command; Ctrl-C stops them all."""
     from salonbridge.supervisor import Supervisor
 
-    svc = _services(migrate=True, serving=True)
+    svc = _services(migrate=True, serving=True, settings=_checked_settings())
     if not svc.tenants:
         from salonbridge.checks import no_tenants_hint
 
@@ -150,6 +204,21 @@ def run(bind: str, workers: int) -> None:
         sys.exit(2)
     click.echo(f"salonbridge is running on http://{bind} (Ctrl-C to stop)")
     sys.exit(supervisor.wait())
+
+
+@main.command()
+@click.option("--bind", help="Address to listen on (default: SALONBRIDGE_BIND, else 127.0.0.1:$PORT).")
+def web(bind: str | None) -> None:
+    """Run the web server (gunicorn with config/gunicorn.conf.py) after the same checks as `run`."""
+    import os
+
+    from salonbridge.supervisor import GUNICORN_CONF
+
+    _checked_settings()
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
+    if bind:
+        argv += ["--bind", bind]
+    os.execv(sys.executable, [*argv, "webhooks.app:create_app()"])
 
 
 @main.command()

@@ -53,7 +53,8 @@ class Supervisor:
     _stopping: bool = False
 
     def _env(self) -> dict[str, str]:
-        return {**self.settings.environ, **self.settings.to_env(), "SALONBRIDGE_BIND": self.bind}
+        return {**self.settings.environ, **self.settings.to_env(), "SALONBRIDGE_BIND": self.bind,
+                "SALONBRIDGE_SUPERVISED": "1"}
 
     def _say(self, line: str) -> None:
         if self.log_file:
