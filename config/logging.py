@@ -99,7 +99,7 @@ class MaskingJsonFormatter(JsonFormatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s",
                          rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
-                         json_ensure_ascii=False)
+                         datefmt="%Y-%m-%dT%H:%M:%S%z", json_ensure_ascii=False)
 
     def format(self, record: logging.LogRecord) -> str:
         return mask(super().format(record))

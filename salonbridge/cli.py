@@ -170,7 +170,7 @@ def clock() -> None:
     _exit_now(svc)
 
 
-def _exit_now(svc) -> None:
+def _exit_now(svc, code: int = 0) -> None:
     """Leave without the interpreter's final garbage collection (about 2 s for a worker or clock, which
     a deploy or Ctrl-C would wait for); everything is closed and flushed first."""
     import logging
@@ -180,7 +180,7 @@ def _exit_now(svc) -> None:
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 @main.command()
@@ -203,7 +203,7 @@ def run(bind: str, workers: int) -> None:
         click.echo(f"error: the web server could not listen on {bind} (its lines above say why)", err=True)
         sys.exit(2)
     click.echo(f"salonbridge is running on http://{bind} (Ctrl-C to stop)")
-    sys.exit(supervisor.wait())
+    _exit_now(svc, supervisor.wait())
 
 
 @main.command()
