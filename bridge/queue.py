@@ -26,7 +26,7 @@ from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.worker import WorkerStatus
 
-from bridge.outage import REDIS, describe, outage_of
+from bridge.outage import DATABASE, REDIS, describe, outage_of
 from config.logging import log_context
 
 log = logging.getLogger(__name__)
@@ -255,6 +255,8 @@ class SalonWorker(SimpleWorker):
                 stop.set()
                 beat.join()
             log.info("job %s %s in %.2f s", _short(job), "done" if ok else "failed", time.monotonic() - started)
+        if ok:  # every job reads the store
+            DATABASE.up()
         self.set_state(WorkerStatus.IDLE)
 
     def _beat(self, job: Job, execution: Any, stop: threading.Event) -> None:

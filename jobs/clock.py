@@ -171,13 +171,28 @@ def _lock_free_soon(lock) -> bool:
 def _act(svc: Services, stop: threading.Event, beat: Heartbeat, tick_s: float) -> None:
     last_run: dict[str, float] = {}
     while not stop.is_set() and beat.held.is_set():
+        if DATABASE.active and not _database_back(svc):
+            stop.wait(DATABASE.next_wait())
+            continue
         for task in SCHEDULE:
             if not beat.held.is_set():
                 return
             if time.monotonic() - last_run.get(task.name, -1e9) >= task.every_s:
                 last_run[task.name] = time.monotonic()
                 _run_one(svc, task)
-        stop.wait(DATABASE.next_wait() if DATABASE.active else tick_s)
+        stop.wait(tick_s)
+
+
+def _database_back(svc: Services) -> bool:
+    """During a database outage: one cheap query decides whether the tasks may run again."""
+    try:
+        svc.store.ping()
+    except Exception as exc:
+        if outage_of(exc) is None:
+            raise
+        return False
+    DATABASE.up()
+    return True
 
 
 def _release(lock) -> None:
@@ -198,8 +213,6 @@ def _run_one(svc: Services, task: Scheduled) -> None:
         else:  # said once for the whole outage, not once per task and tick
             outage.down(exc)
         return
-    if task.name != "recover-abandoned-jobs":  # every other task reads the store first
-        DATABASE.up()
 
 
 def _stop_on_signals() -> threading.Event:
