@@ -12,10 +12,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -235,3 +236,76 @@ def test_a_worker_killed_with_sigkill_under_run_is_started_again_and_the_web_nev
     assert set(poster.answers) == {202}
     assert by_status == {"done": posted}
     assert "exited (killed by SIGKILL); starting it again" in log.read_text()
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+@contextmanager
+def private_postgres() -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """A PostgreSQL cluster of this test's own on a free port: (url, stop, start). Its folder is outside
+    pytest's (which the postgres user may not enter)."""
+    if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+        pytest.skip("needs PostgreSQL's initdb and pg_ctl")
+    if os.geteuid() == 0 and subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
+        pytest.skip("running as root without a postgres user")
+    folder = Path(tempfile.mkdtemp(prefix="salonbridge-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    data, port = folder / "data", free_port()
+    subprocess.run(_as_postgres(["initdb", "-D", str(data), "-A", "trust", "-U", "postgres"]), check=True,
+                   capture_output=True)
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+
+    def start() -> None:
+        subprocess.run(_as_postgres(["pg_ctl", "-D", str(data), "-o", options, "-l", str(folder / "pg.log"), "-w",
+                                     "start"]), check=True, capture_output=True)
+
+    def stop() -> None:
+        subprocess.run(_as_postgres(["pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True)
+
+    start()
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", stop, start
+    finally:
+        stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_database_stopped_under_run_no_process_lost_one_line_each_way_and_work_resumes(install):
+    pytest.importorskip("psycopg")
+    log = install["dir"] / "run.log"
+    with private_postgres() as (url, stop_db, start_db):
+        env = {**install["env"], "DATABASE_URL": url}
+        with salonbridge_run(env, log) as (run, base):
+            before = children(run)
+            first = Poster(base, 3_000_000, every_s=0.1)
+            first.start()
+            time.sleep(2)
+            first.halt.set()
+            first.join()
+            stop_db()
+            during = Poster(base, 3_100_000, every_s=0.2)
+            during.start()
+            time.sleep(15)
+            during.halt.set()
+            during.join()
+            assert run.poll() is None and children(run) == before, "a process exited during the outage"
+            start_db()
+            after = Poster(base, 3_200_000, every_s=0.1)
+            after.start()
+            time.sleep(2)
+            after.halt.set()
+            after.join()
+            stored = first.answers[202] + after.answers[202] + during.answers[202]
+            by_status, settled_s = settle(env, stored, timeout_s=90)
+            assert children(run) == before
+    text = log.read_text(errors="replace")
+    print(f"during the outage: {dict(during.answers)}; {stored} stored, settled in {settled_s:.1f} s: {by_status}")
+    assert set(first.answers) == {202} and set(after.answers) == {202}
+    assert set(during.answers) <= {202, 503}  # refused for a retry, never lost after a 2xx
+    assert by_status == {"done": stored}
+    assert "Traceback" not in text
+    assert 1 <= text.count("the database is unreachable") <= 6
+    assert 1 <= text.count("the database answers again") <= 6
