@@ -152,7 +152,10 @@ def db_upgrade() -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker that processes booking events (run as many as you like)."""
+    """Run an RQ worker that processes booking events (run as many as you like).
+
+    Checks the database, Redis and tenant files first (exit 2 on a problem); once running it waits out a
+    Redis or database outage, saying so once when it starts and once when it ends."""
     from jobs.worker import run_worker
 
     svc = _services(serving=True, settings=_checked_settings())
@@ -162,7 +165,9 @@ def worker(burst: bool) -> None:
 
 @main.command()
 def clock() -> None:
-    """Run the clock: outbox sweeper, crash recovery, catch-up polling (exactly one per install)."""
+    """Run the clock: outbox sweeper, crash recovery, catch-up polling (exactly one per install).
+
+    Checks like `worker` before starting, and like it waits out Redis and database outages."""
     from jobs.clock import run_clock
 
     svc = _services(serving=True, settings=_checked_settings())
@@ -187,7 +192,11 @@ def _exit_now(svc, code: int = 0) -> None:
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address of the web server.")
 @click.option("--workers", default=2, show_default=True, help="Number of RQ worker processes.")
 def run(bind: str, workers: int) -> None:
-    """Run web + workers + clock in one command; Ctrl-C stops them all."""
+    """Run web + workers + clock in one command (docs/operations.md).
+
+    Checks the database, Redis, tenant files and their variables first (one line per problem, exit 2);
+    says "running on" once the web server listens; starts again, with back-off, any child that exits;
+    Ctrl-C stops everything within 3 s."""
     from salonbridge.supervisor import Supervisor
 
     svc = _services(migrate=True, serving=True, settings=_checked_settings())
