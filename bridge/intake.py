@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from bridge.amocrm.webhook_form import changes, dedupe_key, parse_form, to_payload
 from bridge.booking import registry
 from bridge.booking.errors import PayloadError
+from bridge.outage import REDIS
 from bridge.queue import JobQueue
 from bridge.store import inbox
 from bridge.store.db import Store
@@ -53,9 +54,10 @@ def enqueue_after_commit(queue: JobQueue, receipt: Receipt) -> bool:
         return False
     try:
         queue.enqueue_event(receipt.event_id)
-    except RedisError as exc:
-        log.warning("enqueue of event %s deferred to the sweeper: %s", receipt.event_id, exc)
+    except RedisError as exc:  # said once per outage; the event is stored, the sweeper queues it later
+        REDIS.down(exc)
         return False
+    REDIS.up()
     return True
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,13 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
+from rq.job_lifecycle import call_exception_handlers
 from rq.registry import StartedJobRegistry
+from rq.scheduler import RQScheduler
 from rq.worker import WorkerStatus
+
+from bridge.outage import DATABASE, REDIS, describe, outage_of
+from config.logging import log_context
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,7 @@ HEARTBEAT_INTERVAL_S = 5
 HEARTBEAT_GRACE_S = 10
 MAINTENANCE_INTERVAL_S = 10
 COMMAND_POLL_S = 1
+STRANDED_AFTER_S = 5  # a job taken but never registered (the worker died in between), after two passes
 WORKER_TTL_S = 30  # an idle worker blocks on the queue for worker_ttl - 15 s between maintenance checks
 
 
@@ -140,11 +148,83 @@ class JobQueue:
         return self.rq.count
 
     def recover_abandoned(self) -> None:
-        """Re-queue jobs whose worker died (its heartbeat expired), without waiting for a worker's turn."""
-        StartedJobRegistry(queue=self.rq).cleanup()
+        """Re-queue jobs whose worker died (its heartbeat expired), without waiting for a worker's turn.
+
+        A worker killed between taking a job and registering it leaves the job in RQ's intermediate list,
+        which RQ only looks at after a minute; here it goes back on the queue once two passes (10 s apart)
+        have seen it stranded there.
+        """
+        queue = self.rq
+        StartedJobRegistry(queue=queue).cleanup()
+        stranded = queue.intermediate_queue
+        registry = queue.started_job_registry
+        for job_id in stranded.get_job_ids():
+            if job_id in registry or stranded.set_first_seen(job_id):
+                continue
+            seen = stranded.get_first_seen(job_id)
+            if seen is None or (datetime.now(UTC) - seen).total_seconds() < STRANDED_AFTER_S:
+                continue
+            stranded.remove(job_id)
+            if queue.fetch_job(job_id) is not None:
+                queue.push_job_id(job_id, at_front=True)
+                log.info("job %s of a worker that died taking it is queued again", job_id)
 
     def ping(self) -> None:
         self.connection.ping()
+
+
+class SalonScheduler(RQScheduler):
+    """RQ's scheduler (its own process), waiting out a Redis outage instead of dying with a traceback.
+
+    The worker that started it reports the outage; the scheduler only backs off and carries on.
+    """
+
+    def work(self) -> None:
+        self._install_signal_handlers()
+        wait = 0.5
+        while True:
+            try:
+                self.register_birth()
+                break
+            except RedisError:
+                if self._stop_requested:
+                    return
+                time.sleep(wait)
+                wait = min(wait * 2, 5)
+        while not self._stop_requested:
+            try:
+                if self.should_reacquire_locks:
+                    self.acquire_locks()
+                self.heartbeat()
+                self.enqueue_scheduled_jobs()
+                wait = 0.5
+            except RedisError:
+                time.sleep(wait)
+                wait = min(wait * 2, 5)
+                continue
+            time.sleep(self.interval)
+        with suppress(RedisError):  # its locks expire by themselves
+            self.stop()
+
+
+class _RedisOutageFilter(logging.Filter):
+    """RQ logs a Redis outage once per retry, with tracebacks; report it once through ``REDIS`` instead."""
+
+    RETRY_LINES = ("Worker %s: could not connect to Redis", "Worker %s: Redis connection timeout")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and outage_of(exc) is not None:
+            outage_of(exc).down(exc)
+            return False
+        if isinstance(record.msg, str) and record.msg.startswith(self.RETRY_LINES):
+            error = next((a for a in record.args or () if isinstance(a, BaseException)), None)
+            REDIS.down(error or RedisError("connection lost"))
+            return False
+        return True
+
+
+_FILTER = _RedisOutageFilter()
 
 
 class SalonWorker(SimpleWorker):
@@ -155,18 +235,28 @@ class SalonWorker(SimpleWorker):
     sends no heartbeat while a job runs, so a killed worker's job would only come back after
     job timeout + 60 s plus a 10-minute maintenance cycle. Here the heartbeat lives 15 s, workers
     wake every 15 s and run maintenance every 10 s: a killed worker's job is re-queued within ~30 s.
+
+    Each job writes one line when it ends (job id, tenant, event, outcome, time); a job failing because
+    Redis or the database is down reports the outage once instead of a traceback per job.
     """
 
+    max_connection_wait_time = 5.0  # RQ's own wait between attempts while Redis is away (default 60 s)
+
     def execute_job(self, job: Job, queue: Queue) -> None:
-        execution = self.prepare_execution(job)
-        stop = threading.Event()
-        beat = threading.Thread(target=self._beat, args=(job, execution, stop), daemon=True)
-        beat.start()
-        try:
-            self.perform_job(job, queue, execution)
-        finally:
-            stop.set()
-            beat.join()
+        started = time.monotonic()
+        with log_context(job_id=job.id, **_ids_of(job)):
+            execution = self.prepare_execution(job)
+            stop = threading.Event()
+            beat = threading.Thread(target=self._beat, args=(job, execution, stop), daemon=True)
+            beat.start()
+            try:
+                ok = self.perform_job(job, queue, execution)
+            finally:
+                stop.set()
+                beat.join()
+            log.info("job %s %s in %.2f s", _short(job), "done" if ok else "failed", time.monotonic() - started)
+        if ok:  # every job reads the store
+            DATABASE.up()
         self.set_state(WorkerStatus.IDLE)
 
     def _beat(self, job: Job, execution: Any, stop: threading.Event) -> None:
@@ -174,10 +264,47 @@ class SalonWorker(SimpleWorker):
             try:
                 self.maintain_heartbeats(job, execution)
             except RedisError as exc:  # a missed beat only risks an early re-run, which is idempotent
-                log.warning("heartbeat of job %s failed: %s", job.id, exc)
+                REDIS.down(exc)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return HEARTBEAT_INTERVAL_S + HEARTBEAT_GRACE_S
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None:
+            REDIS.up()
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        exc = exc_info[1]
+        outage = outage_of(exc)
+        if outage is not None:
+            outage.down(exc)
+        else:
+            log.error("job %s raised %s", _short(job), describe(exc), exc_info=exc_info)
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+    def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
+        if isinstance(exc, redis.exceptions.ConnectionError):
+            REDIS.down(exc)
+            time.sleep(2.0)
+            return
+        super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = None, *args: Any, **kw: Any) -> None:
+        self.scheduler = SalonScheduler(self.queues, connection=self.connection, serializer=self.serializer,
+                                        logging_level=logging_level if logging_level is not None else self.log.level)
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if burst:
+            try:
+                self.scheduler.register_birth()
+                self.scheduler.enqueue_scheduled_jobs()
+            finally:
+                self.scheduler.release_locks()
+                self.scheduler.register_death()
+        else:
+            self.scheduler.start()
 
     def subscribe(self) -> None:
         """Listen for RQ's worker commands, polling every second rather than every 60 s.
@@ -185,14 +312,38 @@ class SalonWorker(SimpleWorker):
         Since redis-py 8.2 stopping the listener waits for its poll to end; with RQ's 60 s poll a
         stopped worker could hang for a minute after SIGTERM (seen: `salonbridge run` and CI waiting).
         """
-        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.log.debug("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
         self.pubsub_thread = self.pubsub.run_in_thread(
             sleep_time=COMMAND_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler)
 
 
+def _ids_of(job: Job) -> dict[str, object]:
+    """The tenant and event a job is about, from its id and arguments (jobs add what they learn)."""
+    try:
+        func, args = job.func_name, job.args
+    except Exception:  # an undecodable job still runs (and fails) with its id in the log
+        return {}
+    if func == PROCESS_EVENT and args:
+        return {"event_id": args[0]}
+    if args and isinstance(args[0], str):
+        return {"tenant": args[0]}
+    return {}
+
+
+def _short(job: Job) -> str:
+    try:
+        return f"{job.id} ({job.func_name.rsplit('.', 1)[-1]})"
+    except Exception:
+        return job.id
+
+
 def make_worker(queue: JobQueue, name: str | None = None) -> SalonWorker:
+    """A worker on the queue (talks to Redis at once: raises RedisError when it is down)."""
+    for logger_name in ("rq.worker", "rq.scheduler"):
+        if _FILTER not in logging.getLogger(logger_name).filters:
+            logging.getLogger(logger_name).addFilter(_FILTER)
     return SalonWorker(
         [queue.rq],
         connection=queue.connection,

@@ -4,13 +4,16 @@ before it opens anything."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.queue import JobQueue, connect, embedded_redis, embedded_url, stop_embedded
 from bridge.store.db import Store
 from bridge.tenancy import load_tenants, policy_of
-from config.settings import Settings
+from config.logging import register_secrets
+from config.settings import DEV_SECRET_KEY, Settings
 from config.tenants import Tenant
 from pipelines.policy import Policy
 
@@ -29,6 +32,7 @@ class Services:
         """Read the tenant files, then open the database and Redis (starting the embedded Redis when no
         REDIS_URL is set). Raises TenantFileError listing every problem of every tenant file."""
         tenants = load_tenants(settings.tenants_dir, settings.environ)
+        register_secrets(secret_values(settings, tenants.values()))
         policies = {slug: policy_of(tenant) for slug, tenant in tenants.items()}
         embedded = None
         url = settings.redis_url
@@ -57,3 +61,32 @@ class Services:
         self.queue.connection.close()
         if self._embedded is not None:
             stop_embedded(self._embedded)
+
+
+def secret_values(settings: Settings, tenants: Iterable[Tenant]) -> list[str]:
+    """The values of every secret this process knows: its keys and each ``*_env`` a tenant file names
+    (webhook tokens, amoCRM and booking-system credentials, provider keys), for log masking."""
+    names = {"SECRET_KEY", "SALONBRIDGE_TOKEN_KEY"}
+    for tenant in tenants:
+        names.update(_env_names(tenant))
+    return [v for v in (settings.environ.get(n) for n in names) if v and v != DEV_SECRET_KEY]
+
+
+def _env_names(value: Any, depth: int = 0) -> set[str]:
+    found: set[str] = set()
+    if depth > 6:
+        return found
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name, None)
+            if f.name.endswith("_env") and isinstance(item, str):
+                found.add(item)
+            elif f.name != "environ":
+                found |= _env_names(item, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            found |= _env_names(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found |= _env_names(item, depth + 1)
+    return found

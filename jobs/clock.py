@@ -5,6 +5,10 @@ It is a scheduler only: every task finds what is due through an index and queues
 a heartbeat thread, never by the work loop, so a slow task cannot cost the clock its lock; a second
 clock waits until the lock is free. Time-based work is driven from the store, not from RQ's scheduled
 jobs, so nothing scheduled is lost with Redis.
+
+The clock outlives Redis and the database: an outage is logged once when it starts and once when it ends,
+the clock backs off meanwhile (it gives up its lock while Redis is away and takes it again after), and
+nothing it would have done is lost, since everything due is found in the store on the next pass.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
 
+from bridge.outage import DATABASE, REDIS, outage_of
 from bridge.queue import JOB_TIMEOUT_S, MAINTENANCE_INTERVAL_S
 from bridge.services import Services
 from bridge.store import crm_queue, inbox
@@ -108,18 +113,22 @@ class Heartbeat:
             try:
                 self.lock.extend(self.ttl_s, replace_ttl=True)
             except Exception as exc:  # LockNotOwnedError or Redis down: stop acting until it is ours again
-                if self.held.is_set():
+                if outage_of(exc) is REDIS:
+                    REDIS.down(exc)
+                elif self.held.is_set():
                     log.warning("clock lost its lock (%s); pausing until it can take it again", exc)
                 self.held.clear()
                 return
+            REDIS.up()
 
 
 def run_clock(svc: Services, stop: threading.Event | None = None, tick_s: float = 0.5) -> None:
     """Run until SIGTERM/SIGINT (or ``stop``); a second clock waits while the first holds the lock."""
     stop = stop or _stop_on_signals()
+    waiting = {"said": False}
     while not stop.is_set():
-        lock = svc.queue.connection.lock(LOCK_KEY, timeout=LOCK_TTL_S)
-        if not _take(lock, stop):
+        lock = svc.queue.connection.lock(LOCK_KEY, timeout=LOCK_TTL_S, thread_local=False)  # the heartbeat extends it
+        if not _take(lock, stop, waiting):
             continue
         beat = Heartbeat(lock)
         beat.start()
@@ -130,20 +139,41 @@ def run_clock(svc: Services, stop: threading.Event | None = None, tick_s: float 
             _release(lock)
 
 
-def _take(lock, stop: threading.Event) -> bool:
+def _take(lock, stop: threading.Event, waiting: dict[str, bool]) -> bool:
     try:
-        if lock.acquire(blocking=False):
-            return True
-        log.info("another clock is running; waiting")
+        taken = lock.acquire(blocking=False)
     except RedisError as exc:
-        log.warning("clock cannot reach Redis (%s); trying again", exc)
-    stop.wait(10)
+        REDIS.down(exc)
+        stop.wait(REDIS.next_wait())
+        return False
+    REDIS.up()
+    if taken:
+        if waiting["said"]:
+            log.info("clock took the lock; acting")
+        waiting["said"] = False
+        return True
+    if not waiting["said"]:
+        log.info("another clock is running; waiting until it stops")
+        waiting["said"] = True
+    stop.wait(10 if not _lock_free_soon(lock) else 1)
     return False
+
+
+def _lock_free_soon(lock) -> bool:
+    """A lock left by a clock that lost Redis or was killed expires within its TTL; look again sooner then."""
+    try:
+        ttl = lock.redis.pttl(lock.name)
+    except RedisError:
+        return True
+    return 0 <= ttl < 10_000
 
 
 def _act(svc: Services, stop: threading.Event, beat: Heartbeat, tick_s: float) -> None:
     last_run: dict[str, float] = {}
     while not stop.is_set() and beat.held.is_set():
+        if DATABASE.active and not _database_back(svc):
+            stop.wait(DATABASE.next_wait())
+            continue
         for task in SCHEDULE:
             if not beat.held.is_set():
                 return
@@ -151,6 +181,18 @@ def _act(svc: Services, stop: threading.Event, beat: Heartbeat, tick_s: float) -
                 last_run[task.name] = time.monotonic()
                 _run_one(svc, task)
         stop.wait(tick_s)
+
+
+def _database_back(svc: Services) -> bool:
+    """During a database outage: one cheap query decides whether the tasks may run again."""
+    try:
+        svc.store.ping()
+    except Exception as exc:
+        if outage_of(exc) is None:
+            raise
+        return False
+    DATABASE.up()
+    return True
 
 
 def _release(lock) -> None:
@@ -164,8 +206,13 @@ def _release(lock) -> None:
 def _run_one(svc: Services, task: Scheduled) -> None:
     try:
         task.run(svc, datetime.now(UTC))
-    except Exception:  # one failing task must not stop the others
-        log.exception("clock task %s failed", task.name)
+    except Exception as exc:  # one failing task must not stop the others
+        outage = outage_of(exc)
+        if outage is None:
+            log.exception("clock task %s failed", task.name)
+        else:  # said once for the whole outage, not once per task and tick
+            outage.down(exc)
+        return
 
 
 def _stop_on_signals() -> threading.Event:

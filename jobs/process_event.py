@@ -9,11 +9,17 @@ which the clock queues once a tenant's work has had a moment to gather (so it go
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
+
+from redis.exceptions import LockError, RedisError
 
 from bridge import intake
 from bridge.services import Services
 from bridge.store import actions, inbox, playbook, visits
+from config.logging import bind
 from jobs import context
 from jobs.amocrm_events import reconcile
 from jobs.catalog import resolve_categories
@@ -23,6 +29,8 @@ from pipelines.planner import plan
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
+CLIENT_LOCK_TTL_S = 15  # how long the lock of a killed worker outlives it
+CLIENT_LOCK_WAIT_S = 60
 
 
 def process_event(event_id: int) -> str:
@@ -35,6 +43,7 @@ def handle_event(svc: Services, event_id: int, now: datetime) -> str:
         claimed = inbox.claim(s, event_id, now, LEASE)
     if claimed is None:
         return "already-done"
+    bind(tenant=claimed.payload.get("tenant") if isinstance(claimed.payload, dict) else None, event_id=event_id)
     try:
         if claimed.source == intake.AMOCRM_SOURCE:  # a change a person made in amoCRM
             return _reconciled(svc, event_id, claimed.payload, now)
@@ -77,7 +86,7 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
 def _log_skips(tenant: str, fresh: tuple) -> None:
     for action in fresh:
         if isinstance(action, Skip):
-            log.info("skipped %s for %s: %s", action.rule, tenant, action.reason)
+            log.debug("skipped %s for %s: %s", action.rule, tenant, action.reason)
 
 
 def _reconciled(svc: Services, event_id: int, payload: dict, now: datetime) -> str:
@@ -100,10 +109,35 @@ def client_lock_name(event: VisitEvent) -> str:
     return f"salonbridge:lock:{event.tenant}:client:{who}"
 
 
-def _client_lock(svc: Services, event: VisitEvent):
+@contextmanager
+def _client_lock(svc: Services, event: VisitEvent) -> Iterator[None]:
     """Serialize events of one person, so two workers never create the same new client twice.
 
     Once the client exists its row is also locked for the transaction (``find_client``), which is what
-    keeps an event and a clock evaluation of the same client apart.
+    keeps an event and a clock evaluation of the same client apart. The lock lives ``CLIENT_LOCK_TTL_S``
+    and a side thread renews it while the job runs, so the lock of a killed worker frees by itself within
+    that time (before RQ even gives the job back), while a slow job keeps its lock as long as it runs.
     """
-    return svc.queue.connection.lock(client_lock_name(event), timeout=120, blocking_timeout=60)
+    lock = svc.queue.connection.lock(client_lock_name(event), timeout=CLIENT_LOCK_TTL_S,
+                                     blocking_timeout=CLIENT_LOCK_WAIT_S, thread_local=False)
+    if not lock.acquire():
+        raise LockError(f"the client's lock stayed taken for {CLIENT_LOCK_WAIT_S} s; retrying later")
+    stop = threading.Event()
+    keeper = threading.Thread(target=_keep_lock, args=(lock, stop), name="client-lock", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
+        with suppress(LockError, RedisError):  # expired (Redis was away): nothing left to free
+            lock.release()
+
+
+def _keep_lock(lock, stop: threading.Event) -> None:
+    while not stop.wait(CLIENT_LOCK_TTL_S / 3):
+        try:
+            lock.extend(CLIENT_LOCK_TTL_S, replace_ttl=True)
+        except (LockError, RedisError) as exc:
+            log.warning("could not renew a client's lock (%s)", type(exc).__name__)
+            return

@@ -45,10 +45,18 @@ def setup(tenant: str, dry_run: bool) -> None:
     (created / renamed / updated / reordered / unchanged / skipped). Exit 1 on an error.
     """
     from bridge.amocrm.provisioning import ProvisioningError, run_setup
+    from salonbridge.preflight import amocrm_reachable
 
     svc = _services()
+    found = _tenant(svc, tenant)
+    why = amocrm_reachable(found.amocrm.base_url)
+    if why is not None:
+        svc.close()
+        raise click.ClickException(
+            f"cannot reach amoCRM at {found.amocrm.base_url} ({why}): check amocrm.base_url in "
+            f"{found.path or tenant + '.yaml'} (the account's address, e.g. https://yoursalon.amocrm.ru)")
     try:
-        report = run_setup(_tenant(svc, tenant), svc, dry_run=dry_run)
+        report = run_setup(found, svc, dry_run=dry_run)
     except ProvisioningError as exc:
         raise click.ClickException(str(exc)) from exc
     except ReauthRequired as exc:

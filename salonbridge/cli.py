@@ -20,12 +20,34 @@ def _settings() -> Settings:
     return settings
 
 
-def _services(migrate: bool = False, serving: bool = False):
+def _checked_settings(*, database: bool = True) -> Settings:
+    """Settings for a long-running process, after the preflight: each problem on one line, then exit 2."""
+    from salonbridge.preflight import EXIT_PREFLIGHT, preflight
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_PREFLIGHT)
+    configure_logging(settings)
+    if settings.environ.get("SALONBRIDGE_SUPERVISED"):  # `run` checked before starting it; it waits out outages
+        return settings
+    found = preflight(settings, database=database)
+    if not found.ok:
+        for problem in found.problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"salonbridge did not start: {len(found.problems)} problem(s) above", err=True)
+        sys.exit(EXIT_PREFLIGHT)
+    return settings
+
+
+def _services(migrate: bool = False, serving: bool = False, settings: Settings | None = None):
     from bridge.services import Services
     from config.tenants import TenantFileError
 
-    settings = _settings()
-    if serving and settings.secret_key == DEV_SECRET_KEY:
+    settings = settings or _settings()
+    supervised = bool(settings.environ.get("SALONBRIDGE_SUPERVISED"))  # the parent has warned already
+    if serving and settings.secret_key == DEV_SECRET_KEY and not supervised:
         click.echo("warning: SECRET_KEY is not set; client links and stored amoCRM tokens are protected by a "
                    "development key. Set SECRET_KEY (and SALONBRIDGE_TOKEN_KEY) before real use.", err=True)
     try:
@@ -83,6 +105,32 @@ def check(tenants_dir: Path | None, skip_env: bool, online: bool) -> None:
     click.echo(f"{found.files} tenant file(s) in {directory}: OK")
 
 
+@main.command()
+@click.argument("slug")
+@click.option("--tenants", "tenants_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Tenant files folder (default: SALONBRIDGE_TENANTS, else config/tenants).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(slug: str, tenants_dir: Path | None, force: bool) -> None:
+    """Write a commented tenant file for salon SLUG (lowercase letters, digits, dashes) from the example.
+
+    Every setting is explained in the file; the environment variables it names are prefixed with the
+    slug. Edit it, set the variables, then run `salonbridge check`.
+    """
+    from salonbridge.onboarding import InitError, write_tenant_file
+
+    directory = tenants_dir or _settings().tenants_dir
+    try:
+        path, variables = write_tenant_file(directory, slug, force=force)
+    except InitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"wrote {path}")
+    click.echo("next: edit it (name, timezone, branches, services, amocrm.base_url), set these environment variables:")
+    for name in variables:
+        click.echo(f"  {name}")
+    click.echo("then run `salonbridge check`")
+
+
 @main.group()
 def db() -> None:
     """Database schema commands."""
@@ -92,8 +140,14 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply all pending migrations (also done automatically by `run` and `demo`)."""
     from bridge.store.db import Store
+    from salonbridge.preflight import EXIT_PREFLIGHT, database_problems
 
     settings = _settings()
+    problems = database_problems(settings.database_url)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(EXIT_PREFLIGHT)
     Store(settings.database_url).migrate()
     click.echo("database is at the newest schema")
 
@@ -101,28 +155,54 @@ def db_upgrade() -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker that processes booking events (run as many as you like)."""
+    """Run an RQ worker that processes booking events (run as many as you like).
+
+    Checks the database, Redis and tenant files first (exit 2 on a problem); once running it waits out a
+    Redis or database outage, saying so once when it starts and once when it ends."""
     from jobs.worker import run_worker
 
-    run_worker(_services(serving=True), burst=burst)
+    svc = _services(serving=True, settings=_checked_settings())
+    run_worker(svc, burst=burst)
+    _exit_now(svc)
 
 
 @main.command()
 def clock() -> None:
-    """Run the clock: outbox sweeper, crash recovery, catch-up polling (exactly one per install)."""
+    """Run the clock: outbox sweeper, crash recovery, catch-up polling (exactly one per install).
+
+    Checks like `worker` before starting, and like it waits out Redis and database outages."""
     from jobs.clock import run_clock
 
-    run_clock(_services(serving=True))
+    svc = _services(serving=True, settings=_checked_settings())
+    run_clock(svc)
+    _exit_now(svc)
+
+
+def _exit_now(svc, code: int = 0) -> None:
+    """Leave without the interpreter's final garbage collection (about 2 s for a worker or clock, which
+    a deploy or Ctrl-C would wait for); everything is closed and flushed first."""
+    import logging
+    import os
+
+    svc.close()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address of the web server.")
 @click.option("--workers", default=2, show_default=True, help="Number of RQ worker processes.")
 def run(bind: str, workers: int) -> None:
-    """Run web + workers + clock in one command; Ctrl-C stops them all."""
+    """Run web + workers + clock in one command (docs/operations.md).
+
+    Checks the database, Redis, tenant files and their variables first (one line per problem, exit 2);
+    says "running on" once the web server listens; starts again, with back-off, any child that exits;
+    Ctrl-C stops everything within 3 s."""
     from salonbridge.supervisor import Supervisor
 
-    svc = _services(migrate=True, serving=True)
+    svc = _services(migrate=True, serving=True, settings=_checked_settings())
     if not svc.tenants:
         from salonbridge.checks import no_tenants_hint
 
@@ -130,8 +210,12 @@ def run(bind: str, workers: int) -> None:
                    err=True)
     supervisor = Supervisor(svc.settings, bind=bind, workers=workers)
     supervisor.start()
+    if not supervisor.wait_until_listening():
+        supervisor.stop()
+        click.echo(f"error: the web server could not listen on {bind} (its lines above say why)", err=True)
+        sys.exit(2)
     click.echo(f"salonbridge is running on http://{bind} (Ctrl-C to stop)")
-    sys.exit(supervisor.wait())
+    _exit_now(svc, supervisor.wait())
 
 
 @main.command()

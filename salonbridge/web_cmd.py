@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import click
 
-import config
+from salonbridge.supervisor import GUNICORN_CONF
 
-GUNICORN_CONF = Path(config.__file__).parent / "gunicorn.conf.py"
 APP = "webhooks.app:create_app()"
 
 
@@ -40,6 +38,9 @@ def web(bind: str | None, workers: int | None) -> None:
     Run `salonbridge db upgrade` first (a release step or a one-off container does it); run as many web
     processes as you like behind a reverse proxy that terminates HTTPS (docs/deployment.md).
     """
+    from salonbridge.cli import _checked_settings
+
+    _checked_settings()  # the database, Redis, tenant files and their variables: one line per problem, exit 2
     argv = gunicorn_argv(bind, workers)
     sys.stdout.flush()
     os.execv(argv[0], argv)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge import intake
 from bridge.booking import registry
 from bridge.booking.errors import IgnoredResource, PayloadError
+from bridge.outage import DATABASE, outage_of
 from config.tenants import Tenant
 from webhooks import counters
 from webhooks.context import current_services
@@ -64,11 +65,15 @@ def booking_hook(tenant: str, source: str, token: str):
     svc = current_services()
     try:
         receipt = intake.store_event(svc.store, event, now)
-    except SQLAlchemyError:
-        log.exception("database unavailable during intake for tenant %s", tenant)
+    except SQLAlchemyError as exc:
+        if outage_of(exc) is DATABASE:  # said once per outage, not once per delivery
+            DATABASE.down(exc)
+        else:
+            log.exception("database unavailable during intake for tenant %s", tenant)
         response, status = _reject(503, "storage unavailable, retry later")
         response.headers["Retry-After"] = "30"
         return response, status
+    DATABASE.up()
     if receipt.duplicate:
         counters.duplicate(svc.queue)
         return jsonify(status="duplicate", event_id=receipt.event_id), 200

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from flask import request as flask_request
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.outage import DATABASE, outage_of
 from bridge.payments import NotConfigured, provider_for
 from bridge.payments.callbacks import receive
 from bridge.payments.effects import record_change
@@ -51,8 +52,11 @@ def payment_hook(tenant: str, provider: str):
     try:
         result = receive(svc.store, found.slug, adapter, flask_request.get_data(cache=False),
                          flask_request.content_type, datetime.now(UTC), current_app.extensions.get(AFTER_CHANGE))
-    except SQLAlchemyError:
-        log.exception("database unavailable for a %s callback of tenant %s", provider, tenant)
+    except SQLAlchemyError as exc:
+        if outage_of(exc) is DATABASE:  # said once per outage
+            DATABASE.down(exc)
+        else:
+            log.exception("database unavailable for a %s callback of tenant %s", provider, tenant)
         response = jsonify(error="storage unavailable, retry later")
         response.headers["Retry-After"] = "30"
         return response, 503

@@ -14,7 +14,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned per backend: SQLite gets WAL, a busy timeout and write-locking transactions."""
+    """An engine tuned per backend: SQLite gets WAL, a busy timeout and write-locking transactions.
+
+    Statement parameters (phones, names, tokens) are kept out of error messages, which end up in logs."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

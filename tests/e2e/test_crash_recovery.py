@@ -137,3 +137,41 @@ def _healthy(base: str) -> bool:
 def _processed(base: str) -> str | None:
     text = requests.get(f"{base}/metrics", timeout=2).text
     return text if 'salonbridge_events{status="done"}' in text else None
+
+
+HOLD_CLIENT_LOCK = """
+import sys, time
+from datetime import UTC, datetime
+from bridge import intake
+from bridge.services import Services
+from config.settings import Settings
+from jobs.process_event import _client_lock
+from tests.helpers import yclients_record
+svc = Services.build(Settings.from_env())
+event = intake.normalize("yclients", yclients_record(), svc.tenants["salon"], datetime.now(UTC))
+with _client_lock(svc, event):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_killed_workers_client_lock_frees_itself_within_its_ttl_and_a_running_job_keeps_it(services):
+    from jobs.process_event import CLIENT_LOCK_TTL_S
+
+    tenant = services.tenants["salon"]
+    event = intake.normalize("yclients", yclients_record(), tenant, datetime.now(UTC))
+    name = client_lock_name(event)
+    env = {**os.environ, **services.settings.to_env()}
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_CLIENT_LOCK], env=env, stdout=subprocess.PIPE,
+                              start_new_session=True)
+    with running(holder):
+        assert holder.stdout.readline().strip() == b"held"
+        time.sleep(CLIENT_LOCK_TTL_S + 3)  # longer than the lock lives: renewed while its holder runs
+        assert services.queue.connection.exists(name)
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+        killed_at = time.monotonic()
+    wait_for(lambda: not services.queue.connection.exists(name), CLIENT_LOCK_TTL_S + 5, "the lock to free itself")
+    freed_s = time.monotonic() - killed_at
+    print(f"client lock freed {freed_s:.1f} s after its holder was killed (TTL {CLIENT_LOCK_TTL_S} s)")
+    assert freed_s <= CLIENT_LOCK_TTL_S + 1
