@@ -95,6 +95,18 @@ class JobQueue:
         """Queue processing of one stored event; False when a job for it already exists."""
         return self._enqueue_unique(PROCESS_EVENT, (event_id,), job_id_for_event(event_id), result_ttl=3600)
 
+    def requeue_event(self, event_id: int) -> bool:
+        """Queue an event again after a fix (``salonbridge events retry``): a finished or failed job of
+        it still holds its id for a while, so that job is dropped first; a waiting or running one is kept."""
+        try:
+            job = Job.fetch(job_id_for_event(event_id), connection=self.connection)
+        except Exception:  # no such job (expired, or never queued)
+            job = None
+        if job is not None and job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED,
+                                                     JobStatus.CANCELED):
+            job.delete()
+        return self.enqueue_event(event_id)
+
     def enqueue_crm_sync(self, tenant: str) -> bool:
         """Queue the tenant's amoCRM sync unless one is already waiting (one running may be joined by one)."""
         return self._enqueue_unique(SYNC_CRM, (tenant,), f"crm-{tenant}", result_ttl=0, retry=SYNC_RETRY)

@@ -216,3 +216,12 @@ def _register_user_commands() -> None:
 
 
 _register_user_commands()
+
+
+def _register_events_commands() -> None:
+    from salonbridge.events_cmds import events
+
+    main.add_command(events)
+
+
+_register_events_commands()

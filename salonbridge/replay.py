@@ -65,7 +65,7 @@ def _one(svc: Services, line: str, default_tenant: str | None, default_source: s
     if not isinstance(body, dict):
         return "rejected: the event must be a JSON object"
     try:
-        receipt = intake.receive(svc.store, svc.queue, tenant, source, body, datetime.now(UTC))
+        receipt = intake.receive(svc.store, svc.queue, tenant, source, body, datetime.now(UTC), svc.limits)
     except IgnoredResource:
         return "ignored"
     except PayloadError as exc:
