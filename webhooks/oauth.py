@@ -12,7 +12,7 @@ import logging
 from flask import Blueprint, Response, request
 from markupsafe import escape
 
-from bridge.amocrm.connect import ConnectError, complete_authorization, verify_state
+from bridge.amocrm.connect import ConnectError, complete_authorization, state_is_well_formed, verify_state
 from bridge.amocrm.errors import AmoError, InvalidGrant, TokenEndpointError
 from bridge.services import Services
 from webhooks.context import current_services
@@ -44,7 +44,12 @@ def callback(tenant: str) -> Response:
     found = services.tenants.get(tenant)
     if found is None:
         return _page(404, "Unknown salon", "This address does not belong to any salon configured here.")
-    if not verify_state(services.settings.secret_key, tenant, request.args.get("state", "")):
+    state = request.args.get("state", "")
+    if state and not state_is_well_formed(state):  # garbage, not an expired or foreign link: 400
+        return _page(400, "Link invalid",
+                     f"This is not a link salonbridge made. Run `salonbridge amocrm connect {tenant}` and open "
+                     "the new link.")
+    if not verify_state(services.settings.secret_key, tenant, state):
         log.warning("OAuth callback for %s with a bad or expired state", tenant)
         return _page(403, "Link expired or invalid",
                      f"Run `salonbridge amocrm connect {tenant}` again and open the new link.")
