@@ -24,7 +24,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bridge.payments.base import CallbackError, HttpAnswer, NotOurs, PaymentProvider, SignatureError
+from bridge.payments.base import CallbackError, HttpAnswer, NotOurs, PaymentProvider, SignatureError, storable
 from bridge.store import prepayments as repo
 from bridge.store.db import Store
 from bridge.store.models import PrepaymentRow
@@ -88,6 +88,7 @@ def _handle(
     ok = HttpAnswer(200, b"", "text/plain")  # replaced by the provider's own answer after the commit
     try:
         report = provider.parse_callback(body, content_type)
+        storable(report)
     except SignatureError as exc:
         log.warning("%s refused: %s", where, exc)
         return CallbackResult(_refusal(403, "signature does not verify"), "bad_signature"), None
