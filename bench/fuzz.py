@@ -300,6 +300,13 @@ def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
     return found
 
 
+def _kind(path: str) -> str:
+    parts = path.split("?")[0].split("/")
+    if path.startswith("/hooks/") and len(parts) > 3:
+        return f"/hooks/{parts[3][:12]}"
+    return "/" + (parts[1][:12] if len(parts) > 1 else "")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -311,6 +318,7 @@ def send(port: int, requests: list[tuple[str, str, dict[str, str], bytes | None]
     for method, path, shared_headers, body in requests:
         headers = dict(shared_headers)
         chunked = headers.pop("X-Chunked", None)
+        began = time.perf_counter()
         try:
             if chunked:
                 conn.request(method, path, body=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
@@ -319,11 +327,11 @@ def send(port: int, requests: list[tuple[str, str, dict[str, str], bytes | None]
                 conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
             text = response.read()
-            results.append((method, path, response.status, text[:300]))
+            results.append((method, path, response.status, text[:300], time.perf_counter() - began))
             if response.getheader("Connection", "").lower() == "close":
                 conn.close()
         except (OSError, HTTPException) as exc:
-            results.append((method, path, 0, repr(exc).encode()))
+            results.append((method, path, 0, repr(exc).encode(), time.perf_counter() - began))
             conn.close()
             conn = HTTPConnection("127.0.0.1", port, timeout=30)
     conn.close()
@@ -353,6 +361,17 @@ def statuses(database_url: str) -> Counter:
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT status, count(*) FROM inbound_events GROUP BY status"))
             return Counter({status: n for status, n in rows})
+    finally:
+        engine.dispose()
+
+
+def _sql(database_url: str, statement: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement))
     finally:
         engine.dispose()
 
@@ -394,10 +413,13 @@ def main() -> None:
            "FUZZ_HOOK": HOOK_TOKEN, "FUZZ_AMO_HOOK": AMO_TOKEN, "FUZZ_LP_PUBLIC": LP_PUBLIC,
            "FUZZ_LP_PRIVATE": LP_PRIVATE, "FUZZ_WFP_SECRET": WFP_SECRET, "SALONBRIDGE_SWEEP_AFTER_S": "2"}
     env.pop("REDIS_URL", None)
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
-    else:
-        env.pop("DATABASE_URL", None)
+    env.pop("DATABASE_URL", None)
+    schema = None
+    if args.database_url:  # PostgreSQL: a scratch schema, dropped afterwards
+        schema = f"fuzz_{os.urandom(6).hex()}"
+        base = Settings.from_env({**env, "DATABASE_URL": args.database_url}).database_url
+        _sql(base, f'CREATE SCHEMA "{schema}"')
+        env["DATABASE_URL"] = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
     database_url = Settings.from_env(env).database_url
     log = open(tmp / "run.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "salonbridge", "run", "--bind", f"127.0.0.1:{port}",
@@ -432,16 +454,21 @@ def main() -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         log.close()
+        if schema:
+            _sql(base, f'DROP SCHEMA "{schema}" CASCADE')
 
     sys.exit(report(results, counts, ids, sent_s, tmp, args.keep))
 
 
 def report(results: list, counts: Counter, ids: set[int], took: tuple[float, float], tmp: Path, keep: bool) -> int:
     """Print the figures (details to stderr); the exit code."""
-    by_status = Counter(status for _, _, status, _ in results)
+    by_status = Counter(r[2] for r in results)
+    slow = Counter()
+    for method, path, *_, seconds in results:
+        slow[f"{method} {_kind(path)}"] += seconds
     failures = [r for r in results if r[2] >= 500 or r[2] == 0]
     answered_ids = set()
-    for _, path, status, text in results:
+    for _, path, status, text, _ in results:
         if 200 <= status < 300 and path.startswith("/hooks/fuzz/") and "/pay/" not in path:
             try:
                 event_id = json.loads(text).get("event_id")
@@ -451,17 +478,19 @@ def report(results: list, counts: Counter, ids: set[int], took: tuple[float, flo
                 answered_ids.add(event_id)
     lost = answered_ids - ids
     open_events = sum(n for status, n in counts.items() if status not in FINAL)
-    for method, path, status, text in failures[:20]:
+    for method, path, status, text, _ in failures[:20]:
         shown = path.replace(HOOK_TOKEN, "<token>").replace(AMO_TOKEN, "<token>")[:120]
         print(f"  {status or 'no answer'} {method} {shown}: {text[:200]!r}", file=sys.stderr)
     print(f"answers {dict(sorted(by_status.items()))}; events {dict(sorted(counts.items()))}; "
           f"sent in {took[0]:.1f} s, workers done {took[1]:.1f} s later; lost {len(lost)}", file=sys.stderr)
+    print("seconds by endpoint: " + ", ".join(f"{k} {v:.1f}" for k, v in slow.most_common(8)), file=sys.stderr)
     if keep or failures or open_events or lost:
         print(f"log and database kept in {tmp}", file=sys.stderr)
     else:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
+    sys.stderr.flush()
     print(f"fuzz 5xx={len(failures)} accepted_not_done={open_events + len(lost)} requests={len(results)}")
     return 1 if failures or open_events or lost else 0
 
