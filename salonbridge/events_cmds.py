@@ -25,7 +25,7 @@ def failed(tenant: str | None) -> None:
     from bridge.store import inbox
     from salonbridge.cli import _services
 
-    svc = _services(migrate=True)
+    svc = _services()
     try:
         rows = inbox.failed_events(svc.store, tenant)
     finally:
@@ -53,7 +53,7 @@ def retry(event_ids: tuple[int, ...], every: bool, tenant: str | None) -> None:
 
     if bool(event_ids) == every:
         raise click.UsageError("give event ids or --all (not both)")
-    svc = _services(migrate=True)
+    svc = _services()
     try:
         ids = inbox.reopen(svc.store, None if every else event_ids, datetime.now(UTC), tenant)
         queued = 0
