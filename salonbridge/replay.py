@@ -59,6 +59,8 @@ def _one(svc: Services, line: str, default_tenant: str | None, default_source: s
         slug, source, body = parse_line(line, default_tenant, default_source)
     except ValueError as exc:
         return f"rejected: malformed JSON: {exc}"
+    except RecursionError:
+        return "rejected: malformed JSON: nested too deeply"
     tenant = svc.tenants.get(slug)
     if tenant is None:
         return f"rejected: unknown tenant {slug!r}"
