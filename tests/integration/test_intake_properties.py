@@ -1,5 +1,6 @@
-"""Property: whatever is posted to the booking hooks, the answer is never a 5xx, and every event answered
-2xx reaches a final status ("done", "stale" or "invalid") when the worker runs — none retries forever.
+"""Property: whatever is posted to the booking hooks or the amoCRM hook, the answer is never a 5xx, and every
+event answered 2xx reaches a final status ("done", "stale" or "invalid") when the worker runs — none
+retries forever.
 
 Bodies are valid YCLIENTS and generic deliveries with one to three values replaced by hostile ones:
 lone surrogates, NUL, texts of every script, dates at the ends of the calendar with and without
@@ -8,19 +9,25 @@ offsets, huge and non-finite numbers, deep nesting, wrong types.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from bridge.services import Services
 from bridge.store.models import InboundEvent
 from jobs.process_event import handle_event
-from tests.conftest import TOKEN
+from tests.conftest import TENANT_YAML, TOKEN
 from tests.helpers import yclients_record
+from tests.integration.test_amocrm_hook_http import HOOK_ENV, HOOK_TOKEN
 from tests.integration.test_intake_acceptance import generic_event
 from webhooks.app import create_app
 
@@ -148,3 +155,53 @@ def test_every_accepted_event_reaches_a_final_status_and_nothing_is_a_5xx(servic
         status = s.scalar(select(InboundEvent.status).where(InboundEvent.id == event_id))
     event(f"processed: {status}")
     assert status in FINAL, (status, outcome, raw[:500])
+
+
+@st.composite
+def amocrm_forms(draw: st.DrawFn) -> str:
+    """A lead move and a task completion as amoCRM posts them, with some values and keys made hostile."""
+    n = next(SERIAL)
+    fields = {"leads[status][0][id]": str(30_000_000 + n), "leads[status][0][status_id]": "142",
+              "leads[status][0][pipeline_id]": "788512", "leads[status][0][modified_user_id]": "1760815",
+              "leads[status][0][last_modified]": str(1_700_000_000 + n),
+              "task[update][0][id]": str(1_500_000 + n), "task[update][0][status]": "1",
+              "task[update][0][action_close]": "1", "task[update][0][updated_at]": str(1_700_000_000 + n),
+              "task[update][0][result][text]": "Клієнтка записалась"}
+    for _ in range(draw(st.integers(0, 3))):
+        key = draw(st.one_of(st.sampled_from(sorted(fields)), hostile_text,
+                             st.integers(1, 12).map(lambda d: "x" + "[y]" * d)))
+        fields[key] = draw(st.one_of(hostile_text, dates(), st.integers().map(str)))
+    pairs = [(k.encode("utf-8", "surrogatepass"), v.encode("utf-8", "surrogatepass")) for k, v in fields.items()]
+    return urlencode(pairs)
+
+
+@pytest.fixture
+def salon(settings, monkeypatch) -> Iterator[Services]:
+    """The test salon with an amoCRM webhook token."""
+    monkeypatch.setenv(HOOK_ENV, HOOK_TOKEN)
+    yaml = TENANT_YAML.replace("  base_url: http://127.0.0.1:9\n",
+                               f"  base_url: http://127.0.0.1:9\n  webhook_token_env: {HOOK_ENV}\n")
+    (settings.tenants_dir / "salon.yaml").write_text(yaml, encoding="utf-8")
+    svc = Services.build(settings, migrate=True)
+    yield svc
+    svc.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(form=amocrm_forms())
+def test_every_accepted_amocrm_change_reaches_a_final_status_and_nothing_is_a_5xx(salon, form):
+    web = create_app(services=salon).test_client()
+    answer = web.post(f"/hooks/salon/amocrm/{HOOK_TOKEN}", data=form,
+                      content_type="application/x-www-form-urlencoded")
+    assert answer.status_code < 500, (answer.status_code, answer.get_data(as_text=True)[:300])
+    event(f"answered {answer.status_code}")
+    with salon.store.session() as s:
+        open_ids = list(s.scalars(select(InboundEvent.id).where(InboundEvent.status.not_in(FINAL))))
+    for event_id in open_ids:
+        with contextlib.suppress(Exception):
+            handle_event(salon, event_id, datetime.now(UTC))
+    with salon.store.session() as s:
+        left = s.execute(select(InboundEvent.id, InboundEvent.status, InboundEvent.error)
+                         .where(InboundEvent.status.not_in(FINAL))).all()
+    assert not left, (left, form[:300])
