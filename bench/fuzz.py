@@ -3,13 +3,13 @@ for the workers.
 
 Starts ``python -m salonbridge run`` (gunicorn web, two workers, the clock; SQLite and the embedded Redis
 in a temporary folder, or ``--database-url``) on a free port of 127.0.0.1, and sends generated requests
-from a few keep-alive connections to: the booking hooks (YCLIENTS and generic), the amoCRM hook, the OAuth
-callback, the client page (page and forms) and the payment callbacks (LiqPay signed and unsigned,
-WayForPay), plus raw abuse (malformed and 1,500-deep JSON, NaN, chunked bodies over the limit, ``//``
-paths, wrong content types, bytes that are not UTF-8). Bodies are valid deliveries with one to three values
-replaced by hostile ones (lone surrogates, NUL, every script, dates at the ends of the calendar, huge
-numbers, deep nesting), and one in ten repeats an earlier request. Then it waits until the workers have
-taken every stored event to a final status (done, stale, invalid) or ``--wait`` runs out.
+from a few connections to: the booking hooks (YCLIENTS and generic), the amoCRM hook, the OAuth callback,
+the client page (page and forms, with valid links and CSRF values too), the payment callbacks (LiqPay
+signed and unsigned, WayForPay), plus raw abuse (malformed and 1,500-deep JSON, NaN, chunked bodies over
+the limit, ``//`` paths, wrong content types, bytes that are not UTF-8). Bodies are valid deliveries with
+up to three values replaced by hostile ones (lone surrogates, NUL, every script, dates at the ends of the
+calendar, huge numbers, deep nesting), and one in ten repeats an earlier request. Then it waits until the
+workers have taken every stored event to a final status (done, stale, invalid) or ``--wait`` runs out.
 
 Prints exactly ``fuzz 5xx=<n> accepted_not_done=<m> requests=<k>`` and exits 1 unless both counts are 0.
 A request that got no answer at all counts as a 5xx; ``accepted_not_done`` counts stored events not in a
@@ -40,6 +40,7 @@ from urllib.parse import quote, urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+SECRET_KEY = "fuzz-secret-key-0123456789"
 HOOK_TOKEN, AMO_TOKEN = "fuzz-hook-t0ken-0123456789", "fuzz-amo-hook-t0ken-012345"
 LP_PUBLIC, LP_PRIVATE, WFP_SECRET = "sandbox_i0000000001", "sandbox_private_fuzz_key_0001", "wfp-fuzz-secret-0001"
 TENANT = """slug: fuzz
@@ -239,14 +240,27 @@ class Gen:
         return real if self.r.random() < 0.8 else self._q() or "x"
 
     def _client_page(self) -> tuple[str, str, dict[str, str], bytes | None]:
+        """Garbage tokens, and valid links (of clients that may or may not exist yet, some expired) with
+        and without their form's CSRF value."""
+        from datetime import UTC, datetime, timedelta
+
+        from bridge.messaging.links import sign_client_link
+        from webhooks.client_page import PURPOSE, csrf_token
+
         r = self.r
-        token = r.choice([self._q() or "x", base64.urlsafe_b64encode(r.randbytes(32)).decode().rstrip("="),
-                          "v1." + "A" * r.randint(1, 300)])
+        valid = r.random() < 0.6
+        if valid:
+            expires = datetime.now(UTC) + timedelta(days=r.choice([30, 30, 30, -1]))
+            token = sign_client_link(SECRET_KEY, "fuzz", str(r.randint(1, 120)), PURPOSE, expires)
+        else:
+            token = r.choice([self._q() or "x", base64.urlsafe_b64encode(r.randbytes(32)).decode().rstrip("="),
+                              "v1." + "A" * r.randint(1, 300)])
         if r.random() < 0.4:
             return "GET", f"/c/{token}", {}, None
         action = r.choice(["feedback", "opt-out", "opt-in"])
-        form = urlencode({"text": self.text().encode("utf-8", "surrogatepass"), "csrf": self.text().encode(
-            "utf-8", "surrogatepass")})
+        csrf = csrf_token(SECRET_KEY, token, action) if valid and r.random() < 0.8 else self.text()
+        form = urlencode({"text": (self.text() if r.random() < 0.7 else "Дякую!").encode("utf-8", "surrogatepass"),
+                          "csrf": csrf.encode("utf-8", "surrogatepass")})
         return "POST", f"/c/{token}/{action}", {"Content-Type": "application/x-www-form-urlencoded"}, form.encode()
 
     def _payment(self) -> tuple[str, str, dict[str, str], bytes]:
@@ -409,7 +423,7 @@ def main() -> None:
     (tmp / "tenants" / "fuzz.yaml").write_text(TENANT, encoding="utf-8")
     port = free_port()
     env = {**os.environ, "SALONBRIDGE_INSTANCE": str(tmp / "instance"), "SALONBRIDGE_TENANTS": str(tmp / "tenants"),
-           "SALONBRIDGE_LOG_LEVEL": "WARNING", "SECRET_KEY": "fuzz-secret-key-0123456789",
+           "SALONBRIDGE_LOG_LEVEL": "WARNING", "SECRET_KEY": SECRET_KEY,
            "FUZZ_HOOK": HOOK_TOKEN, "FUZZ_AMO_HOOK": AMO_TOKEN, "FUZZ_LP_PUBLIC": LP_PUBLIC,
            "FUZZ_LP_PRIVATE": LP_PRIVATE, "FUZZ_WFP_SECRET": WFP_SECRET, "SALONBRIDGE_SWEEP_AFTER_S": "2"}
     env.pop("REDIS_URL", None)
