@@ -5,11 +5,12 @@ Starts ``python -m salonbridge run`` (gunicorn web, two workers, the clock; SQLi
 in a temporary folder, or ``--database-url``) on a free port of 127.0.0.1, and sends generated requests
 from a few connections to: the booking hooks (YCLIENTS and generic), the amoCRM hook, the OAuth callback,
 the client page (page and forms, with valid links and CSRF values too), the payment callbacks (LiqPay
-signed and unsigned, WayForPay), plus raw abuse (malformed and 1,500-deep JSON, NaN, chunked bodies over
-the limit, ``//`` paths, wrong content types, bytes that are not UTF-8). Bodies are valid deliveries with
-up to three values replaced by hostile ones (lone surrogates, NUL, every script, dates at the ends of the
-calendar, huge numbers, deep nesting), and one in ten repeats an earlier request. Then it waits until the
-workers have taken every stored event to a final status (done, stale, invalid) or ``--wait`` runs out.
+signed and unsigned, WayForPay), the dashboard signed out, plus raw abuse (malformed and 1,500-deep JSON,
+NaN, chunked bodies over the limit, ``//`` paths, wrong content types, bytes that are not UTF-8). Bodies
+are valid deliveries with up to three values replaced by hostile ones (lone surrogates, NUL, every
+script, dates at the ends of the calendar, huge numbers, deep nesting), and one in ten repeats an earlier
+request. Then it waits until the workers have taken every stored event to a final status (done, stale,
+invalid) or ``--wait`` runs out.
 
 Prints exactly ``fuzz 5xx=<n> accepted_not_done=<m> requests=<k>`` and exits 1 unless both counts are 0.
 A request that got no answer at all counts as a 5xx; ``accepted_not_done`` counts stored events not in a
@@ -222,8 +223,10 @@ class Gen:
                    + ("&error=access_denied" if r.random() < 0.1 else ""), {}, None)
         elif roll < 0.85:
             req = self._client_page()
-        elif roll < 0.93:
+        elif roll < 0.91:
             req = self._payment()
+        elif roll < 0.93:
+            req = self._dashboard()
         else:
             req = self._abuse()
         self.sent.append(req)
@@ -281,6 +284,23 @@ class Gen:
                                "merchantSignature": "x"}, r.choice([0, 1, 2]))
         return ("POST", "/hooks/fuzz/pay/wayforpay", {"Content-Type": r.choice(["application/json",
                 "application/x-www-form-urlencoded"])}, json.dumps(payload).encode("utf-8", "surrogatepass"))
+
+    def _dashboard(self) -> tuple[str, str, dict[str, str], bytes | None]:
+        """Signed out: pages, the login form (with and without its CSRF field), the language switch."""
+        r = self.r
+        form = {"username": self.text(), "password": self.text(), "next": r.choice([self.text(), "//evil.example",
+                                                                                     "/t/fuzz/"]),
+                "language": self.text(), "csrf_token": self.text()}
+        body = urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in form.items()}).encode()
+        form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+        return r.choice([
+            lambda: ("GET", f"/?next={self._q()}", {}, None),
+            lambda: ("GET", f"/login?next={self._q()}", {}, None),
+            lambda: ("POST", "/login", form_type, body),
+            lambda: ("POST", "/language", form_type, body),
+            lambda: ("GET", f"/t/{self._segment('fuzz')}/playbook", {}, None),
+            lambda: ("POST", f"/t/fuzz/jobs/{self._q() or 'x'}/retry", form_type, body),
+        ])()
 
     def _abuse(self) -> tuple[str, str, dict[str, str], bytes | None]:
         r = self.r
