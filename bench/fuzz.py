@@ -233,7 +233,7 @@ class Gen:
         return req
 
     def _json_hook(self, source: str, body: Any) -> tuple[str, str, dict[str, str], bytes]:
-        raw = json.dumps(body, ensure_ascii=self.r.random() < 0.8).encode("utf-8", "surrogatepass")
+        raw = _dumps(body, ascii=self.r.random() < 0.8)
         return "POST", f"/hooks/fuzz/{source}/{HOOK_TOKEN}", {"Content-Type": "application/json"}, raw
 
     def _q(self) -> str:
@@ -275,7 +275,7 @@ class Gen:
                                    "status": r.choice(["success", "failure", "reversed", "wait_accept"]),
                                    "amount": 300, "currency": "UAH", "payment_id": r.randint(1, 10**9),
                                    "action": "pay", "end_date": 1_700_000_000_000}, r.choice([0, 1, 2]))
-            data = base64.b64encode(json.dumps(payload).encode("utf-8", "surrogatepass")).decode()
+            data = base64.b64encode(_dumps(payload)).decode()
             signature = sign(LP_PRIVATE, data, "sha3-256") if r.random() < 0.7 else self.text()
             body = urlencode({"data": data, "signature": signature.encode("utf-8", "surrogatepass")}).encode()
             return "POST", "/hooks/fuzz/pay/liqpay", {"Content-Type": "application/x-www-form-urlencoded"}, body
@@ -283,7 +283,7 @@ class Gen:
                                "amount": 300, "currency": "UAH", "transactionStatus": "Approved",
                                "merchantSignature": "x"}, r.choice([0, 1, 2]))
         return ("POST", "/hooks/fuzz/pay/wayforpay", {"Content-Type": r.choice(["application/json",
-                "application/x-www-form-urlencoded"])}, json.dumps(payload).encode("utf-8", "surrogatepass"))
+                "application/x-www-form-urlencoded"])}, _dumps(payload))
 
     def _dashboard(self) -> tuple[str, str, dict[str, str], bytes | None]:
         """Signed out: pages, the login form (with and without its CSRF field), the language switch."""
@@ -321,6 +321,15 @@ class Gen:
             lambda: ("GET", f"/hooks/fuzz/yclients/{HOOK_TOKEN}", {}, None),
             lambda: ("GET", "/" + self._q(), {}, None),
         ])()
+
+
+def _dumps(value: Any, ascii: bool = True) -> bytes:
+    """JSON bytes as a sender would post them; mutations nested into each other can go deeper than
+    Python's encoder recurses, and then the body is that depth written out."""
+    try:
+        return json.dumps(value, ensure_ascii=ascii).encode("utf-8", "surrogatepass")
+    except RecursionError:
+        return b'{"a":' * 1200 + b"1" + b"}" * 1200
 
 
 def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
