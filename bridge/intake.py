@@ -14,7 +14,9 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from bridge.amocrm.webhook_form import changes, dedupe_key, parse_form, to_payload
+from bridge import acceptance
+from bridge.acceptance import Limits
+from bridge.amocrm.webhook_form import FormError, changes, dedupe_key, parse_form, to_payload
 from bridge.booking import registry
 from bridge.booking.errors import PayloadError
 from bridge.outage import REDIS
@@ -28,12 +30,22 @@ from pipelines.events import VisitEvent
 log = logging.getLogger(__name__)
 
 
-def normalize(source: str, body: dict[str, Any], tenant: Tenant, now: datetime) -> VisitEvent:
-    """Translate a source's body into a VisitEvent; raises PayloadError naming the bad fields."""
+def normalize(source: str, body: dict[str, Any], tenant: Tenant, now: datetime,
+              limits: Limits = acceptance.DEFAULT) -> VisitEvent:
+    """Translate a source's body into a VisitEvent; raises PayloadError naming the bad fields.
+
+    Every source goes through the same acceptance rule (``bridge.acceptance``): the raw body first, then
+    the event, so nothing is stored that the worker could not process."""
     found = registry.get(source)
     if found is None:
         raise PayloadError(f"unknown source {source!r}", {"source": ["unknown"]})
-    return found.normalize(body, tenant, now)
+    acceptance.check_document(body, limits)
+    try:
+        event = found.normalize(body, tenant, now)
+    except (ArithmeticError, ValueError) as exc:  # e.g. a local time at the end of the calendar
+        raise acceptance.unacceptable({"(body)": [f"a value is out of range: {type(exc).__name__}"]}) from None
+    acceptance.check_event(event, now, limits)
+    return event
 
 
 def store_event(store: Store, event: VisitEvent, now: datetime) -> Receipt:
@@ -64,19 +76,26 @@ def enqueue_after_commit(queue: JobQueue, receipt: Receipt) -> bool:
 AMOCRM_SOURCE = "amocrm"
 
 
-def receive_amocrm(store: Store, queue: JobQueue, tenant: str, form_body: str, now: datetime) -> list[Receipt]:
+def receive_amocrm(store: Store, queue: JobQueue, tenant: str, form_body: str, now: datetime,
+                   limits: Limits = acceptance.DEFAULT) -> list[Receipt]:
     """Parse amoCRM's form-encoded webhook and store every change in it, all or none; raises FormError
     (with the HTTP status to answer) for a body that is not a usable amoCRM webhook."""
     events = [inbox.NewEvent(tenant, AMOCRM_SOURCE, dedupe_key(change), to_payload(tenant, change))
               for change in changes(parse_form(form_body))]
+    for i, event in enumerate(events):
+        try:
+            acceptance.check_document(event.payload, limits, prefix=f"changes.{i}")
+        except PayloadError as exc:
+            raise FormError(exc.describe(), 422) from None
     receipts = inbox.accept_many(store, events, now=now)
     for receipt in receipts:
         enqueue_after_commit(queue, receipt)
     return receipts
 
 
-def receive(store: Store, queue: JobQueue, tenant: Tenant, source: str, body: dict[str, Any], now: datetime) -> Receipt:
+def receive(store: Store, queue: JobQueue, tenant: Tenant, source: str, body: dict[str, Any], now: datetime,
+            limits: Limits = acceptance.DEFAULT) -> Receipt:
     """normalize → store → enqueue, for callers that are not the web endpoint (replay, catch-up)."""
-    receipt = store_event(store, normalize(source, body, tenant, now), now)
+    receipt = store_event(store, normalize(source, body, tenant, now, limits), now)
     enqueue_after_commit(queue, receipt)
     return receipt

@@ -103,6 +103,18 @@ class JobQueue:
         """Queue processing of one stored event; False when a job for it already exists."""
         return self._enqueue_unique(PROCESS_EVENT, (event_id,), job_id_for_event(event_id), result_ttl=3600)
 
+    def requeue_event(self, event_id: int) -> bool:
+        """Queue an event again after a fix (``salonbridge events retry``): a finished or failed job of
+        it still holds its id for a while, so that job is dropped first; a waiting or running one is kept."""
+        try:
+            job = Job.fetch(job_id_for_event(event_id), connection=self.connection)
+        except Exception:  # no such job (expired, or never queued)
+            job = None
+        if job is not None and job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED,
+                                                     JobStatus.CANCELED):
+            job.delete()
+        return self.enqueue_event(event_id)
+
     def enqueue_crm_sync(self, tenant: str) -> bool:
         """Queue the tenant's amoCRM sync unless one is already waiting (one running may be joined by one)."""
         return self._enqueue_unique(SYNC_CRM, (tenant,), f"crm-{tenant}", result_ttl=0, retry=SYNC_RETRY)
@@ -124,22 +136,31 @@ class JobQueue:
 
     def _enqueue_unique(self, func: str, args: tuple, job_id: str, result_ttl: int,
                         retry: Retry = DEFAULT_RETRY) -> bool:
-        try:
-            self.rq.enqueue_call(
-                func, args=args, job_id=job_id, retry=retry, unique=True,
-                result_ttl=result_ttl, failure_ttl=7 * 24 * 3600,
-            )
-        except DuplicateJobError:
-            return self._requeue_if_finished(job_id)
-        return True
+        for _ in range(3):
+            try:
+                self.rq.enqueue_call(
+                    func, args=args, job_id=job_id, retry=retry, unique=True,
+                    result_ttl=result_ttl, failure_ttl=7 * 24 * 3600,
+                )
+            except DuplicateJobError:
+                taken = self._requeue_if_finished(job_id)
+                if taken is not None:
+                    return taken
+                continue  # the job ended and its key expired between the two calls: its id is free again
+            return True
+        return False
 
-    def _requeue_if_finished(self, job_id: str) -> bool:
-        """A failed job keeps its id for its failure TTL; requeue it instead of being blocked by it."""
+    def _requeue_if_finished(self, job_id: str) -> bool | None:
+        """A failed job keeps its id for its failure TTL; requeue it instead of being blocked by it.
+
+        False: a job with that id is waiting or running; None: it vanished meanwhile (a job with
+        ``result_ttl=0`` is deleted the moment it finishes), so the caller may enqueue again."""
         try:
             job = Job.fetch(job_id, connection=self.connection)
-        except Exception:  # the key vanished between the two calls
-            return False
-        if job.get_status() is JobStatus.FAILED:
+            status = job.get_status()
+        except Exception:  # NoSuchJobError, InvalidJobOperation: the key vanished between the two calls
+            return None
+        if status is JobStatus.FAILED:
             self.rq.failed_job_registry.requeue(job_id)
             return True
         return False

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.acceptance import Limits
 from bridge.queue import JobQueue, connect, embedded_redis, embedded_url, stop_embedded
 from bridge.store.db import Store
 from bridge.tenancy import load_tenants, policy_of
@@ -44,6 +45,11 @@ class Services:
         if migrate:
             store.migrate()
         return cls(settings, store, JobQueue(connect(url), settings.queue_name), tenants, policies, embedded)
+
+    @property
+    def limits(self) -> Limits:
+        """What intake accepts (the date window among others), from the settings."""
+        return Limits.from_settings(self.settings)
 
     def policy(self, slug: str) -> Policy:
         """The tenant's Policy, built when its file was loaded."""

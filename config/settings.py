@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 DEV_SECRET_KEY = "dev-only-not-secret"
@@ -36,6 +37,9 @@ class Settings:
     web_bind: str = "127.0.0.1:8000"  # gunicorn's bind: SALONBRIDGE_BIND, else 127.0.0.1:$PORT
     web_workers: int = 2  # WEB_CONCURRENCY
     access_log: bool = False  # SALONBRIDGE_ACCESS_LOG
+    earliest_date: date = date(1900, 1, 1)  # SALONBRIDGE_EARLIEST_DATE: older dates in a delivery are a 422
+    years_ahead: int = 5  # SALONBRIDGE_YEARS_AHEAD: dates further than this ahead of now are a 422
+    max_event_attempts: int = 3  # SALONBRIDGE_MAX_ATTEMPTS: an event failing this often is parked as failed
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def secret(self, name: str | None) -> str | None:
@@ -71,6 +75,18 @@ class Settings:
         web_workers = env.get("WEB_CONCURRENCY", "2")
         if not web_workers.isdigit() or int(web_workers) < 1:
             problems.append("WEB_CONCURRENCY: expected a whole number of web processes (1 or more)")
+        earliest = env.get("SALONBRIDGE_EARLIEST_DATE", "1900-01-01")
+        try:
+            earliest_date = date.fromisoformat(earliest)
+        except ValueError:
+            problems.append("SALONBRIDGE_EARLIEST_DATE: expected a date, e.g. 1900-01-01")
+            earliest_date = date(1900, 1, 1)
+        years_ahead = env.get("SALONBRIDGE_YEARS_AHEAD", "5")
+        if not years_ahead.isdigit() or not 1 <= int(years_ahead) <= 100:
+            problems.append("SALONBRIDGE_YEARS_AHEAD: expected a whole number of years, 1 to 100")
+        attempts = env.get("SALONBRIDGE_MAX_ATTEMPTS", "3")
+        if not attempts.isdigit() or not 1 <= int(attempts) <= 100:
+            problems.append("SALONBRIDGE_MAX_ATTEMPTS: expected a whole number of attempts, 1 to 100")
         if problems:
             raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
         return cls(
@@ -87,6 +103,9 @@ class Settings:
             web_bind=env.get("SALONBRIDGE_BIND") or f"127.0.0.1:{env.get('PORT') or '8000'}",
             web_workers=int(web_workers),
             access_log=bool(env.get("SALONBRIDGE_ACCESS_LOG")),
+            earliest_date=earliest_date,
+            years_ahead=int(years_ahead),
+            max_event_attempts=int(attempts),
             environ=env,
         )
 
@@ -104,6 +123,9 @@ class Settings:
             "SALONBRIDGE_LOG_LEVEL": self.log_level,
             "SALONBRIDGE_PUBLIC_URL": self.public_url,
             "SALONBRIDGE_SWEEP_AFTER_S": str(self.sweep_after_s),
+            "SALONBRIDGE_EARLIEST_DATE": self.earliest_date.isoformat(),
+            "SALONBRIDGE_YEARS_AHEAD": str(self.years_ahead),
+            "SALONBRIDGE_MAX_ATTEMPTS": str(self.max_event_attempts),
         }
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url

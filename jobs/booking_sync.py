@@ -57,7 +57,7 @@ def _catch_up_tenant(svc: Services, tenant: Tenant, source: Source, poller: Poll
                 refresh_catalog(svc, tenant, source, lookup, branch.id, now, only_if_older=CATALOG_MAX_AGE)
             for body in poller.changes_since(branch.id, since):
                 try:
-                    receipt = intake.receive(svc.store, svc.queue, tenant, source.name, body, now)
+                    receipt = intake.receive(svc.store, svc.queue, tenant, source.name, body, now, svc.limits)
                 except BookingInputError as exc:
                     log.warning("catch-up skipped a record of %s: %s", tenant.slug, exc)
                     continue

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from redis.exceptions import LockError, RedisError
 
 from bridge import intake
+from bridge.failures import describe_failure, transient
 from bridge.services import Services
 from bridge.store import actions, inbox, playbook, visits
 from config.logging import bind
@@ -49,9 +50,17 @@ def handle_event(svc: Services, event_id: int, now: datetime) -> str:
             return _reconciled(svc, event_id, claimed.payload, now)
         return _process(svc, event_id, VisitEvent.from_dict(claimed.payload), now)
     except Exception as exc:
+        error = describe_failure(exc, svc.settings.environ)
+        park = not transient(exc) and claimed.attempts >= svc.settings.max_event_attempts
         with svc.store.session() as s:
-            inbox.finish(s, event_id, "retry", now, error=f"{type(exc).__name__}: {exc}"[:2000])
-        raise
+            inbox.finish(s, event_id, inbox.FAILED if park else "retry", now, error=error)
+        if not park:
+            raise
+        booking = inbox.booking_id(claimed.source, claimed.payload)
+        log.error("event %s (%s, booking %s) failed %d times and is parked: %s (after a fix: "
+                  "salonbridge events retry %s)", event_id, claimed.source, booking, claimed.attempts, error,
+                  event_id)
+        return inbox.FAILED
 
 
 def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> str:

@@ -312,3 +312,12 @@ def _register_web_command() -> None:
 
 
 _register_web_command()
+
+
+def _register_events_commands() -> None:
+    from salonbridge.events_cmds import events
+
+    main.add_command(events)
+
+
+_register_events_commands()

@@ -59,13 +59,15 @@ def _one(svc: Services, line: str, default_tenant: str | None, default_source: s
         slug, source, body = parse_line(line, default_tenant, default_source)
     except ValueError as exc:
         return f"rejected: malformed JSON: {exc}"
+    except RecursionError:
+        return "rejected: malformed JSON: nested too deeply"
     tenant = svc.tenants.get(slug)
     if tenant is None:
         return f"rejected: unknown tenant {slug!r}"
     if not isinstance(body, dict):
         return "rejected: the event must be a JSON object"
     try:
-        receipt = intake.receive(svc.store, svc.queue, tenant, source, body, datetime.now(UTC))
+        receipt = intake.receive(svc.store, svc.queue, tenant, source, body, datetime.now(UTC), svc.limits)
     except IgnoredResource:
         return "ignored"
     except PayloadError as exc:

@@ -30,7 +30,7 @@ def amocrm_hook(tenant: str, token: str):
         return jsonify(error="not found"), 404
     try:
         receipts = intake.receive_amocrm(svc.store, svc.queue, tenant, request.get_data(as_text=True),
-                                         datetime.now(UTC))
+                                         datetime.now(UTC), svc.limits)
     except FormError as exc:
         return jsonify(error="not a usable amoCRM webhook", reason=str(exc)), exc.status
     except SQLAlchemyError:

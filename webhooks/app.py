@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bridge.services import Services
@@ -19,7 +19,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or Services.build(settings)
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    # A path with "//" would get a 308 to the merged path, and that Location header (logged by proxies
+    # and clients) carries the hook's token: such a path is simply not found.
+    app.url_map.merge_slashes = False
     install(app, services)
+
+    @app.before_request
+    def refuse_long_streams():
+        """A chunked body has no Content-Length for Werkzeug to check: it stops reading at the limit and
+        the cut body would be parsed. Read it here, capped, and answer 413 when the cap was reached."""
+        streamed = request.content_length is None and request.method in ("POST", "PUT", "PATCH")
+        if streamed and len(request.get_data(cache=True)) >= settings.max_body_bytes:
+            abort(413, f"the body is larger than {settings.max_body_bytes} bytes")
 
     from webhooks import amocrm_hooks, client_page, health, hooks, metrics, oauth, openapi, payment_hooks, reconnect_api
 

@@ -53,11 +53,13 @@ def booking_hook(tenant: str, source: str, token: str):
         body = json.loads(request.get_data(cache=False))
     except (ValueError, UnicodeDecodeError) as exc:
         return _reject(400, f"malformed JSON: {exc}")
+    except RecursionError:
+        return _reject(400, "malformed JSON: nested too deeply")
     if not isinstance(body, dict):
         return _reject(400, "malformed JSON: expected an object")
     now = datetime.now(UTC)
     try:
-        event = intake.normalize(source, body, found, now)
+        event = intake.normalize(source, body, found, now, current_services().limits)
     except IgnoredResource as exc:
         return jsonify(status="ignored", reason=str(exc)), 202
     except PayloadError as exc:

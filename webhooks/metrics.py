@@ -48,9 +48,14 @@ class StateCollector:
 
     def _events(self):
         by_status = GaugeMetricFamily("salonbridge_events", "Stored events by processing status", labels=["status"])
-        for status, n in sorted(stats.events_by_status(self.svc.store).items()):
+        counts = stats.events_by_status(self.svc.store)
+        for status, n in sorted(counts.items()):
             by_status.add_metric([status], n)
         yield by_status
+        failed = GaugeMetricFamily("salonbridge_events_failed",
+                                   "Events parked after too many failures (salonbridge events failed)")
+        failed.add_metric([], counts.get("failed", 0))
+        yield failed
         latencies = stats.recent_latencies(self.svc.store, datetime.now(UTC) - LATENCY_WINDOW)
         summary = SummaryMetricFamily(
             "salonbridge_job_latency_seconds", "Receipt to processed, events of the last 15 minutes"

@@ -12,7 +12,7 @@ import logging
 from flask import Blueprint, Response, request
 from markupsafe import escape
 
-from bridge.amocrm.connect import ConnectError, complete_authorization, verify_state
+from bridge.amocrm.connect import ConnectError, complete_authorization, state_is_well_formed, verify_state
 from bridge.amocrm.errors import AmoError, InvalidGrant, TokenEndpointError
 from bridge.services import Services
 from config.tenants import Tenant
@@ -134,7 +134,10 @@ def callback(tenant: str) -> Response:
     language = _language(found)
     if found is None:
         return _page(404, "unknown", language)
-    if not verify_state(services.settings.secret_key, tenant, request.args.get("state", "")):
+    state = request.args.get("state", "")
+    if state and not state_is_well_formed(state):  # garbage, not an expired or foreign link: 400
+        return _page(400, "expired", language)
+    if not verify_state(services.settings.secret_key, tenant, state):
         log.warning("OAuth callback for %s with a bad or expired state", tenant)
         return _page(403, "expired", language)
     if request.args.get("error"):

@@ -130,13 +130,26 @@ def sign_state(secret_key: str, tenant_slug: str, *, now: float | None = None, t
 
 
 def verify_state(secret_key: str, tenant_slug: str, state: str, *, now: float | None = None) -> bool:
-    """True only for an untampered, unexpired state issued for ``tenant_slug`` (constant-time compare)."""
-    body, _, mac = (state or "").rpartition(".")
+    """True only for an untampered, unexpired state issued for ``tenant_slug`` (constant-time compare).
+
+    Never raises: a state that is not even shaped like ours (``state_is_well_formed``) is simply false."""
+    if not state_is_well_formed(state):
+        return False
+    body, _, mac = state.rpartition(".")
     parts = body.split(".")
     if len(parts) != 3 or not hmac.compare_digest(_mac(secret_key, body), mac):
         return False
     slug, expires, _nonce = parts
     return slug == tenant_slug and expires.isdigit() and int(expires) >= (time.time() if now is None else now)
+
+
+MAX_STATE_CHARS = 256
+
+
+def state_is_well_formed(state: str | None) -> bool:
+    """Shaped like a state ``sign_state`` issues: ASCII, four dot-separated parts, not overlong."""
+    return (isinstance(state, str) and 0 < len(state) <= MAX_STATE_CHARS and state.isascii()
+            and state.count(".") >= 3)
 
 
 def _mac(secret_key: str, body: str) -> str:

@@ -80,6 +80,7 @@ class IsoDateTime(fields.Field):
     default_error_messages = {
         "invalid": "must be an ISO 8601 date-time, e.g. 2026-12-01T12:00:00+03:00",
         "naive": "must include a UTC offset, e.g. 2026-12-01T12:00:00+03:00",
+        "range": "out of range: a date at the ends of the calendar cannot be processed",
     }
 
     def __init__(self, *, require_offset: bool = False, **kwargs: Any):
@@ -95,4 +96,6 @@ class IsoDateTime(fields.Field):
             raise self.make_error("invalid") from exc
         if self.require_offset and parsed.tzinfo is None:
             raise self.make_error("naive")
+        if not 1 < parsed.year < 9999:  # a time zone or offset applied to it would overflow
+            raise self.make_error("range")
         return parsed

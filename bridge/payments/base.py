@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from bridge.acceptance import check_document
+from bridge.booking.errors import PayloadError
 from pipelines.prepayment import PaymentReport
 
 CONNECT_TIMEOUT_S = 5.0
@@ -51,6 +53,26 @@ class SignatureError(PaymentError):
 
 class CallbackError(PaymentError):
     """The callback cannot be read (not the documented shape)."""
+
+
+def readable(message: dict) -> None:
+    """The intake rule every source follows (``bridge.acceptance``): no lone surrogates, NUL, endless
+    nesting or numbers out of range in a callback's decoded body; else CallbackError (400)."""
+    try:
+        check_document(message)
+    except PayloadError as exc:
+        raise CallbackError(exc.describe()) from None
+
+
+REPORT_WIDTHS = {"order_ref": 128, "provider_status": 32, "provider_payment_id": 64, "currency": 3}
+
+
+def storable(report: PaymentReport) -> None:
+    """Each text of a report fits where it is stored; else CallbackError (400)."""
+    for name, width in REPORT_WIDTHS.items():
+        value = getattr(report, name)
+        if value is not None and (not isinstance(value, str) or len(value) > width):
+            raise CallbackError(f"{name} is not a text of at most {width} characters")
 
 
 class NotOurs(PaymentError):

@@ -24,7 +24,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bridge.payments.base import CallbackError, HttpAnswer, NotOurs, PaymentProvider, SignatureError
+from bridge.payments.base import (
+    REPORT_WIDTHS,
+    CallbackError,
+    HttpAnswer,
+    NotOurs,
+    PaymentProvider,
+    SignatureError,
+    storable,
+)
 from bridge.store import prepayments as repo
 from bridge.store.db import Store
 from bridge.store.models import PrepaymentRow
@@ -88,6 +96,7 @@ def _handle(
     ok = HttpAnswer(200, b"", "text/plain")  # replaced by the provider's own answer after the commit
     try:
         report = provider.parse_callback(body, content_type)
+        storable(report)
     except SignatureError as exc:
         log.warning("%s refused: %s", where, exc)
         return CallbackResult(_refusal(403, "signature does not verify"), "bad_signature"), None
@@ -95,6 +104,9 @@ def _handle(
         log.warning("%s refused: %s", where, exc)
         return CallbackResult(_refusal(400, str(exc)), "unreadable"), None
     except NotOurs as exc:
+        if exc.order_ref is not None and len(str(exc.order_ref)) > REPORT_WIDTHS["order_ref"]:
+            log.warning("%s refused: an order reference longer than %d characters", where, REPORT_WIDTHS["order_ref"])
+            return CallbackResult(_refusal(400, "order reference too long"), "unreadable"), None
         log.warning("%s ignored: %s (order %s)", where, exc, exc.order_ref)
         return CallbackResult(ok, "not_ours", exc.order_ref), None
     row = repo.find_by_order_ref(session, tenant, report.order_ref, lock=True)

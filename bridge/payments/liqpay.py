@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -29,6 +29,7 @@ from bridge.payments.base import (
     NotOurs,
     ProviderError,
     SignatureError,
+    readable,
 )
 from config.prepayment_model import LiqPaySettings
 from pipelines.prepayment import PaymentReport, ProviderStatus, amount_text
@@ -123,14 +124,15 @@ class LiqPay:
             raise SignatureError("LiqPay signature does not verify")
         try:  # decoded only after the signature matched
             payload = json.loads(base64.b64decode(data, validate=True), parse_float=Decimal)
-        except (binascii.Error, ValueError) as exc:
+        except (binascii.Error, ValueError, RecursionError) as exc:
             raise CallbackError("data is not base64 JSON") from exc
         if not isinstance(payload, dict) or not payload.get("order_id"):
             raise CallbackError("data has no order_id")
+        readable(payload)
         order_ref = str(payload["order_id"])
         if payload.get("public_key") != self.public_key:
             raise NotOurs("callback for another LiqPay public key", order_ref)
-        if payload.get("action") not in _ACTIONS:
+        if not isinstance(payload.get("action"), str) or payload["action"] not in _ACTIONS:
             raise NotOurs(f"callback for action {payload.get('action')!r}, not a payment we asked for", order_ref)
         return self._report(payload)
 
@@ -142,12 +144,17 @@ class LiqPay:
             status = ProviderStatus.PAID if self.settings.sandbox else ProviderStatus.FAILED
             reason = None if self.settings.sandbox else "test (sandbox) payment while sandbox mode is off"
         amount = payload.get("amount")
+        try:
+            amount = Decimal(str(amount)) if isinstance(amount, int | str | Decimal) else None
+        except InvalidOperation:
+            amount = None
         payment_id = payload.get("payment_id") or payload.get("transaction_id")
+        currency = payload.get("currency")
         return PaymentReport(
             order_ref=str(payload["order_id"]),
             status=status,
-            amount=Decimal(str(amount)) if amount is not None else None,
-            currency=payload.get("currency"),
+            amount=amount if amount is not None and amount.is_finite() else None,
+            currency=currency if isinstance(currency, str) else None,
             provider_status=raw,
             provider_payment_id=str(payment_id) if payment_id is not None else None,
             reason=str(reason) if reason else None,

@@ -28,6 +28,7 @@ from bridge.payments.base import (
     NotOurs,
     ProviderError,
     SignatureError,
+    readable,
 )
 from config.prepayment_model import WayForPaySettings
 from pipelines.prepayment import PaymentReport, ProviderStatus
@@ -162,10 +163,11 @@ class WayForPay:
         """The body is raw JSON whatever the Content-Type says (often a form type, spec §2.5)."""
         try:  # numbers kept as the text that was signed
             message = json.loads(body.decode("utf-8"), parse_int=str, parse_float=str)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise CallbackError("not a JSON body") from exc
         if not isinstance(message, dict):
             raise CallbackError("not a JSON object")
+        readable(message)
         if not self._verified(message):
             raise SignatureError("WayForPay signature does not verify")
         order_ref = _text(message.get("orderReference"))

@@ -121,19 +121,21 @@ def mark_requeued(store: Store, event_ids: list[int], now: datetime) -> None:
 
 
 OPEN_STATUSES = ("received", "retry", "processing")
+FAILED = "failed"  # parked after too many failures: not retried until ``reopen``
 
 
 @dataclass(frozen=True)
 class Claimed:
     source: str
     payload: dict[str, Any]
+    attempts: int = 1  # including this one
 
 
 _CLAIM = (
     update(InboundEvent)
     .where(InboundEvent.id == bindparam("b_id"), InboundEvent.status.in_(OPEN_STATUSES))
     .values(status="processing", lease_until=bindparam("b_lease_until"), attempts=InboundEvent.attempts + 1)
-    .returning(InboundEvent.source, InboundEvent.payload)
+    .returning(InboundEvent.source, InboundEvent.payload, InboundEvent.attempts)
 )
 _FINISH = update(InboundEvent).where(InboundEvent.id == bindparam("b_id")).values(
     status=bindparam("b_status"), lease_until=None, error=bindparam("b_error"),
@@ -148,13 +150,67 @@ def claim(session: Session, event_id: int, now: datetime, lease: timedelta) -> C
     a time, so a processing event seen by its own job is the leftover of a killed execution.
     """
     row = session.execute(_CLAIM, {"b_id": event_id, "b_lease_until": now + lease}).first()
-    return Claimed(row.source, dict(row.payload)) if row else None
+    return Claimed(row.source, dict(row.payload), row.attempts) if row else None
 
 
 def finish(session: Session, event_id: int, status: str, now: datetime, error: str | None = None) -> None:
-    """Close an event (done, stale, invalid, or retry) and its outbox row."""
+    """Close an event (done, stale, invalid, failed) and its outbox row, or mark it for a retry."""
     closed = status != "retry"
     session.execute(_FINISH, {"b_id": event_id, "b_status": status, "b_error": error,
                               "b_processed_at": now if closed else None})
     if closed:
         session.execute(_OUTBOX_DONE, {"b_id": event_id})
+
+
+@dataclass(frozen=True)
+class FailedEvent:
+    """A parked event, as ``salonbridge events failed`` lists it."""
+
+    id: int
+    tenant: str
+    source: str
+    booking_id: str | None
+    attempts: int
+    received_at: datetime
+    processed_at: datetime | None
+    error: str | None
+
+
+def booking_id(source: str, payload: dict[str, Any]) -> str | None:
+    """The booking (or, for amoCRM changes, the lead or task) an event is about."""
+    booking = payload.get("booking")
+    if isinstance(booking, dict) and booking.get("external_id") is not None:
+        return str(booking["external_id"])
+    for key in ("lead_id", "task_id"):
+        if payload.get(key) is not None:
+            return f"{key.removesuffix('_id')} {payload[key]}"
+    return None
+
+
+def failed_events(store: Store, tenant: str | None = None, limit: int = 1000) -> list[FailedEvent]:
+    """Parked events, oldest first (optionally of one tenant)."""
+    query = select(InboundEvent).where(InboundEvent.status == FAILED).order_by(InboundEvent.id).limit(limit)
+    if tenant:
+        query = query.where(InboundEvent.tenant == tenant)
+    with store.session() as s:
+        return [FailedEvent(e.id, e.tenant, e.source, booking_id(e.source, e.payload or {}), e.attempts,
+                            e.received_at, e.processed_at, e.error) for e in s.scalars(query)]
+
+
+def reopen(store: Store, event_ids: Sequence[int] | None, now: datetime, tenant: str | None = None) -> list[int]:
+    """Give parked events a fresh set of attempts (all parked ones when ``event_ids`` is None); returns
+    the ids reopened. Their outbox rows are owed again, so the sweeper queues them even if the caller
+    cannot reach Redis."""
+    with store.session() as s:
+        query = select(InboundEvent.id).where(InboundEvent.status == FAILED)
+        if event_ids is not None:
+            query = query.where(InboundEvent.id.in_(list(event_ids)))
+        if tenant:
+            query = query.where(InboundEvent.tenant == tenant)
+        ids = list(s.scalars(query.order_by(InboundEvent.id)))
+        if ids:
+            s.execute(update(InboundEvent).where(InboundEvent.id.in_(ids))
+                      .values(status="received", attempts=0, lease_until=None, processed_at=None))
+            s.execute(update(OutboxRow).where(OutboxRow.event_id.in_(ids))
+                      .values(state="pending", created_at=now))
+        return ids

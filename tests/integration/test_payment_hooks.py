@@ -253,6 +253,26 @@ def test_an_unreadable_body_is_400_and_kept(services, web):
         assert s.scalar(select(PaymentCallback.outcome)) == "unreadable"
 
 
+@pytest.mark.parametrize("payload", [
+    {"public_key": "i-other", "order_id": "x" * 300, "action": "pay", "status": "success"},  # not ours, too long
+    {"public_key": LP_PUBLIC, "order_id": "sb-1", "action": ["pay"], "status": "success"},  # action not a text
+    {"public_key": LP_PUBLIC, "order_id": "sb-1\u0000", "action": "pay", "status": "success"},  # NUL
+    {"public_key": LP_PUBLIC, "order_id": "sb-\ud800", "action": "pay", "status": "success"},  # lone surrogate
+    {"public_key": LP_PUBLIC, "order_id": "sb-1", "action": "pay", "status": "s" * 40, "amount": "abc"},
+])
+def test_a_signed_callback_with_unusable_values_is_a_4xx_never_a_5xx(services, web, payload):
+    """Signed with the tenant's own key (so it passes the signature): the values still have to be usable."""
+    import base64
+    import json
+
+    from bridge.payments.liqpay import sign
+
+    data = base64.b64encode(json.dumps(payload).encode()).decode()
+    signature = sign(LP_PRIVATE, data, "sha3_256")
+    answer = requests.post(f"{web}/hooks/salon/pay/liqpay", data={"data": data, "signature": signature}, timeout=5)
+    assert answer.status_code in (200, 400), answer.text
+
+
 def test_a_missing_secret_is_503_so_the_provider_retries(services, web, monkeypatch):
     monkeypatch.delenv("SALON_WFP_SECRET")
     answer = requests.post(f"{web}/hooks/salon/pay/wayforpay", data=b"{}", timeout=5)

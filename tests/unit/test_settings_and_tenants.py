@@ -29,6 +29,18 @@ def test_every_bad_variable_is_reported_at_once():
     assert "DATABASE_URL" in text and "REDIS_URL" in text and "SALONBRIDGE_LOG_LEVEL" in text
 
 
+def test_the_intake_window_and_attempts_are_read_and_checked():
+    s = Settings.from_env({"SALONBRIDGE_EARLIEST_DATE": "2000-01-01", "SALONBRIDGE_YEARS_AHEAD": "2",
+                           "SALONBRIDGE_MAX_ATTEMPTS": "5"})
+    assert (s.earliest_date.isoformat(), s.years_ahead, s.max_event_attempts) == ("2000-01-01", 2, 5)
+    assert Settings.from_env(s.to_env()).max_event_attempts == 5  # handed on to the children of `run`
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"SALONBRIDGE_EARLIEST_DATE": "1st of May", "SALONBRIDGE_YEARS_AHEAD": "0",
+                           "SALONBRIDGE_MAX_ATTEMPTS": "many"})
+    text = str(err.value)
+    assert all(name in text for name in ("EARLIEST_DATE", "YEARS_AHEAD", "MAX_ATTEMPTS"))
+
+
 def run_check(folder: Path, *args: str):
     return CliRunner().invoke(main, ["check", "--tenants", str(folder), *args])
 
