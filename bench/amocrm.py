@@ -100,6 +100,7 @@ def main() -> None:
 
     from bridge.amocrm.provisioning import run_setup
     from bridge.services import Services
+    from config.logging import configure_logging
     from config.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="sb-bench-amo-") as tmp:
@@ -121,6 +122,7 @@ def main() -> None:
             own = {"SALONBRIDGE_INSTANCE": str(root), "SALONBRIDGE_LOG_LEVEL": "WARNING",
                    "SALONBRIDGE_TENANTS": str(root / "tenants")}
             settings = Settings.from_env({**os.environ, **own})
+            configure_logging(settings)  # RQ as quiet as in a salonbridge process
             svc = Services.build(settings, migrate=True)
             for slug in slugs:
                 run_setup(svc.tenants[slug], svc)
@@ -184,6 +186,7 @@ def trickle(clients: int) -> None:
     from bridge import intake
     from bridge.amocrm.provisioning import run_setup
     from bridge.services import Services
+    from config.logging import configure_logging
     from config.settings import Settings
     from jobs import context
     from jobs.crm_sync import drain
@@ -207,6 +210,7 @@ def trickle(clients: int) -> None:
             settings = Settings.from_env({**os.environ, "SALONBRIDGE_INSTANCE": str(root),
                                           "SALONBRIDGE_LOG_LEVEL": "WARNING",
                                           "SALONBRIDGE_TENANTS": str(root / "tenants")})
+            configure_logging(settings)  # RQ as quiet as in a salonbridge process
             svc = Services.build(settings, migrate=True)
             context.install(svc)
             tenant = svc.tenants["day"]

@@ -37,6 +37,7 @@ def main() -> None:
     from bridge import intake
     from bridge.services import Services
     from bridge.store import stats
+    from config.logging import configure_logging
     from config.settings import Settings
     from jobs import context
     from jobs.worker import run_worker
@@ -51,6 +52,7 @@ def main() -> None:
         settings = Settings.from_env({**os.environ, "SALONBRIDGE_INSTANCE": str(folder / "instance"),
                                       "SALONBRIDGE_TENANTS": str(folder / "tenants"),
                                       "SALONBRIDGE_LOG_LEVEL": "WARNING"})
+        configure_logging(settings)  # RQ as quiet as in a salonbridge process
         svc = Services.build(settings, migrate=True)
         context.install(svc)
         try:

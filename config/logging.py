@@ -128,7 +128,9 @@ def configure_logging(settings: Settings) -> None:
     handler.addFilter(ContextFilter())
     root.addHandler(handler)
     root.setLevel(settings.log_level)
-    if settings.log_level == "INFO":  # their INFO lines say, per job or per command, what ours say once
-        for name in QUIET_AT_INFO:
-            logging.getLogger(name).setLevel(logging.WARNING)
+    # Their INFO lines say, per job or per command, what ours say once; RQ also sets its logger to INFO
+    # itself on import, so each is given a level explicitly: DEBUG shows all, INFO hides their INFO.
+    level = logging.getLevelName(settings.log_level)
+    for name in QUIET_AT_INFO:
+        logging.getLogger(name).setLevel(logging.WARNING if level == logging.INFO else level)
     root._salonbridge = True  # type: ignore[attr-defined]

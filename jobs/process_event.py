@@ -74,6 +74,8 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
             inbox.finish(s, event_id, "stale", now, error="a newer snapshot of this booking was already applied")
             return "stale"
         client = visits.upsert_client(s, event, now)
+        if client is not None:
+            client.wake_at = now  # the clock looks at the new state on its next tick (one UPDATE with the rest)
         s.flush()
         # Keys already recorded are dropped by ``actions.record`` (a plan is recorded in one transaction, so a
         # retried job never finds half of it), which spares loading every key the client ever had.
@@ -83,8 +85,6 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
         planned = plan(event, snapshot, policy, now)
         record = next((a for a in planned if isinstance(a, RecordVisit)), None)
         visits.upsert_visit(s, event, visit, client, record, now)
-        if client is not None:
-            client.wake_at = now  # the clock looks at the new state on its next tick
         s.flush()
         recorded = actions.record(s, event.tenant, event_id, client.id if client else None, planned, now)
         _log_skips(event.tenant, recorded.fresh)
