@@ -105,16 +105,17 @@ TEMPLATES: dict[str, Template] = {t.id: t for t in (
         "en": "{{ name }}, {{ master }} would love to see you again! For you: {{ bonus }}. Book: {{ link }}",
     }, MARKETING),
     Template("reconnect_first", ("name", "service", "date", "branch", "link"), {
-        "ru": "{{ name }}, мы скучаем! Ваш последний визит на {{ service }} был {{ date }}. "
-              "Ждём вас снова в {{ branch }}. Записаться: {{ link }}",
-        "uk": "{{ name }}, ми скучили! Ваш останній візит на {{ service }} був {{ date }}. "
-              "Чекаємо на вас знову у {{ branch }}. Записатися: {{ link }}",
+        "ru": "{{ name }}, мы скучаем! Последний визит: {{ service }}, {{ date }}. "
+              "Ждём вас снова. Филиал: {{ branch }}. Записаться: {{ link }}",
+        "uk": "{{ name }}, ми скучили! Останній візит: {{ service }}, {{ date }}. "
+              "Чекаємо на вас знову. Філія: {{ branch }}. Записатися: {{ link }}",
         "en": "{{ name }}, we miss you! Your last {{ service }} was on {{ date }}. "
               "See you again at {{ branch }}. Book: {{ link }}",
     }, MARKETING),
     Template("reconnect_follow_up", ("name", "service", "branch", "link"), {
-        "ru": "{{ name }}, напоминаем: пора обновить {{ service }}. Свободное время в {{ branch }}: {{ link }}",
-        "uk": "{{ name }}, нагадуємо: час оновити {{ service }}. Вільний час у {{ branch }}: {{ link }}",
+        "ru": "{{ name }}, напоминаем: пора повторить — {{ service }}. Филиал: {{ branch }}. "
+              "Свободное время: {{ link }}",
+        "uk": "{{ name }}, нагадуємо: час повторити — {{ service }}. Філія: {{ branch }}. Вільний час: {{ link }}",
         "en": "{{ name }}, a reminder: time to refresh your {{ service }}. Free slots at {{ branch }}: {{ link }}",
     }, MARKETING),
 )}

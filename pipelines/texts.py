@@ -66,10 +66,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Reconnect ({category}): the client has not rebooked; follow-up sent ({channels}).",
     },
     "reconnect_call": {
-        "ru": "Позвонить {client}: Reconnect, {category}, последний визит {date}, опоздание {days} дн. "
-              "Пригласить записаться.",
-        "uk": "Зателефонувати {client}: Reconnect, {category}, останній візит {date}, запізнення {days} дн. "
-              "Запросити записатися.",
+        "ru": "{client}: позвонить и пригласить записаться. Reconnect — {category}, последний визит {date}, "
+              "опоздание {days} дн.",
+        "uk": "{client}: зателефонувати й запросити записатися. Reconnect — {category}, останній візит {date}, "
+              "запізнення {days} дн.",
         "en": "Call {client}: Reconnect, {category}, last visit {date}, {days} days late. Invite them to book.",
     },
     "lost_call": {

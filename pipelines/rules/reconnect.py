@@ -95,8 +95,8 @@ def first_contact(scene: Scene, target: Target, campaign: str) -> list[Action]:
     lead_key = None
     if settings.create_lost_lead and scene.snapshot.open_lead(Pipeline.LOST) is None:
         lead_key = f"lead:{key}"
-        actions.append(create_lead(scene, Pipeline.LOST, "reminder", lead_key,
-                                   {"last_category": target.category_label},
+        last = next((v for v in scene.snapshot.completed() if target.category in v.categories), None)
+        actions.append(create_lead(scene, Pipeline.LOST, "reminder", lead_key, last,
                                    policy.responsible_for(target.branch)))
     if settings.create_call_task:
         body = text("reconnect_call", policy.language, client=client.name or client.id,

@@ -29,7 +29,7 @@ from tests.fakes.sms import FakeSmsGateway
 
 pytestmark = pytest.mark.slow
 DAY = timedelta(days=1)
-FIRST_TEXT, FOLLOW_UP_TEXT = "ми скучили", "час оновити"  # the default Ukrainian texts
+FIRST_TEXT, FOLLOW_UP_TEXT = "ми скучили", "час повторити"  # the default Ukrainian texts
 
 
 @pytest.fixture
