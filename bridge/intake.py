@@ -9,6 +9,7 @@ in one transaction, then queued the same way.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -94,8 +95,12 @@ def receive_amocrm(store: Store, queue: JobQueue, tenant: str, form_body: str, n
 
 
 def receive(store: Store, queue: JobQueue, tenant: Tenant, source: str, body: dict[str, Any], now: datetime,
-            limits: Limits = acceptance.DEFAULT) -> Receipt:
-    """normalize → store → enqueue, for callers that are not the web endpoint (replay, catch-up)."""
-    receipt = store_event(store, normalize(source, body, tenant, now, limits), now)
+            limits: Limits = acceptance.DEFAULT, *, history: bool = False) -> Receipt:
+    """normalize → store → enqueue, for callers that are not the web endpoint (replay, catch-up).
+    ``history`` marks the event for history mode (``extra["history"]``: nothing for cycles long over)."""
+    event = normalize(source, body, tenant, now, limits)
+    if history:
+        event = replace(event, extra={**event.extra, "history": True})
+    receipt = store_event(store, event, now)
     enqueue_after_commit(queue, receipt)
     return receipt

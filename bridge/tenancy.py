@@ -31,6 +31,7 @@ from config.tenants import (
 from config.vocabulary import Vocabulary
 from pipelines.catalog import CatalogOverrides, ServiceRule, canonical_category, check_catalog
 from pipelines.policy import DEFAULT_TRIGGERS, TRIGGERS, Policy
+from pipelines.segments import SegmentError, parse_segment
 from pipelines.stages import LOST, STAGES, WON, Pipeline
 
 
@@ -73,6 +74,7 @@ def examine_document(
     if tenant is not None:
         catalog_problems, notes = check_catalog(tenant.catalog.categories, _service_rules(tenant), tenant.language)
         problems += catalog_problems + prepayment_problems(tenant.prepayment, tenant.currency)
+        problems += segment_problems(tenant.clients.segments)
     if operational:
         if require_env:
             problems += unset_secrets(raw, environ)
@@ -84,6 +86,17 @@ def examine_document(
     if tenant is not None and not problems:
         found.tenants[tenant.slug] = replace(tenant, path=path, environ=environ)
     return found
+
+
+def segment_problems(segments: Mapping[str, Mapping[str, str]]) -> list[tuple[str, str]]:
+    """Saved segments whose filters the command line or the API would refuse (reversed ranges...)."""
+    problems = []
+    for name, filters in segments.items():
+        try:
+            parse_segment(filters)
+        except SegmentError as exc:
+            problems.append((f"clients.segments.{name}.{exc.name}", str(exc).split(": ", 1)[1]))
+    return problems
 
 
 def examine(
@@ -145,6 +158,7 @@ def policy_of(tenant: Tenant) -> Policy:
         currency=tenant.currency,
         prepayment=tenant.prepayment,
         reconnect=tenant.reconnect,
+        history_grace_days=tenant.clients.history_grace_days,
         **settings,
     )
 

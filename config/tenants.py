@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates, validates_schema
 
+from config.clients import ClientSettings, ClientsSchema
 from config.prepayment import PrepaymentConfig, PrepaymentSchema
 from config.reconnect import ReconnectSchema, ReconnectSettings
 from config.rules import Rules, RulesSchema
@@ -95,6 +96,7 @@ class Tenant:
     prepayment: PrepaymentConfig | None = None  # None: no prepayment for this salon
     reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)
     api_token_env: str | None = None  # names the variable holding the tenant's API bearer token
+    clients: ClientSettings = field(default_factory=ClientSettings)  # tag set, saved segments, import
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # where secrets are read
 
     def secret(self, env_name: str | None) -> str | None:
@@ -264,6 +266,7 @@ class TenantSchema(_WithVocabulary):
     prepayment = fields.Nested(PrepaymentSchema, load_default=None)
     reconnect = fields.Nested(ReconnectSchema, load_default=ReconnectSettings)
     api_token_env = EnvName(load_default=None)
+    clients = fields.Nested(ClientsSchema, load_default=ClientSettings)
 
     @pre_load
     def empty_sections(self, data: Any, **_: Any) -> Any:

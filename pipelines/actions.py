@@ -126,11 +126,12 @@ class MoveLead(Action):
 
 @dataclass(frozen=True)
 class UpdateFields(Action):
-    """Set custom fields on the client's contact (``lead_key`` None) or on a lead."""
+    """Set custom fields on the client's contact (``lead_key`` None) or on a lead; ``tags`` are added."""
 
     client_id: str
     fields: Mapping[str, str] = field(default_factory=dict, hash=False)
     lead_key: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 class TaskKind(StrEnum):

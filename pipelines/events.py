@@ -52,6 +52,13 @@ class ClientInfo:
     email: str | None = None
     birthday: date | None = None
     tags: tuple[str, ...] = ()
+    gender: str | None = None  # female | male | other, where the source gives it
+    utm: tuple[tuple[str, str], ...] = ()  # (utm_source, x), (utm_medium, y)... from the booking link
+
+    @property
+    def acquisition(self) -> str | None:
+        """The ad source the booking link named (``utm_source``), if any."""
+        return dict(self.utm).get("utm_source")
 
     @property
     def is_reachable(self) -> bool:
@@ -135,6 +142,8 @@ class VisitEvent:
                 email=c.get("email"),
                 birthday=date.fromisoformat(c["birthday"]) if c.get("birthday") else None,
                 tags=tuple(c.get("tags") or ()),
+                gender=c.get("gender"),
+                utm=tuple((str(k), str(v)) for k, v in (c.get("utm") or ())),
             )
         return cls(
             tenant=data["tenant"],

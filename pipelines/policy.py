@@ -66,6 +66,7 @@ class Policy:
     currency: str = "RUB"  # the tenant's ISO 4217 currency
     prepayment: PrepaymentConfig | None = field(default=None, hash=False)  # None: no prepayment (seed 003)
     reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)  # campaigns and follow-ups (seed 004)
+    history_grace_days: int = 14  # history mode: a cycle due longer ago than this gets no task
 
     def enabled(self, trigger: str) -> bool:
         return trigger in self.triggers

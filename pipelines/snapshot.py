@@ -142,6 +142,7 @@ class ClientState:
     opted_out: bool = False  # asked for no marketing / service messages
     has_completed_visit: bool = False  # ever, including visits older than client_visits holds
     welcome_sent: bool = False
+    acquisition: str | None = None  # the ad source the client came through (client card)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -224,7 +225,10 @@ def run(bind: str, workers: int) -> None:
 @click.option("--source", default="generic", show_default=True, help="Source of lines that do not name one.")
 @click.option("--dry-run", is_flag=True,
               help="Plan the file on a scratch store and print every action; send and store nothing.")
-def replay(file, tenant: str | None, source: str, dry_run: bool) -> None:
+@click.option("--history", is_flag=True,
+              help="History mode (as `import`): a repeat cycle due longer ago than clients.history_grace_days "
+                   "gets no task, lead or message; no confirmation or welcome for these bookings.")
+def replay(file, tenant: str | None, source: str, dry_run: bool, history: bool) -> None:
     """Feed a JSON-lines file of booking events through the same intake as live webhooks.
 
     Each line is either a webhook body (with --tenant/--source) or {"tenant", "source", "body"}.
@@ -246,7 +250,7 @@ def replay(file, tenant: str | None, source: str, dry_run: bool) -> None:
         click.echo("dry run, nothing sent: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         return
     svc = _services(migrate=True)
-    summary = replay_lines(svc, file, default_tenant=tenant, default_source=source)
+    summary = replay_lines(svc, file, default_tenant=tenant, default_source=source, history=history)
     click.echo(summary.render())
     if summary.rejected:
         sys.exit(1)
@@ -285,6 +289,57 @@ def _register_report_commands() -> None:
 
 
 _register_report_commands()
+
+
+@main.command("import")
+@click.argument("tenant")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only visits on or after this day (YYYY-MM-DD).")
+def import_history(tenant: str, file: Path, since: Any) -> None:
+    """Import TENANT's visit history in history mode: from FILE (CSV or XLSX, one visit per row), or without
+    FILE from the booking system's REST API (YCLIENTS/Altegio records of every branch, page by page, rate
+    limit waited out; a run stopped by an error resumes at its page).
+
+    Columns by header (English, Russian or Ukrainian names): date (and time), phone, email, name,
+    client_id, booking_id, service, service_id, category, price, master, branch, status, comment,
+    birthday, gender, source, reason, card_type, tags, duration. Past visits become history: a repeat
+    cycle due longer ago than clients.history_grace_days (tenant file, default 14) gets no amoCRM task,
+    lead or message; cycles still due get their task. Running it again imports nothing twice; a run
+    stopped half-way resumes. Invalid phones and merged duplicates are listed by row number.
+    """
+    from tqdm import tqdm
+
+    from salonbridge.amocrm_cmds import _tenant
+    from salonbridge.history_import import ImportFileError, run_api_import, run_import
+
+    svc = _services(migrate=True)
+    try:
+        found = _tenant(svc, tenant)
+        try:
+            day = since.date() if since else None
+            if file is None:
+                summary = run_api_import(svc, found, day, progress=lambda _: tqdm(unit=" records", desc="import",
+                                                                                  disable=None))
+            else:
+                summary = run_import(svc, found, file, day,
+                                     progress=lambda rows: tqdm(rows, unit=" visits", desc="import", disable=None))
+        except ImportFileError as exc:
+            raise click.ClickException(str(exc)) from exc
+    finally:
+        svc.close()
+    click.echo(summary.render())
+    click.echo("amoCRM: the contacts and the tasks above go out with the worker's next sync (salonbridge run)")
+    if summary.rejected or summary.stopped:
+        sys.exit(1)
+
+
+def _register_client_commands() -> None:
+    from salonbridge.client_cmds import clients
+
+    main.add_command(clients)
+
+
+_register_client_commands()
 
 
 def _register_reconnect_commands() -> None:

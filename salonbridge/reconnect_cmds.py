@@ -7,8 +7,6 @@ on screens and in chat screenshots) and complete in JSON and CSV, which are for 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from datetime import UTC, datetime
@@ -170,11 +168,10 @@ def _services() -> Any:
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    """Through the one CSV writer of every report (``bridge.tables``)."""
+    from bridge.tables import Column, Table, csv_lines
+
+    return b"".join(csv_lines(Table("clients", tuple(Column(c, c) for c in CSV_COLUMNS), rows))).decode("utf-8-sig")
 
 
 def _render(overview: dict[str, Any], clients: list[dict[str, Any]], salon: str) -> str:

@@ -33,12 +33,13 @@ class ReplaySummary:
         return "\n".join(lines)
 
 
-def replay_lines(svc: Services, lines: IO[str], *, default_tenant: str | None, default_source: str) -> ReplaySummary:
+def replay_lines(svc: Services, lines: IO[str], *, default_tenant: str | None, default_source: str,
+                 history: bool = False) -> ReplaySummary:
     summary = ReplaySummary()
     for number, line in enumerate(tqdm(lines, unit=" events", desc="replay", leave=False, disable=None), start=1):
         if not line.strip():
             continue
-        outcome = _one(svc, line, default_tenant, default_source)
+        outcome = _one(svc, line, default_tenant, default_source, history)
         if outcome.startswith("rejected"):
             summary.problems.append(f"line {number}: {outcome.removeprefix('rejected: ')}")
             outcome = "rejected"
@@ -54,7 +55,7 @@ def parse_line(line: str, default_tenant: str | None, default_source: str) -> tu
     return default_tenant or "", default_source, item
 
 
-def _one(svc: Services, line: str, default_tenant: str | None, default_source: str) -> str:
+def _one(svc: Services, line: str, default_tenant: str | None, default_source: str, history: bool = False) -> str:
     try:
         slug, source, body = parse_line(line, default_tenant, default_source)
     except ValueError as exc:
@@ -67,7 +68,8 @@ def _one(svc: Services, line: str, default_tenant: str | None, default_source: s
     if not isinstance(body, dict):
         return "rejected: the event must be a JSON object"
     try:
-        receipt = intake.receive(svc.store, svc.queue, tenant, source, body, datetime.now(UTC), svc.limits)
+        receipt = intake.receive(svc.store, svc.queue, tenant, source, body, datetime.now(UTC), svc.limits,
+                                 history=history)
     except IgnoredResource:
         return "ignored"
     except PayloadError as exc:

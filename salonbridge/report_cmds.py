@@ -11,11 +11,13 @@ def report() -> None:
 
 
 def _register() -> None:
+    from salonbridge.client_cmds import register_reports
     from salonbridge.prepayment_report import prepayments
     from salonbridge.reconnect_report import reconnect_report
 
     report.add_command(prepayments)
     report.add_command(reconnect_report)
+    register_reports(report)
 
 
 _register()

@@ -32,7 +32,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if streamed and len(request.get_data(cache=True)) >= settings.max_body_bytes:
             abort(413, f"the body is larger than {settings.max_body_bytes} bytes")
 
-    from webhooks import amocrm_hooks, client_page, health, hooks, metrics, oauth, openapi, payment_hooks, reconnect_api
+    from webhooks import (
+        amocrm_hooks,
+        client_page,
+        clients_api,
+        health,
+        hooks,
+        metrics,
+        oauth,
+        openapi,
+        payment_hooks,
+        reconnect_api,
+    )
 
     app.register_blueprint(amocrm_hooks.bp)  # before the generic booking route it would otherwise match
     app.register_blueprint(payment_hooks.bp)  # likewise
@@ -45,6 +56,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(oauth.bp)
     app.register_blueprint(client_page.bp)
     app.register_blueprint(reconnect_api.bp)
+    app.register_blueprint(clients_api.bp)
     dashboard.install(app, settings.public_url)
 
     @app.errorhandler(HTTPException)

@@ -29,6 +29,8 @@ SOURCE = "generic"
 STATUSES = tuple(s.value for s in BookingStatus)
 CHANNELS = ("online", "admin", "phone", "walk_in", "import", "unknown")
 MAX_PRICE = Decimal("9999999999.99")
+GENDERS = ("female", "male", "other")
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
 
 class _Strict(Schema):
@@ -86,6 +88,9 @@ class ClientSchema(_Strict):
         load_default=list,
         validate=validate.Length(max=50),
     )
+    gender = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(GENDERS))
+    utm = fields.Dict(keys=fields.String(validate=validate.OneOf(UTM_KEYS)),
+                      values=fields.String(validate=validate.Length(max=120)), allow_none=True, load_default=None)
 
 
 class GenericEventSchema(_Strict):
@@ -184,6 +189,8 @@ def _client(data: dict[str, Any] | None, country: str, warnings: list[str]) -> C
         email=email,
         birthday=data["birthday"],
         tags=tuple(data["tags"]),
+        gender=data["gender"],
+        utm=tuple(sorted((data["utm"] or {}).items())),
     )
     return client if (client.external_id or client.name or client.phone or client.email) else None
 

@@ -81,6 +81,8 @@ class _ClientSchema(_Loose):
     email = fields.Raw(allow_none=True, load_default=None)
     birthday = fields.Raw(allow_none=True, load_default=None)
     client_tags = fields.List(fields.Raw(), allow_none=True, load_default=list)
+    sex = fields.Raw(allow_none=True, load_default=None)  # 0 not given, 1 male, 2 female
+    sex_id = fields.Raw(allow_none=True, load_default=None)  # the REST API's name for it
 
 
 class _RecordSchema(_Loose):
@@ -261,10 +263,14 @@ def _client(data: dict[str, Any] | None, country: str, warnings: list[str]) -> C
         email=email,
         birthday=parse_birthday(data["birthday"]),
         tags=_tags(data["client_tags"]),
+        gender=_GENDER.get(str(data["sex"] if data["sex"] not in (None, "") else data["sex_id"])),
     )
     if not (client.external_id or client.name or client.phone or client.email):
         return None
     return client
+
+
+_GENDER = {"1": "male", "2": "female"}
 
 
 def _tags(items: list[Any] | None) -> tuple[str, ...]:
@@ -397,6 +403,17 @@ class YclientsClient:
             if not records or len(records) < count or (isinstance(total, int) and seen >= total):
                 return
             page += 1
+
+    def records_page(self, company_id: str | int, since: datetime, page: int, *, count: int = 100,
+                     tz: tzinfo | None = None) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of the changed-records feed (deleted ones included) and the feed's total, if given."""
+        if tz is not None and since.tzinfo is not None:
+            since = since.astimezone(tz)
+        params = {"changed_after": since.strftime("%Y-%m-%dT%H:%M:%S"), "with_deleted": 1, "count": count,
+                  "page": page}
+        data, meta = self._get(f"/records/{company_id}", params=params)
+        total = meta.get("total_count") if isinstance(meta, dict) else None
+        return _items(data), total if isinstance(total, int) else None
 
     def changes_since(self, branch_id: str, since: datetime) -> Iterator[dict[str, Any]]:
         """The catch-up poller's view: every record changed after ``since``, wrapped as a webhook body."""

@@ -75,6 +75,15 @@ class Client(Base):
     birthday: Mapped[date | None]
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     opted_out: Mapped[bool] = mapped_column(default=False)
+    # The client card (migration 0007_client_card, seed 001): typed by staff or filled from bookings.
+    gender: Mapped[str | None] = mapped_column(String(8))  # female | male | other
+    card_type: Mapped[str | None] = mapped_column(String(64))  # loyalty / discount card
+    balance: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    blacklisted: Mapped[bool] = mapped_column(default=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    acquisition: Mapped[str | None] = mapped_column(String(120))  # ad source: UTM source, else booking channel
+    utm: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(String(120))  # reason for contacting the salon
     # The due index: when the clock should next ask the playbook about this client (None: nothing timed).
     wake_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -93,6 +102,9 @@ class Visit(Base):
         # bookings still to come, for the Reconnect scan (migration 0005_reconnect)
         Index("ix_visits_upcoming", "tenant", "start_at", "client_id", sqlite_where=UPCOMING_STATUS,
               postgresql_where=UPCOMING_STATUS),
+        Index("ix_visits_tenant_start", "tenant", "start_at"),  # client reports by period (0007_client_card)
+        # per-client totals of completed visits (segments, reports) read from the index alone, in client order
+        Index("ix_visits_client_totals", "tenant", "status", "client_id", "start_at", "total_price"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant: Mapped[str] = mapped_column(String(64))
@@ -107,6 +119,7 @@ class Visit(Base):
     staff_name: Mapped[str | None] = mapped_column(String(200))
     total_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     channel: Mapped[str] = mapped_column(String(16), default="unknown")
+    comment: Mapped[str | None] = mapped_column(Text)  # the booking's comment, kept with the client's history
     version: Mapped[datetime]  # occurred_at of the snapshot stored here
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)  # transitions with times
     categories: Mapped[list[Any]] = mapped_column(JSON, default=list)  # canonical categories of its services

@@ -101,6 +101,7 @@ def snapshot_for(
             opted_out=client.opted_out,
             has_completed_visit=any(v.status is BookingStatus.COMPLETED for v in states),
             welcome_sent=welcome_sent,
+            acquisition=client.acquisition,
         ),
         cycles=_open_cycles(session, client.id),
         leads=_leads(session, client.id),

@@ -68,18 +68,25 @@ def upsert_client(session: Session, event: VisitEvent, now: datetime) -> Client 
         return None
     client = find_client(session, event.tenant, event.source, info)
     if client is None:
-        client = Client(tenant=event.tenant, source=event.source, created_at=now, tags=[])
+        client = Client(tenant=event.tenant, source=event.source, created_at=now, tags=[], blacklisted=False)
         session.add(client)
+    if client.acquisition is None:  # where the client came from: their first booking's link, else its channel
+        client.acquisition = info.acquisition or _CHANNEL_SOURCE.get(event.booking.channel)
+        client.utm = dict(info.utm) or None
     if info.external_id and not client.external_id:
         client.source, client.external_id = event.source, info.external_id
     client.name = info.name or client.name
     client.phone = info.phone or client.phone
     client.email = info.email or client.email
     client.birthday = info.birthday or client.birthday
+    client.gender = info.gender or client.gender
     if info.tags:
         client.tags = sorted(set(client.tags or []) | set(info.tags))
     client.updated_at = now
     return client
+
+
+_CHANNEL_SOURCE = {"online": "online booking", "admin": "administrator", "phone": "phone", "walk_in": "walk-in"}
 
 
 def is_stale(visit: Visit | None, event: VisitEvent) -> bool:
@@ -107,6 +114,7 @@ def upsert_visit(
     visit.staff_name = b.staff.name if b.staff else None
     visit.total_price = b.total_price
     visit.channel = b.channel
+    visit.comment = b.comment
     visit.version = event.occurred_at
     visit.updated_at = now
     if record is not None:

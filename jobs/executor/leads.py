@@ -69,7 +69,12 @@ def update(sync: Sync, items: list[Pending[MoveLead | UpdateFields]]) -> None:
         else:
             merged = {v["field_id"]: v for v in patch.get("custom_fields_values", [])}
             merged.update({v["field_id"]: v for v in field_values(sync, entity, a.fields)})
-            patch["custom_fields_values"] = list(merged.values())
+            if merged:
+                patch["custom_fields_values"] = list(merged.values())
+            if a.tags:  # added to the entity's tags, never replacing the ones people set
+                known = {t["name"] for t in patch.get("tags_to_add", [])}
+                patch["tags_to_add"] = [*patch.get("tags_to_add", []),
+                                        *({"name": t} for t in a.tags if t not in known)]
     sync.settle(skipped)
     for entity, call in (("leads", sync.api.update_leads), ("contacts", sync.api.update_contacts)):
         targets = [key for key in patches if key[0] == entity]

@@ -224,6 +224,11 @@ def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> lis
         master=o.master,
     )
     opened = OpenCycle.of(f"cycle:open:{o.client.id}:{category}:{o.booking_id}", o.client.id, cycle)
+    if o.is_history and cycle.due_at < o.now - timedelta(days=o.policy.history_grace_days):
+        # history mode: a cycle long over is kept as history, with no task and nothing for the playbook
+        return [opened, CloseCycle(key=f"cycle:close:{o.client.id}:{category}:{o.booking_id}", client_id=o.client.id,
+                                   category=category, anchor_visit_id=o.booking_id,
+                                   reason=f"history: due {cycle.due_at.date().isoformat()}, long over at import")]
     if not pre_booked:
         return [opened, _task(o, cycle, cycle.due_at)]
     note = text(

@@ -55,6 +55,12 @@ class Occasion(Scene):
         return f"{self.booking_id}@{self.event.occurred_at.isoformat()}"
 
     @property
+    def is_history(self) -> bool:
+        """An imported visit (channel ``import``, or a booking-system import marking ``extra["history"]``):
+        history mode, no task or message for what is long over."""
+        return self.booking.channel == "import" or bool(self.event.extra.get("history"))
+
+    @property
     def was_upcoming(self) -> bool:
         previous = self.snapshot.visit
         return previous is not None and previous.status.is_upcoming

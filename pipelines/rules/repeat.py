@@ -24,11 +24,11 @@ from pipelines.catalog import shortest_periods
 from pipelines.rules.context import Occasion, Scene
 from pipelines.rules.leads import advance, create_lead, move_lead
 from pipelines.rules.messaging import message, message_key
-from pipelines.rules.segments import segment_fields
+from pipelines.rules.segments import card_fields, segment_fields
 from pipelines.snapshot import Cycle, LeadState, TaskState
 from pipelines.stages import WON, Pipeline
 from pipelines.texts import local_date
-from pipelines.timing import lost_at, reminder_at
+from pipelines.timing import due_at, lost_at, reminder_at
 
 
 def on_event(o: Occasion) -> list[Action]:
@@ -49,17 +49,26 @@ def _in_open_cycle(o: Occasion) -> bool:
 
 def _entered(o: Occasion, open_lead: LeadState | None) -> list[Action]:
     completed = (o.visit_state(), *o.snapshot.completed())
-    fields = segment_fields(o, completed)
+    fields = {**segment_fields(o, completed), **card_fields(o, completed)}
     actions: list[Action] = [
         UpdateFields(key=f"fields:{o.client.id}:{o.booking_id}", client_id=o.client.id, fields=fields)
     ]
-    if open_lead is None and shortest_periods(o.booking.services, o.policy):
+    if open_lead is None and shortest_periods(o.booking.services, o.policy) and not _long_over(o):
         key = f"lead:repeat:{o.client.id}:{o.booking_id}"
         actions.append(
             create_lead(o, Pipeline.REPEAT, "next_visit_expected", key, completed[0],
                         responsible=o.policy.responsible_for(o.booking.branch))
         )
     return actions
+
+
+def _long_over(o: Occasion) -> bool:
+    """History mode: every cycle this imported visit opens fell due before the grace window."""
+    if not o.is_history:
+        return False
+    horizon = o.now - timedelta(days=o.policy.history_grace_days)
+    return all(due_at(o.booking.start_at, days, o.policy) < horizon
+               for days, _ in shortest_periods(o.booking.services, o.policy).values())
 
 
 def on_clock(scene: Scene) -> list[Action]:

@@ -61,7 +61,7 @@ def _first_booking(o: Occasion) -> list[Action]:
 
 
 def _welcome(o: Occasion) -> list[Action]:
-    if not o.policy.enabled("welcome") or o.client.welcome_sent or o.booking.start_at < o.now:
+    if not o.policy.enabled("welcome") or o.client.welcome_sent or o.booking.start_at < o.now or o.is_history:
         return []
     branch = o.policy.branch_label(o.booking.branch)
     context = {"name": o.client.name, "bonus": o.policy.welcome_bonus, "branch": branch}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from decimal import Decimal
 
-from pipelines.catalog import category_label
-from pipelines.rules.context import Scene
+from pipelines.catalog import category_label, shortest_periods
+from pipelines.rules.context import Occasion, Scene
 from pipelines.snapshot import VisitState
+from pipelines.timing import due_at
 
 
 def favourite_master(completed: Sequence[VisitState], window: int) -> str | None:
@@ -18,6 +20,24 @@ def favourite_master(completed: Sequence[VisitState], window: int) -> str | None
         return None
     best = max(counts.values())
     return next(m for m in recent if m and counts[m] == best)
+
+
+def card_fields(o: Occasion, completed: Sequence[VisitState]) -> dict[str, str]:
+    """The client card on the contact (issue 14): visits_count, total_spend, next_due, source.
+
+    ``completed`` includes the event's own visit (newest first); next_due is the earliest due date of
+    the cycles this visit opens and of the client's other open cycles.
+    """
+    spend = sum((v.price for v in completed if v.price is not None), Decimal(0))
+    dues = [due_at(o.booking.start_at, days, o.policy) for days, _ in shortest_periods(o.booking.services,
+                                                                                      o.policy).values()]
+    dues += [c.due_at for c in o.snapshot.cycles if c.category not in o.categories]
+    fields = {"visits_count": str(len(completed)), "total_spend": str(spend)}
+    if dues:
+        fields["next_due"] = min(dues).astimezone(o.policy.timezone).isoformat()
+    if o.client.acquisition:
+        fields["source"] = o.client.acquisition
+    return fields
 
 
 def segment_fields(scene: Scene, completed: Sequence[VisitState]) -> dict[str, str]:

@@ -25,7 +25,7 @@ from pipelines.transitions import Transition
 def on_event(o: Occasion) -> list[Action]:
     rescheduled = Transition.RESCHEDULED in o.steps
     actions: list[Action] = []
-    if o.is_new_booking and o.booking.start_at > o.now and o.policy.enabled("confirmation"):
+    if o.is_new_booking and o.booking.start_at > o.now and o.policy.enabled("confirmation") and not o.is_history:
         actions.append(message(o, "confirmation", o.booking_id, _booking_context(o), booking_id=o.booking_id))
     if o.was_upcoming and (rescheduled or not o.booking.status.is_upcoming):
         actions.append(cancel_pending(o, "reminder_24h", o.booking_id, o.stamp, _why_cancel(o)))
