@@ -75,7 +75,7 @@ class Client(Base):
     birthday: Mapped[date | None]
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     opted_out: Mapped[bool] = mapped_column(default=False)
-    # The client card (migration 0007_client_card, seed 001): typed by staff or filled from bookings.
+    # The client card (migration 0009_client_card, seed 001): typed by staff or filled from bookings.
     gender: Mapped[str | None] = mapped_column(String(8))  # female | male | other
     card_type: Mapped[str | None] = mapped_column(String(64))  # loyalty / discount card
     balance: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
@@ -102,7 +102,7 @@ class Visit(Base):
         # bookings still to come, for the Reconnect scan (migration 0005_reconnect)
         Index("ix_visits_upcoming", "tenant", "start_at", "client_id", sqlite_where=UPCOMING_STATUS,
               postgresql_where=UPCOMING_STATUS),
-        Index("ix_visits_tenant_start", "tenant", "start_at"),  # client reports by period (0007_client_card)
+        Index("ix_visits_tenant_start", "tenant", "start_at"),  # client reports by period (0009_client_card)
         # per-client totals of completed visits (segments, reports) read from the index alone, in client order
         Index("ix_visits_client_totals", "tenant", "status", "client_id", "start_at", "total_price"),
     )

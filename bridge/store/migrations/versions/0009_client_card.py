@@ -4,15 +4,15 @@ Also the booking's comment on each visit (it was parsed and dropped), and indexe
 segments and reports read: a tenant's visits by start time, and per-client totals of completed visits
 from the index alone.
 
-Revision ID: 0007_client_card
-Revises: 0010_users
+Revision ID: 0009_client_card
+Revises: 0008_users
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_client_card"
-down_revision = "0010_users"
+revision = "0009_client_card"
+down_revision = "0008_users"
 branch_labels = None
 depends_on = None
 

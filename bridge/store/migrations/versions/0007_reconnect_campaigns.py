@@ -3,7 +3,7 @@
 One row per client a Reconnect campaign contacted about a category (seed 004): the automatic
 follow-up and the results report (contacted, rebooked, revenue) read them.
 
-Revision ID: 0009_reconnect_campaigns
+Revision ID: 0007_reconnect_campaigns
 Revises: 0006_catalog_branch
 Create Date: 2026-12-05 12:00:00
 """
@@ -11,7 +11,7 @@ Create Date: 2026-12-05 12:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_reconnect_campaigns"
+revision = "0007_reconnect_campaigns"
 down_revision = "0006_catalog_branch"
 branch_labels = None
 depends_on = None

@@ -3,15 +3,15 @@
 People who sign in to the dashboard: agency admins see every tenant, salon managers only theirs.
 Passwords are stored as werkzeug scrypt hashes.
 
-Revision ID: 0010_users
-Revises: 0009_reconnect_campaigns
+Revision ID: 0008_users
+Revises: 0007_reconnect_campaigns
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_users"
-down_revision = "0009_reconnect_campaigns"
+revision = "0008_users"
+down_revision = "0007_reconnect_campaigns"
 branch_labels = None
 depends_on = None
 
