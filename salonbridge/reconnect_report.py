@@ -8,17 +8,16 @@ message went out; cancelled bookings do not count, a no-show counts as rebooked 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.store.reconnect_results import months_back
-from pipelines.reconnect_results import RESULT_NAMES
+from bridge.tables import Column, Table, write_csv, write_xlsx
 
 __all__ = ["months_back", "reconnect_report"]
 
@@ -30,8 +29,9 @@ TITLES = ("contacted", "rebooked", "rate", "revenue", "still to come")
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]),
               help="First day (local) of the contacts counted. Default: three months before --to.")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Last day (local), included. Default: today.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help="table: for reading; json: totals and every group; csv: one row per group, UTF-8 with BOM.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx"]), default="table",
+              show_default=True, help="table: for reading; json: totals and every group; csv: one row per group, "
+              "UTF-8 with BOM; xlsx: the same rows as a styled Excel sheet (give --output).")
 @click.option("--output", "-o", type=click.File("wb"), default="-", help="Write to this file instead of stdout.")
 def reconnect_report(tenant: str, date_from: datetime | None, date_to: datetime | None, fmt: str, output: Any) -> None:
     """Reconnect performance of TENANT (the last 3 months by default): clients contacted, rebooked, the rate
@@ -73,18 +73,26 @@ def reconnect_report(tenant: str, date_from: datetime | None, date_to: datetime 
         store.dispose()
     if fmt == "json":
         output.write((json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
-    elif fmt == "csv":
-        output.write(_csv(result.rows()))
+    elif fmt in ("csv", "xlsx"):
+        table = _results_table(result.rows(), found.currency)
+        if fmt == "csv":
+            write_csv(table, output)
+        else:
+            write_xlsx([table], output)
     else:
         output.write((_table(result.to_json(), result.rows(), found.name) + "\n").encode("utf-8"))
 
 
-def _csv(rows: list[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=("group", "key", "name", *RESULT_NAMES), lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8-sig")
+COLUMNS = (Column("group", "group"), Column("key", "key"), Column("name", "name"),
+           Column("contacted", "contacted", "int"), Column("rebooked", "rebooked", "int"),
+           Column("rate", "rate", "percent"), Column("revenue", "revenue", "money"),
+           Column("pending_revenue", "still to come", "money"))
+
+
+def _results_table(rows: list[dict[str, Any]], currency: str) -> Table:
+    """One row per group (total, each category, channel, branch), typed for CSV and Excel."""
+    typed = [{**row, **{k: Decimal(str(row[k])) for k in ("rate", "revenue", "pending_revenue")}} for row in rows]
+    return Table("Reconnect results", COLUMNS, typed, currency)
 
 
 def _table(data: dict[str, Any], rows: list[dict[str, Any]], salon: str) -> str:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from bridge import intake
 from bridge.amocrm.account_map import load_account_map
@@ -79,7 +80,7 @@ def cli(svc, *args: str, input: str | None = None):
     return CliRunner().invoke(main, list(args), env=svc.settings.to_env(), input=input, catch_exceptions=False)
 
 
-def test_a_campaign_first_on_command_follow_up_unless_rebooked_and_the_success_in_the_report(salon):
+def test_a_campaign_first_on_command_follow_up_unless_rebooked_and_the_success_in_the_report(salon, tmp_path):
     svc, gateway = salon
     start = datetime.now(UTC)
     deliver(svc, *regular(1, start), *regular(2, start))
@@ -117,7 +118,7 @@ def test_a_campaign_first_on_command_follow_up_unless_rebooked_and_the_success_i
     notes = [n["params"]["text"] for n in api.iterate("/api/v4/contacts/notes", "notes")]
     assert sum("Reconnect (Манікюр)" in t and "запізнення 40 дн." in t for t in notes) == 2
     tasks = [t["text"] for t in api.iterate("/api/v4/tasks", "tasks")]
-    assert sum(t.startswith("Зателефонувати") and "Reconnect" in t for t in tasks) == 2
+    assert sum("зателефонувати" in t and "Reconnect" in t for t in tasks) == 2
     assert sorted(lost_leads(svc)) == ["reminder", "reminder"]  # a Lost clients lead each
 
     # client 2 rebooks a manicure two days ahead
@@ -154,3 +155,10 @@ def test_a_campaign_first_on_command_follow_up_unless_rebooked_and_the_success_i
     assert [(b["name"], b["rebooked"]) for b in body["branches"]] == [("Центр", 1)]
     table = cli(svc, "report", "reconnect", "salon")
     assert "50.0 %" in table.output and "650" in table.output
+    workbook = tmp_path / "reconnect.xlsx"
+    assert cli(svc, "report", "reconnect", "salon", "--format", "xlsx", "--output", str(workbook)).exit_code == 0
+    sheet = load_workbook(workbook).active
+    header, total = [c.value for c in sheet[1]], [c.value for c in sheet[2]]
+    assert header == ["group", "key", "name", "contacted", "rebooked", "rate", "revenue", "still to come"]
+    assert (total[0], total[3], total[4], total[5], total[6]) == ("total", 2, 1, 0.5, 650)
+    assert sheet["G2"].number_format.endswith('"₴"') and sheet.freeze_panes == "A2"
