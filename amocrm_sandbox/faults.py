@@ -134,9 +134,11 @@ class FaultInjector:
             self._random = random.Random(faults.seed)
 
     def update(self, raw: dict[str, Any]) -> Faults:
-        """Change only the named settings (``PATCH /_sandbox/faults``)."""
+        """Change only the named settings (``PATCH /_sandbox/faults``); a ``seed`` among them restarts the draws."""
         with self._lock:
             self._faults = Faults.from_dict(raw, self._faults)
+            if "seed" in raw:
+                self._random = random.Random(self._faults.seed)
             return self._faults
 
     @property

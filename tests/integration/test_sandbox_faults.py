@@ -58,6 +58,14 @@ def test_a_share_of_5xx_is_that_share_and_the_same_for_the_same_seed(new_account
     assert set(counts) == {200, 503} and 8 <= counts[503] <= 30
 
 
+def test_a_seed_given_by_patch_restarts_the_same_draws(amo):
+    runs = []
+    for _ in range(2):
+        amo.control("faults", {"error_rate": 0.3, "error_status": 503, "seed": 11}, method="PATCH")
+        runs.append([get(amo).status_code for _ in range(40)])
+    assert runs[0] == runs[1] and 503 in runs[0]
+
+
 def test_late_answers_are_processed_then_held_past_the_clients_timeout(amo):
     amo.control("faults", {"slow_rate": 1.0, "slow_seconds": 0.8}, method="PATCH")
     with pytest.raises(requests.ReadTimeout):
