@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bridge.booking.phones import normalize_email, to_e164
+from bridge.store import wakeups
 from bridge.store.actions import record
 from bridge.store.clients import CARD_FIELDS
 from bridge.store.models import Client
@@ -81,7 +82,8 @@ def _date(value: Any) -> date:
 
 
 def queue_contact_sync(session: Session, tenant: str, client: Client, now: datetime) -> None:
-    """The contact (its source field and tags) for the next amoCRM sync, in the caller's transaction."""
+    """The contact (its source field and tags) for the next amoCRM sync, in the caller's transaction; the
+    client is evaluated by the clock again (a birthday, blacklist or opt-out may change what is due)."""
     stamp = now.isoformat()
     actions: list[Any] = [UpsertContact(key=f"contact:card:{client.id}:{stamp}", client_id=str(client.id),
                                         name=client.name, phone=client.phone, email=client.email)]
@@ -90,3 +92,4 @@ def queue_contact_sync(session: Session, tenant: str, client: Client, now: datet
                                     fields={"source": client.acquisition} if client.acquisition else {},
                                     tags=tuple(client.tags or ())))
     record(session, tenant, None, client.id, actions, now)
+    wakeups.set_wakeup(session, client.id, now)

@@ -174,6 +174,18 @@ def edit_client(tenant: str, client: str, **given: Any) -> None:
     click.echo(f"client #{client_id}: " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
 
 
+@clients.command("wake")
+@click.argument("tenant")
+def wake_clients(tenant: str) -> None:
+    """Have the clock evaluate every client of TENANT again (after turning on a time-based trigger such as
+    birthday_greeting, so each client's next wake-up counts it); the clock takes 5,000 per tick."""
+    from bridge.store import wakeups
+
+    with opened(tenant, migrate=True) as (found, store):
+        count = wakeups.wake_all(store, found.slug, datetime.now(UTC))
+    click.echo(f"{count} client(s) of {found.slug} will be evaluated by the clock")
+
+
 @clients.command("show")
 @click.argument("tenant")
 @click.argument("client")

@@ -102,6 +102,8 @@ def snapshot_for(
             has_completed_visit=any(v.status is BookingStatus.COMPLETED for v in states),
             welcome_sent=welcome_sent,
             acquisition=client.acquisition,
+            birthday=client.birthday,
+            blacklisted=bool(client.blacklisted),
         ),
         cycles=_open_cycles(session, client.id),
         leads=_leads(session, client.id),

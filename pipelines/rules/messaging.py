@@ -50,6 +50,8 @@ def blocked(scene: Scene, template: str) -> str | None:
         return "client has neither phone nor email: no messages (CRM work still done)"
     if scene.client.opted_out and kind_of(template) != TRANSACTIONAL:
         return "client opted out of messages"
+    if scene.client.blacklisted and kind_of(template) != TRANSACTIONAL:
+        return "client is blacklisted: only messages about their own bookings"
     return None
 
 
