@@ -145,6 +145,9 @@ class ClientState:
     acquisition: str | None = None  # the ad source the client came through (client card)
     birthday: date | None = None  # client card
     blacklisted: bool = False  # client card: never sent anything but booking messages
+    card_type: str | None = None  # client card: loyalty / discount card
+    balance: Decimal | None = None  # client card: account balance
+    tags: tuple[str, ...] = ()  # client card: staff's and bookings' tags
 
 
 @dataclass(frozen=True)
