@@ -3,6 +3,7 @@ quiet hours and the frequency cap, decided the same way for every rule."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -43,6 +44,18 @@ def message(
         marketing=kind == MARKETING,
         booking_id=booking_id,
     )
+
+
+def per_channel(scene: Scene, template: str, occasion: str, context: Mapping[str, str | None],
+                channels: tuple[str, ...]) -> list[Action]:
+    """One message per channel asked (``both``: SMS and email), each its own send under the same rules."""
+    out: list[Action] = []
+    for channel in channels:
+        action = message(scene, template, f"{occasion}:{channel}", context)
+        if isinstance(action, SendMessage):
+            action = dataclasses.replace(action, channels=(channel,))
+        out.append(action)
+    return out
 
 
 def blocked(scene: Scene, template: str) -> str | None:

@@ -145,3 +145,35 @@ def test_a_completed_booking_carries_the_card_and_the_bookings_tags_to_the_conta
     assert fields["visits_count"] == "1"
     [contact] = [c for c in client_for(tenant, svc).iterate("/api/v4/contacts", "contacts") if c["name"] == "Ольга"]
     assert [t["name"] for t in contact["_embedded"]["tags"]] == ["club"]
+
+
+def test_a_segment_tagged_from_the_command_line_gets_the_tag_on_its_amocrm_contacts_in_a_batch(amo):
+    from click.testing import CliRunner
+
+    from salonbridge.cli import main
+
+    svc, base_url = amo
+    tenant = svc.tenants["salon"]
+
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(main, ["clients", *args], env=svc.settings.to_env(), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    for n, gender in enumerate(("female", "female", "male", "female"), start=1):
+        cli("add", "salon", "--name", f"Клієнт {n}", "--phone", f"067555010{n}", "--gender", gender,
+            *(("--tag", "club") if n == 1 else ()))
+    drain(svc, tenant, datetime.now(UTC))
+    before = len(contact_patches(base_url))
+
+    out = cli("tag", "salon", "--gender", "female", "--add", "spring", "--add", "club")
+    assert "3 client(s) tagged spring, club (3 newly)" in out
+    drain(svc, tenant, datetime.now(UTC))
+    tags = {c["name"]: sorted(t["name"] for t in c["_embedded"]["tags"])
+            for c in client_for(tenant, svc).iterate("/api/v4/contacts", "contacts")}
+    assert tags == {"Клієнт 1": ["club", "spring"], "Клієнт 2": ["club", "spring"], "Клієнт 3": [],
+                    "Клієнт 4": ["club", "spring"]}
+    assert [len(p["body"]) for p in contact_patches(base_url)[before:]] == [3]  # one request for the segment
+    shown = CliRunner().invoke(main, ["clients", "segment", "salon", "--tag", "spring", "--format", "json"],
+                               env=svc.settings.to_env())
+    assert shown.output.count('"name": "Клієнт') == 3  # the cards here carry the tag too

@@ -35,12 +35,13 @@ EXPECTED = {
     "reconnect_first",
     "reconnect_follow_up",
     "birthday_greeting",
+    "campaign",
 }
 
-CAMPAIGN_ONLY = {"reconnect_first", "reconnect_follow_up"}  # sent by an operator's campaign, not by events
+CAMPAIGN_ONLY = {"reconnect_first", "reconnect_follow_up", "campaign"}  # sent by an operator's campaign
 
 
-def test_the_fourteen_templates_exist():
+def test_the_fifteen_templates_exist():
     assert set(TEMPLATES) == EXPECTED
 
 
