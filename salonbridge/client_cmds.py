@@ -105,7 +105,7 @@ def _card_options(fn: Callable) -> Callable:
         click.option("--birthday", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD."),
         click.option("--card-type", help="Loyalty / discount card type."),
         click.option("--balance", help="Account balance in the tenant's currency."),
-        click.option("--blacklisted/--not-blacklisted", default=None, help="Never messaged by campaigns."),
+        click.option("--blacklisted/--not-blacklisted", default=None, help="Only messages about their own bookings (never campaigns or marketing)."),
         click.option("--comment", help="Free text for the card."),
         click.option("--source", "acquisition", help="Acquisition source (ad, social network, referral...)."),
         click.option("--reason", help="Reason for contacting the salon."),
