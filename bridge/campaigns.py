@@ -7,14 +7,15 @@ client's row lock with ``pipelines.rules.reconnect.first_contact`` and records i
 messages go out through the clock's sender (quiet hours, frequency cap, opt-out), the note, lead and
 task through the amoCRM sync, and the client's wake-up is set so the clock decides the follow-up.
 
-The CLI (``salonbridge reconnect send``) and the JSON API both call these two functions.
+The CLI (``salonbridge reconnect send``) and the JSON API both call these two functions; ``contact_each``
+is the sending loop every campaign shares (segment campaigns too, ``bridge.segment_campaigns``).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,12 +28,14 @@ from bridge.store.models import ReconnectContactRow
 from bridge.store.reconnect import ClientAtRisk, UnknownFilter, scan
 from config.reconnect import CHANNELS
 from config.tenants import Tenant
+from pipelines.actions import Action
 from pipelines.catalog import category_label
 from pipelines.events import jsonable
 from pipelines.planner import reconnect_contact
 from pipelines.policy import Policy
 from pipelines.reconnect import about_to_be_at_risk, at_risk
 from pipelines.rules.reconnect import Target, contact_key
+from pipelines.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 __all__ = ["CHANNELS", "Campaign", "Recipient", "UnknownFilter", "preview", "send"]
@@ -137,37 +140,54 @@ class Sent:
                 "skipped": self.skipped}
 
 
-def send(store: Store, campaign: Campaign, policy: Policy, now: datetime, *, prefix: str = "rc",
-         progress: Callable[[int], object] | None = None) -> Sent:
-    """Contact every recipient of ``campaign``: one transaction per client, so a crash keeps those done.
+@dataclass(frozen=True)
+class Contacted:
+    client_id: int
+    planned: list[Action] | None  # None: the client no longer exists
+    fresh: tuple[Action, ...]  # what was recorded (a key seen before is not)
 
-    ``progress(1)`` is called after each client (the CLI's progress bar).
-    """
-    campaign_id = f"{prefix}-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-    contacted = messages = 0
-    skipped: list[dict[str, Any]] = []
-    for recipient in campaign.recipients:
-        client_id = recipient.client.client_id
+
+def contact_each(store: Store, tenant: str, client_ids: Iterable[int],
+                 plan_one: Callable[[int, Snapshot], list[Action]], now: datetime, *, wake: bool,
+                 progress: Callable[[int], object] | None = None) -> Iterator[Contacted]:
+    """Plan and record each client's contact under the client's row lock, one transaction per client (a
+    crash keeps those done; a key recorded before is not recorded again). ``wake``: the clock looks at
+    each contacted client again (a follow-up to time). Every campaign sends through this."""
+    for client_id in client_ids:
         with store.session() as s:
-            client = visits.lock_client(s, campaign.tenant.slug, client_id)
+            client = visits.lock_client(s, tenant, client_id)
             if client is None:
-                skipped.append({"client_id": client_id, "reason": "client no longer exists"})
+                yield Contacted(client_id, None, ())
                 continue
-            snapshot = playbook.snapshot_for(s, client, None)
-            planned = reconnect_contact(snapshot, policy, now, recipient.target, campaign_id)
-            recorded = actions.record(s, campaign.tenant.slug, None, client_id, planned, now)
-            if recorded.fresh:
-                wakeups.set_wakeup(s, client_id, now)  # the clock looks again, and keeps the follow-up's time
+            planned = plan_one(client_id, playbook.snapshot_for(s, client, None))
+            recorded = actions.record(s, tenant, None, client_id, planned, now)
+            if recorded.fresh and wake:
+                wakeups.set_wakeup(s, client_id, now)
         if progress is not None:
             progress(1)
-        kinds = [a.kind for a in recorded.fresh]
+        yield Contacted(client_id, planned, tuple(recorded.fresh))
+
+
+def send(store: Store, campaign: Campaign, policy: Policy, now: datetime, *, prefix: str = "rc",
+         progress: Callable[[int], object] | None = None) -> Sent:
+    """Contact every recipient of ``campaign``; ``progress(1)`` is called after each client (the CLI's bar)."""
+    campaign_id = f"{prefix}-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    targets = {r.client.client_id: r.target for r in campaign.recipients}
+    contacted = messages = 0
+    skipped: list[dict[str, Any]] = []
+    plan_one = lambda cid, snapshot: reconnect_contact(snapshot, policy, now, targets[cid], campaign_id)  # noqa: E731
+    for done in contact_each(store, campaign.tenant.slug, targets, plan_one, now, wake=True, progress=progress):
+        if done.planned is None:
+            skipped.append({"client_id": done.client_id, "reason": "client no longer exists"})
+            continue
+        kinds = [a.kind for a in done.fresh]
         sent = kinds.count("SendMessage")
         if "RecordReconnectContact" in kinds and sent:
             contacted += 1
             messages += sent
         else:
-            reasons = [getattr(a, "reason", "") for a in planned if a.kind == "Skip"]
-            skipped.append({"client_id": client_id, "reason": "; ".join(reasons) or "already contacted"})
+            reasons = [getattr(a, "reason", "") for a in done.planned if a.kind == "Skip"]
+            skipped.append({"client_id": done.client_id, "reason": "; ".join(reasons) or "already contacted"})
     log.info("reconnect campaign %s of %s: %d clients contacted, %d messages, %d skipped", campaign_id,
              campaign.tenant.slug, contacted, messages, len(skipped))
     return Sent(campaign_id, contacted, messages, skipped)

@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bridge.booking.phones import normalize_email, to_e164
+from bridge.store import wakeups
 from bridge.store.actions import record
 from bridge.store.clients import CARD_FIELDS
 from bridge.store.models import Client
 from config.tenants import Tenant
 from pipelines.actions import UpdateFields, UpsertContact
+from pipelines.rules.segments import client_card_fields
 from pipelines.segments import GENDERS
 
 
@@ -81,12 +83,14 @@ def _date(value: Any) -> date:
 
 
 def queue_contact_sync(session: Session, tenant: str, client: Client, now: datetime) -> None:
-    """The contact (its source field and tags) for the next amoCRM sync, in the caller's transaction."""
+    """The contact (its card fields and tags) for the next amoCRM sync, in the caller's transaction; the
+    client is evaluated by the clock again (a birthday, blacklist or opt-out may change what is due)."""
     stamp = now.isoformat()
     actions: list[Any] = [UpsertContact(key=f"contact:card:{client.id}:{stamp}", client_id=str(client.id),
                                         name=client.name, phone=client.phone, email=client.email)]
-    if client.acquisition or client.tags:
-        actions.append(UpdateFields(key=f"fields:card:{client.id}:{stamp}", client_id=str(client.id),
-                                    fields={"source": client.acquisition} if client.acquisition else {},
-                                    tags=tuple(client.tags or ())))
+    actions.append(UpdateFields(key=f"fields:card:{client.id}:{stamp}", client_id=str(client.id),
+                                fields=client_card_fields(client.acquisition, client.card_type, client.balance,
+                                                          bool(client.blacklisted)),
+                                tags=tuple(client.tags or ())))
     record(session, tenant, None, client.id, actions, now)
+    wakeups.set_wakeup(session, client.id, now)

@@ -159,6 +159,8 @@ def policy_of(tenant: Tenant) -> Policy:
         prepayment=tenant.prepayment,
         reconnect=tenant.reconnect,
         history_grace_days=tenant.clients.history_grace_days,
+        birthday_hour=tenant.clients.birthday_hour,
+        birthday_offer=tenant.clients.birthday_offer,
         **settings,
     )
 

@@ -1,4 +1,5 @@
-"""The ``clients:`` section of a tenant file (seed 001): the tag set, saved segments, history import.
+"""The ``clients:`` section of a tenant file (seed 001): the tag set, saved segments, history import,
+the birthday greeting and the booking widget the client's page links to.
 
 Every key is optional. ``segments`` maps a name to filters by the names in ``SEGMENT_FILTERS``; the
 values are checked by ``pipelines.segments.parse_segment`` when the file is loaded (the same rules
@@ -22,6 +23,9 @@ class ClientSettings:
     segments: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
     history_grace_days: int = 14  # an imported cycle due at most this long ago still gets its task
     lost_after_days: int = 90  # lost clients report: no completed visit for this long and nothing booked
+    birthday_hour: int = 10  # local hour of the birthday greeting (trigger ``birthday_greeting``)
+    birthday_offer: str = ""  # the greeting's gift ({{ bonus }})
+    booking_url: str | None = None  # the salon's booking widget; {branch_id} {service_id} {staff_id} filled in
 
 
 class _Strict(Schema):
@@ -53,11 +57,28 @@ class _Segments(fields.Field):
         return out
 
 
+BOOKING_URL_FIELDS = ("branch_id", "service_id", "staff_id")
+
+
+def _booking_url(value: str) -> None:
+    """An http(s) URL whose only placeholders are ``BOOKING_URL_FIELDS`` (a typo fails at load)."""
+    if not value.startswith(("https://", "http://")):
+        raise ValidationError("must be an http(s) URL")
+    try:
+        value.format(**{name: "" for name in BOOKING_URL_FIELDS})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValidationError(f"unknown placeholder {exc}; known: "
+                              f"{', '.join('{' + n + '}' for n in BOOKING_URL_FIELDS)}") from None
+
+
 class ClientsSchema(_Strict):
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
     segments = _Segments(load_default=dict)
     history_grace_days = fields.Integer(load_default=14, strict=True, validate=validate.Range(min=0, max=365))
     lost_after_days = fields.Integer(load_default=90, strict=True, validate=validate.Range(min=1, max=3650))
+    birthday_hour = fields.Integer(load_default=10, strict=True, validate=validate.Range(min=0, max=23))
+    birthday_offer = fields.String(load_default="", validate=validate.Length(max=200))
+    booking_url = fields.String(load_default=None, allow_none=True, validate=_booking_url)
 
     @post_load
     def make(self, data: dict, **_: Any) -> ClientSettings:

@@ -15,7 +15,7 @@ from pipelines.actions import Action, RecordVisit, Skip
 from pipelines.catalog import booking_categories
 from pipelines.events import VisitEvent
 from pipelines.policy import Policy
-from pipelines.rules import autotask, lost, prepayment, reconnect, repeat, sales, service_messages
+from pipelines.rules import autotask, birthday, campaign, lost, prepayment, reconnect, repeat, sales, service_messages
 from pipelines.rules.context import Occasion, Scene
 from pipelines.snapshot import Snapshot
 from pipelines.transitions import Transition, is_stale, transitions
@@ -29,7 +29,9 @@ EVENT_RULES: tuple[Callable[[Occasion], list[Action]], ...] = (
     autotask.on_event,
     service_messages.on_event,
 )
-CLOCK_RULES: tuple[Callable[[Scene], list[Action]], ...] = (repeat.on_clock, lost.on_clock, reconnect.on_clock)
+CLOCK_RULES: tuple[Callable[[Scene], list[Action]], ...] = (
+    repeat.on_clock, lost.on_clock, reconnect.on_clock, birthday.on_clock,
+)
 
 
 def plan(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
@@ -53,7 +55,7 @@ def plan(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -
 
 
 def due(snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
-    """Time-based actions for one client (repeat reminders, promo, lost-client sequence) at ``now``."""
+    """Time-based actions for one client (repeat reminders, promo, lost-client sequence, birthday) at ``now``."""
     if snapshot.client is None:
         return []
     scene = Scene(snapshot=snapshot, policy=policy, now=now, client=snapshot.client)
@@ -67,6 +69,15 @@ def reconnect_contact(snapshot: Snapshot, policy: Policy, now: datetime, target:
         return []
     scene = Scene(snapshot=snapshot, policy=policy, now=now, client=snapshot.client)
     return _fresh(reconnect.first_contact(scene, target, campaign), snapshot.applied)
+
+
+def segment_contact(snapshot: Snapshot, policy: Policy, now: datetime, name: str, text: str,
+                    channels: tuple[str, ...]) -> list[Action]:
+    """A segment's message campaign reaches one client (the operator's command)."""
+    if snapshot.client is None:
+        return []
+    scene = Scene(snapshot=snapshot, policy=policy, now=now, client=snapshot.client)
+    return _fresh(campaign.segment_message(scene, name, text, channels), snapshot.applied)
 
 
 def _playbook(

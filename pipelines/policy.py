@@ -29,8 +29,9 @@ TRIGGERS: tuple[str, ...] = (
     "repeat_promo",  # Repeat visits: promo on the due date (optional)
     "lost_sequence",  # Lost clients: the whole win-back sequence
     "lost_master_promo",  # Lost clients: the "come back to <master>" step's message
+    "birthday_greeting",  # a greeting on the client's birthday (off by default)
 )
-DEFAULT_TRIGGERS = frozenset(TRIGGERS) - {"repeat_promo"}
+DEFAULT_TRIGGERS = frozenset(TRIGGERS) - {"repeat_promo", "birthday_greeting"}
 __all__ = ["DEFAULT_TRIGGERS", "LANGUAGES", "TRIGGERS", "Policy"]
 
 
@@ -67,6 +68,8 @@ class Policy:
     prepayment: PrepaymentConfig | None = field(default=None, hash=False)  # None: no prepayment (seed 003)
     reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)  # campaigns and follow-ups (seed 004)
     history_grace_days: int = 14  # history mode: a cycle due longer ago than this gets no task
+    birthday_hour: int = 10  # local hour of the birthday greeting (quiet hours still apply)
+    birthday_offer: str = ""  # the gift a birthday greeting carries ({{ bonus }})
 
     def enabled(self, trigger: str) -> bool:
         return trigger in self.triggers

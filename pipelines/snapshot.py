@@ -8,7 +8,7 @@ out, so a planned action whose key is there is dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -143,6 +143,11 @@ class ClientState:
     has_completed_visit: bool = False  # ever, including visits older than client_visits holds
     welcome_sent: bool = False
     acquisition: str | None = None  # the ad source the client came through (client card)
+    birthday: date | None = None  # client card
+    blacklisted: bool = False  # client card: never sent anything but booking messages
+    card_type: str | None = None  # client card: loyalty / discount card
+    balance: Decimal | None = None  # client card: account balance
+    tags: tuple[str, ...] = ()  # client card: staff's and bookings' tags
 
 
 @dataclass(frozen=True)

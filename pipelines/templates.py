@@ -118,6 +118,16 @@ TEMPLATES: dict[str, Template] = {t.id: t for t in (
         "uk": "{{ name }}, нагадуємо: час повторити — {{ service }}. Філія: {{ branch }}. Вільний час: {{ link }}",
         "en": "{{ name }}, a reminder: time to refresh your {{ service }}. Free slots at {{ branch }}: {{ link }}",
     }, MARKETING),
+    Template("campaign", ("name", "text", "link"), {
+        "ru": "{{ name }}, {{ text }} Подробнее: {{ link }}",
+        "uk": "{{ name }}, {{ text }} Деталі: {{ link }}",
+        "en": "{{ name }}, {{ text }} More: {{ link }}",
+    }, MARKETING),
+    Template("birthday_greeting", ("name", "bonus", "branch", "link"), {
+        "ru": "{{ name }}, с днём рождения! {{ branch }} дарит вам: {{ bonus }}. Записаться: {{ link }}",
+        "uk": "{{ name }}, з днем народження! {{ branch }} дарує вам: {{ bonus }}. Записатися: {{ link }}",
+        "en": "Happy birthday, {{ name }}! A gift from {{ branch }}: {{ bonus }}. Book: {{ link }}",
+    }, MARKETING),
 )}
 # fmt: on
 

@@ -3,8 +3,9 @@
 ``due`` only ever compares ``now`` with a handful of instants derived from the snapshot: each open
 cycle's reminder time, due date and lost threshold, the start of each booking still to come (after
 which it no longer holds a cycle or the lost sequence back), and the next step of a running win-back
-sequence, and each Reconnect follow-up. Between two of those instants its answer cannot change, so
-the job layer stores the next one as the client's wake-up and the clock looks at nobody else.
+sequence, each Reconnect follow-up, and the client's next birthday greeting. Between two of those
+instants its answer cannot change, so the job layer stores the next one as the client's wake-up and the
+clock looks at nobody else.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from pipelines.policy import Policy
+from pipelines.rules.birthday import greeting_instants
 from pipelines.snapshot import Snapshot
 from pipelines.timing import lost_at, next_step_at, reminder_at
 
@@ -21,12 +23,13 @@ PAST_START = timedelta(seconds=1)  # a booking stops being "upcoming" just after
 
 def next_wakeup(snapshot: Snapshot, policy: Policy, now: datetime) -> datetime | None:
     """The earliest instant after ``now`` at which ``due(snapshot, policy, t)`` may plan something new."""
-    return min((t for t in _instants(snapshot, policy) if t > now), default=None)
+    return min((t for t in _instants(snapshot, policy, now) if t > now), default=None)
 
 
-def _instants(snapshot: Snapshot, policy: Policy) -> Iterator[datetime]:
+def _instants(snapshot: Snapshot, policy: Policy, now: datetime) -> Iterator[datetime]:
     if snapshot.client is None:
         return
+    yield from greeting_instants(snapshot.client.birthday, policy, now)
     for cycle in snapshot.cycles:
         yield reminder_at(cycle, policy)
         yield cycle.due_at  # the optional promo

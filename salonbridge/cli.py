@@ -334,6 +334,7 @@ def import_history(tenant: str, file: Path, since: Any) -> None:
 
 
 def _register_client_commands() -> None:
+    from salonbridge import segment_cmds  # noqa: F401  (adds clients tag / clients send)
     from salonbridge.client_cmds import clients
 
     main.add_command(clients)

@@ -105,7 +105,8 @@ def _card_options(fn: Callable) -> Callable:
         click.option("--birthday", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD."),
         click.option("--card-type", help="Loyalty / discount card type."),
         click.option("--balance", help="Account balance in the tenant's currency."),
-        click.option("--blacklisted/--not-blacklisted", default=None, help="Never messaged by campaigns."),
+        click.option("--blacklisted/--not-blacklisted", default=None,
+                     help="Only messages about their own bookings (never campaigns or marketing)."),
         click.option("--comment", help="Free text for the card."),
         click.option("--source", "acquisition", help="Acquisition source (ad, social network, referral...)."),
         click.option("--reason", help="Reason for contacting the salon."),
@@ -172,6 +173,18 @@ def edit_client(tenant: str, client: str, **given: Any) -> None:
         except repo.ClientConflict as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"client #{client_id}: " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
+
+
+@clients.command("wake")
+@click.argument("tenant")
+def wake_clients(tenant: str) -> None:
+    """Have the clock evaluate every client of TENANT again (after turning on a time-based trigger such as
+    birthday_greeting, so each client's next wake-up counts it); the clock takes 5,000 per tick."""
+    from bridge.store import wakeups
+
+    with opened(tenant, migrate=True) as (found, store):
+        count = wakeups.wake_all(store, found.slug, datetime.now(UTC))
+    click.echo(f"{count} client(s) of {found.slug} will be evaluated by the clock")
 
 
 @clients.command("show")

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from bridge.booking.phones import mask_email, mask_phone
+from bridge.booking.widget import book_again_url
 from bridge.messaging.links import ClientLink, LinkError, LinkExpired, verify
 from bridge.services import Services
 from bridge.store import client_page as store
@@ -49,7 +50,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "intro": "Тут ваші записи та візити до {salon}.", "contacts": "Ваші контакти",
         "upcoming": "Майбутні записи", "no_upcoming": "Поки немає майбутніх записів.",
         "past": "Останні візити", "no_past": "Завершених візитів ще немає.",
-        "master": "Майстер", "branch": "Філія",
+        "master": "Майстер", "branch": "Філія", "book_again": "Записатися знову",
         "review": "Залишити відгук або побажання", "review_hint": "Його прочитає адміністратор салону.",
         "placeholder": "Що вам сподобалося, що покращити?", "send": "Надіслати",
         "thanks": "Дякуємо! Ваш відгук отримано.",
@@ -72,7 +73,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "intro": "Здесь ваши записи и визиты в {salon}.", "contacts": "Ваши контакты",
         "upcoming": "Предстоящие записи", "no_upcoming": "Пока нет предстоящих записей.",
         "past": "Последние визиты", "no_past": "Завершённых визитов ещё нет.",
-        "master": "Мастер", "branch": "Филиал",
+        "master": "Мастер", "branch": "Филиал", "book_again": "Записаться снова",
         "review": "Оставить отзыв или пожелание", "review_hint": "Его прочитает администратор салона.",
         "placeholder": "Что понравилось, что улучшить?", "send": "Отправить",
         "thanks": "Спасибо! Ваш отзыв получен.",
@@ -94,7 +95,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "intro": "Your bookings and visits at {salon}.", "contacts": "Your contacts",
         "upcoming": "Upcoming bookings", "no_upcoming": "No upcoming bookings yet.",
         "past": "Recent visits", "no_past": "No completed visits yet.",
-        "master": "Master", "branch": "Branch",
+        "master": "Master", "branch": "Branch", "book_again": "Book again",
         "review": "Leave a review or a wish", "review_hint": "The salon's administrator will read it.",
         "placeholder": "What did you like, what could be better?", "send": "Send",
         "thanks": "Thank you! We have received your review.",
@@ -191,6 +192,13 @@ def _visit(v: Visit, tenant: Tenant, language: str, with_time: bool) -> dict[str
     }
 
 
+def _past_visit(v: Visit, tenant: Tenant, language: str) -> dict[str, Any]:
+    """A completed visit, with the salon's booking widget for the same service and master ("book again")."""
+    first = v.services[0].external_id if v.services else None
+    url = book_again_url(tenant.clients.booking_url, branch=v.branch, service_id=first, staff_id=v.staff_id)
+    return {**_visit(v, tenant, language, False), "book_again": url}
+
+
 def render_page(token: str, link: ClientLink, tenant: Tenant, status: int = 200, **extra: Any) -> Response:
     """The full page for the link's client; 404 if the client is gone or belongs to another salon."""
     language, now = _language(tenant), datetime.now(UTC)
@@ -205,7 +213,7 @@ def render_page(token: str, link: ClientLink, tenant: Tenant, status: int = 200,
             "email": mask_email(client.email),
             "opted_out": client.opted_out,
             "upcoming": [_visit(v, tenant, language, True) for v in data.upcoming],
-            "past": [_visit(v, tenant, language, False) for v in data.past],
+            "past": [_past_visit(v, tenant, language) for v in data.past],
         }
     secret = current_services().settings.secret_key
     body = render_template(

@@ -4,7 +4,9 @@
   tables as ``salonbridge report <name> <tenant> --format json``;
 - ``GET /api/tenants/<slug>/clients?<filter>=<value>&segment=<saved>&limit=``: a segment's clients;
 - ``POST /api/tenants/<slug>/clients`` (a card as JSON) and ``PATCH .../clients/<id>``: add or edit a
-  client by hand; ``GET .../clients/<id>``: the card with its whole history.
+  client by hand; ``GET .../clients/<id>``: the card with its whole history;
+- ``POST .../segments/tag`` and ``POST .../segments/campaign`` (``{"filters": {...}, "segment": NAME, ...}``):
+  tag a segment's clients in amoCRM, or send it a message campaign (``dry_run`` to see who first).
 Unknown filters or fields, reversed ranges and periods are a 400 naming the problem.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge import segment_campaigns
 from bridge.client_card import CardError, card_values, queue_contact_sync
 from bridge.reports import REPORTS, ReportError, branch_id, build, period_for, segment_table
 from bridge.store import clients as repo
@@ -99,6 +102,60 @@ def segment(tenant: Tenant):
     except SQLAlchemyError:
         return _unavailable(tenant)
     return jsonify(filters=chosen.describe(), clients=rows[:limit], truncated=len(rows) > limit)
+
+
+def _chosen(tenant: Tenant, body: dict[str, Any]) -> Any:
+    """The segment a POST names: a saved one (``segment``) narrowed by ``filters``; SegmentError/ValueError."""
+    filters = body.get("filters") or {}
+    if not isinstance(filters, dict):
+        raise ValueError("filters: expected an object of filter names to values")
+    base = []
+    saved = body.get("segment")
+    if saved:
+        if saved not in tenant.clients.segments:
+            raise ValueError(f"no saved segment {saved!r}; saved: {', '.join(tenant.clients.segments) or '(none)'}")
+        base.append(parse_segment(tenant.clients.segments[saved]))
+    return combine(*base, parse_segment({str(k): v for k, v in filters.items()}))
+
+
+@bp.post("/api/tenants/<slug>/segments/tag")
+@tenant_api
+def tag_segment(tenant: Tenant):
+    body = _card_body()
+    if body is None or not isinstance(body.get("tags"), list):
+        return _bad('expected {"filters": {...}, "segment": NAME, "tags": [TAG, ...]}')
+    try:
+        chosen = _chosen(tenant, body)
+        result = segment_campaigns.tag(current_services().store, tenant, chosen, body["tags"], datetime.now(UTC))
+    except (SegmentError, CardError, ValueError) as exc:
+        return _bad(str(exc))
+    except SQLAlchemyError:
+        return _unavailable(tenant)
+    return jsonify(filters=chosen.describe(), tags=sorted(set(body["tags"])), **result)
+
+
+@bp.post("/api/tenants/<slug>/segments/campaign")
+@tenant_api
+def campaign(tenant: Tenant):
+    body = _card_body()
+    if body is None:
+        return _bad('expected {"filters": {...}, "segment": NAME, "name": ..., "text": ..., "channel": ..., '
+                    '"dry_run": false}')
+    svc = current_services()
+    try:
+        chosen = _chosen(tenant, body)
+        people = segment_campaigns.audience(svc.store, tenant, chosen, name=str(body.get("name") or ""),
+                                            text=str(body.get("text") or ""), channel=body.get("channel"))
+        dry_run = bool(body.get("dry_run"))
+        answer: dict[str, Any] = {**people.summary(), "filters": chosen.describe(), "dry_run": dry_run}
+        if dry_run:
+            return jsonify(**answer, clients=[r.row() for r in people.recipients])
+        sent = segment_campaigns.send(svc.store, people, svc.policy(tenant.slug), datetime.now(UTC))
+    except (SegmentError, ValueError) as exc:
+        return _bad(str(exc))
+    except SQLAlchemyError:
+        return _unavailable(tenant)
+    return jsonify(**answer, **sent.summary())
 
 
 def _card_body() -> dict[str, Any] | None:
@@ -192,6 +249,18 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     "show": {"get": {
         "operationId": "getClient", "tags": ["clients"], "security": _SECURITY,
         "summary": "A client's card and whole history", "responses": {"200": _answer("The card"), **_REFUSED}}},
+    "tag_segment": {"post": {
+        "operationId": "tagSegment", "tags": ["clients"], "security": _SECURITY,
+        "summary": "Add tags to a segment's clients, here and on their amoCRM contacts (the next sync, batched)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "description": "filters (docs/clients.md), segment (a saved one), tags"}}}},
+        "responses": {"200": _answer("clients, newly_tagged"), **_REFUSED}}},
+    "campaign": {"post": {
+        "operationId": "sendSegmentCampaign", "tags": ["clients"], "security": _SECURITY,
+        "summary": "Send a segment a message campaign (blacklisted and opted-out clients never messaged)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "description": "filters, segment, name (once per client), text, channel, dry_run"}}}},
+        "responses": {"200": _answer("recipients, left_out, contacted, messages, skipped"), **_REFUSED}}},
     "edit": {"patch": {
         "operationId": "editClient", "tags": ["clients"], "security": _SECURITY,
         "summary": "Change a client's card (only the fields given)", "requestBody": _CARD,

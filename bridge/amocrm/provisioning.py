@@ -59,25 +59,35 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("leads", "last_category", "text"),
     ("leads", "last_visit", "date"),
     ("leads", "prepayment_status", "select"),
+    ("contacts", "card_type", "text"),  # after the others: fields keep their sort when new ones are added
+    ("contacts", "balance", "numeric"),
+    ("contacts", "blacklisted", "select"),
 )
 FIELD_NAMES: dict[str, dict[str, str]] = {
     "ru": {"last_visit": "Последний визит", "next_due": "Следующий визит (ожидаем)",
            "last_category": "Последняя категория", "favourite_master": "Любимый мастер", "branch": "Филиал",
            "source": "Источник", "visits_count": "Количество визитов", "total_spend": "Сумма покупок",
-           "prepayment_status": "Предоплата"},
+           "prepayment_status": "Предоплата", "card_type": "Тип карты", "balance": "Баланс",
+           "blacklisted": "Чёрный список"},
     "uk": {"last_visit": "Останній візит", "next_due": "Наступний візит (очікуємо)",
            "last_category": "Остання категорія", "favourite_master": "Улюблений майстер", "branch": "Філія",
            "source": "Джерело", "visits_count": "Кількість візитів", "total_spend": "Сума покупок",
-           "prepayment_status": "Передоплата"},
+           "prepayment_status": "Передоплата", "card_type": "Тип картки", "balance": "Баланс",
+           "blacklisted": "Чорний список"},
     "en": {"last_visit": "Last visit", "next_due": "Next visit due", "last_category": "Last category",
            "favourite_master": "Favourite master", "branch": "Branch", "source": "Source",
-           "visits_count": "Visits", "total_spend": "Total spend", "prepayment_status": "Prepayment"},
+           "visits_count": "Visits", "total_spend": "Total spend", "prepayment_status": "Prepayment",
+           "card_type": "Card type", "balance": "Balance", "blacklisted": "Blacklisted"},
 }
 PREPAYMENT_ENUMS = ("pending", "paid", "expired", "refunded")
+FIELD_ENUMS = {"prepayment_status": PREPAYMENT_ENUMS, "blacklisted": ("yes", "no")}  # select fields' options
 ENUM_NAMES: dict[str, dict[str, str]] = {
-    "ru": {"pending": "Ожидает оплаты", "paid": "Оплачена", "expired": "Просрочена", "refunded": "Возвращена"},
-    "uk": {"pending": "Очікує оплати", "paid": "Оплачена", "expired": "Прострочена", "refunded": "Повернена"},
-    "en": {"pending": "Pending", "paid": "Paid", "expired": "Expired", "refunded": "Refunded"},
+    "ru": {"pending": "Ожидает оплаты", "paid": "Оплачена", "expired": "Просрочена", "refunded": "Возвращена",
+           "yes": "Да", "no": "Нет"},
+    "uk": {"pending": "Очікує оплати", "paid": "Оплачена", "expired": "Прострочена", "refunded": "Повернена",
+           "yes": "Так", "no": "Ні"},
+    "en": {"pending": "Pending", "paid": "Paid", "expired": "Expired", "refunded": "Refunded", "yes": "Yes",
+           "no": "No"},
 }
 
 
@@ -161,7 +171,7 @@ def desired_layout(tenant: Tenant, public_url: str) -> Layout:
         pipelines.append(spec)
     fields = [
         FieldSpec(entity, key, ftype, FIELD_NAMES[language][key], f"SB_{key.upper()}", 500 + 10 * i,
-                  tuple(EnumSpec(e, ENUM_NAMES[language][e]) for e in PREPAYMENT_ENUMS) if ftype == "select" else ())
+                  tuple(EnumSpec(e, ENUM_NAMES[language][e]) for e in FIELD_ENUMS.get(key, ())))
         for i, (entity, key, ftype) in enumerate(FIELDS)
     ]
     marker = markers.marker_field_definition()

@@ -72,6 +72,16 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "uk": "{{ master }} чекає на вас знову",
         "en": "{{ master }} would love to see you again",
     },
+    "campaign": {
+        "ru": "{{ name }}, для вас",
+        "uk": "{{ name }}, для вас",
+        "en": "{{ name }}, for you",
+    },
+    "birthday_greeting": {
+        "ru": "С днём рождения, {{ name }}!",
+        "uk": "З днем народження, {{ name }}!",
+        "en": "Happy birthday, {{ name }}!",
+    },
 }
 # fmt: on
 

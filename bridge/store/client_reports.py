@@ -181,6 +181,9 @@ def rating(conn: Connection, tenant: str, tz: ZoneInfo, start: date, end: date, 
 
     Status, the first that applies: blacklisted; lost (last completed visit more than ``lost_after_days``
     before the period's end); new (first completed visit in the period); regular.
+
+    Every client with a visit in the period is a row, so the rows are fetched at once and ranked here:
+    PostgreSQL sorted them on disk (beyond ``work_mem``) slower than Python sorts the fetched tuples.
     """
     since, until = day_start(start, tz), day_start(end + timedelta(days=1), tz)
     totals = _rating_totals(conn.dialect.name, tenant, since, until, branch)
@@ -190,29 +193,37 @@ def rating(conn: Connection, tenant: str, tz: ZoneInfo, start: date, end: date, 
     query = (select(Client.id, Client.name, Client.phone, Client.card_type, status.label("status"), totals.c.visits,
                     totals.c.spend, totals.c.last_at)
              .join(totals, totals.c.client_id == Client.id)
-             .where(Client.tenant == tenant)
-             .order_by(totals.c.spend.desc(), totals.c.visits.desc(), Client.id))
+             .where(Client.tenant == tenant))
+    found = [(_money(spend), int(visits), client_id, name, phone, card or "(none)", state, last_at)
+             for client_id, name, phone, card, state, visits, spend, last_at in conn.execute(query).all()]
+    found.sort(key=lambda r: (-r[0], -r[1], r[2]))
     rows: list[dict[str, Any]] = []
-    by_card: dict[str, dict[str, Any]] = {}
-    by_status: dict[str, dict[str, Any]] = {}
-    for rank, r in enumerate(conn.execute(query), start=1):
-        status = r.status
-        spend = Decimal(str(r.spend)).quantize(CENT)
-        rows.append({"rank": rank, "client_id": r.id, "name": r.name, "phone": r.phone,
-                     "card_type": r.card_type or "(none)", "status": status, "visits": int(r.visits),
-                     "spend": spend, "average_check": (spend / r.visits).quantize(CENT),
-                     "last_visit": _local(r.last_at, tz).date()})
-        for groups, key, name in ((by_card, r.card_type or "(none)", "card_type"), (by_status, status, "status")):
-            g = groups.setdefault(key, {name: key, "clients": 0, "visits": 0, "spend": Decimal(0)})
-            g["clients"] += 1
-            g["visits"] += int(r.visits)
-            g["spend"] += spend
-    total = sum((r["spend"] for r in rows), Decimal(0))
-    for groups in (by_card, by_status):
-        for g in groups.values():
-            g["share"] = float(g["spend"] / total) if total else 0.0
-    order = lambda g: (-g["spend"], next(iter(g.values())))  # noqa: E731
-    return rows, sorted(by_card.values(), key=order), sorted(by_status.values(), key=order)
+    by_card: dict[str, list[Any]] = {}
+    by_status: dict[str, list[Any]] = {}
+    for rank, (spend, visits, client_id, name, phone, card, state, last_at) in enumerate(found, start=1):
+        rows.append({"rank": rank, "client_id": client_id, "name": name, "phone": phone, "card_type": card,
+                     "status": state, "visits": visits, "spend": spend,
+                     "average_check": (spend / visits).quantize(CENT), "last_visit": _local(last_at, tz).date()})
+        for groups, key in ((by_card, card), (by_status, state)):
+            g = groups.get(key)
+            if g is None:
+                groups[key] = g = [0, 0, Decimal(0)]
+            g[0] += 1
+            g[1] += visits
+            g[2] += spend
+    total = sum((g[2] for g in by_card.values()), Decimal(0))
+
+    def summed(groups: dict[str, list[Any]], name: str) -> list[dict[str, Any]]:
+        out = [{name: key, "clients": n, "visits": v, "spend": money, "share": float(money / total) if total else 0.0}
+               for key, (n, v, money) in groups.items()]
+        return sorted(out, key=lambda g: (-g["spend"], g[name]))
+
+    return rows, summed(by_card, "card_type"), summed(by_status, "status")
+
+
+def _money(value: Any) -> Decimal:
+    """A sum to the cent (PostgreSQL gives Decimals, SQLite may give floats)."""
+    return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(CENT)
 
 
 def lost(conn: Connection, tenant: str, tz: ZoneInfo, as_of: date, lost_after_days: int, branch: str | None,

@@ -30,6 +30,13 @@ def set_wakeup(session: Session, client_id: int, at: datetime | None) -> None:
     session.execute(update(Client).where(Client.id == client_id).values(wake_at=at))
 
 
+def wake_all(store: Store, tenant: str, now: datetime) -> int:
+    """Every client of ``tenant`` evaluated on the clock's next ticks (after a timing rule is turned on,
+    such as the birthday greeting, wake-ups computed before it are recomputed); returns how many."""
+    with store.session() as s:
+        return s.execute(update(Client).where(Client.tenant == tenant).values(wake_at=now)).rowcount
+
+
 def take_due(store: Store, now: datetime, lease: timedelta, limit: int) -> list[Due]:
     """Clients whose wake-up has come, oldest first, leased for ``lease`` so the next tick skips them.
 

@@ -3,6 +3,7 @@ quiet hours and the frequency cap, decided the same way for every rule."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -45,11 +46,25 @@ def message(
     )
 
 
+def per_channel(scene: Scene, template: str, occasion: str, context: Mapping[str, str | None],
+                channels: tuple[str, ...]) -> list[Action]:
+    """One message per channel asked (``both``: SMS and email), each its own send under the same rules."""
+    out: list[Action] = []
+    for channel in channels:
+        action = message(scene, template, f"{occasion}:{channel}", context)
+        if isinstance(action, SendMessage):
+            action = dataclasses.replace(action, channels=(channel,))
+        out.append(action)
+    return out
+
+
 def blocked(scene: Scene, template: str) -> str | None:
     if not scene.client.reachable:
         return "client has neither phone nor email: no messages (CRM work still done)"
     if scene.client.opted_out and kind_of(template) != TRANSACTIONAL:
         return "client opted out of messages"
+    if scene.client.blacklisted and kind_of(template) != TRANSACTIONAL:
+        return "client is blacklisted: only messages about their own bookings"
     return None
 
 

@@ -20,7 +20,6 @@ be contacted again when late again.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -40,7 +39,7 @@ from pipelines.events import BookingStatus
 from pipelines.policy import Policy
 from pipelines.rules.context import Occasion, Scene
 from pipelines.rules.leads import create_lead, move_lead
-from pipelines.rules.messaging import message
+from pipelines.rules.messaging import per_channel
 from pipelines.snapshot import LeadStatus, ReconnectContact
 from pipelines.stages import WON, Pipeline
 from pipelines.texts import local_date, text
@@ -78,7 +77,7 @@ def first_contact(scene: Scene, target: Target, campaign: str) -> list[Action]:
     occasion = f"{target.category}@{target.last_visit.isoformat()}"
     context = {"name": client.name, "service": target.category_label, "branch": policy.branch_label(target.branch),
                "date": local_date(context_day(target.last_visit, policy), policy.timezone, policy.language)}
-    sends = _messages(scene, FIRST, occasion, context, target.channels)
+    sends = per_channel(scene, FIRST, occasion, context, target.channels)
     settings = policy.reconnect
     follow_up_at = None
     if settings.follow_up_after_days is not None:
@@ -117,17 +116,6 @@ def first_contact(scene: Scene, target: Target, campaign: str) -> list[Action]:
 def context_day(day: date, policy: Policy) -> datetime:
     """Noon of a local date, so ``local_date`` shows that very date in the tenant's zone."""
     return datetime.combine(day, time(12), policy.timezone)
-
-
-def _messages(scene: Scene, template: str, occasion: str, context: dict, channels: tuple[str, ...]) -> list[Action]:
-    """One message per channel (``both``: SMS and email), each its own send, subject to the same rules."""
-    out: list[Action] = []
-    for channel in channels:
-        action = message(scene, template, f"{occasion}:{channel}", context)
-        if isinstance(action, SendMessage):
-            action = dataclasses.replace(action, channels=(channel,))
-        out.append(action)
-    return out
 
 
 def on_event(o: Occasion) -> list[Action]:
@@ -174,7 +162,7 @@ def _follow_up(scene: Scene, contact: ReconnectContact) -> list[Action]:
     label = category_label(contact.category, policy.language)
     context = {"name": scene.client.name, "service": label, "branch": policy.branch_label(contact.branch)}
     occasion = contact.key.split(":", 2)[2]
-    sends = _messages(scene, FOLLOW_UP, occasion, context, contact.channels)
+    sends = per_channel(scene, FOLLOW_UP, occasion, context, contact.channels)
     sent = [a for a in sends if isinstance(a, SendMessage)]
     actions: list[Action] = list(sends)
     if sent:

@@ -51,7 +51,8 @@ def _entered(o: Occasion, open_lead: LeadState | None) -> list[Action]:
     completed = (o.visit_state(), *o.snapshot.completed())
     fields = {**segment_fields(o, completed), **card_fields(o, completed)}
     actions: list[Action] = [
-        UpdateFields(key=f"fields:{o.client.id}:{o.booking_id}", client_id=o.client.id, fields=fields)
+        UpdateFields(key=f"fields:{o.client.id}:{o.booking_id}", client_id=o.client.id, fields=fields,
+                     tags=o.client.tags)
     ]
     if open_lead is None and shortest_periods(o.booking.services, o.policy) and not _long_over(o):
         key = f"lead:repeat:{o.client.id}:{o.booking_id}"

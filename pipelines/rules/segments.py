@@ -23,7 +23,8 @@ def favourite_master(completed: Sequence[VisitState], window: int) -> str | None
 
 
 def card_fields(o: Occasion, completed: Sequence[VisitState]) -> dict[str, str]:
-    """The client card on the contact (issue 14): visits_count, total_spend, next_due, source.
+    """The client card on the contact: visits_count, total_spend, next_due, source, card_type, balance,
+    blacklisted (the select's option key).
 
     ``completed`` includes the event's own visit (newest first); next_due is the earliest due date of
     the cycles this visit opens and of the client's other open cycles.
@@ -35,9 +36,17 @@ def card_fields(o: Occasion, completed: Sequence[VisitState]) -> dict[str, str]:
     fields = {"visits_count": str(len(completed)), "total_spend": str(spend)}
     if dues:
         fields["next_due"] = min(dues).astimezone(o.policy.timezone).isoformat()
-    if o.client.acquisition:
-        fields["source"] = o.client.acquisition
-    return fields
+    return {**fields, **client_card_fields(o.client.acquisition, o.client.card_type, o.client.balance,
+                                           o.client.blacklisted)}
+
+
+def client_card_fields(source: str | None, card_type: str | None, balance: Decimal | None,
+                       blacklisted: bool) -> dict[str, str]:
+    """The card's own fields on the contact, for bookings and for cards edited by hand alike; a value the
+    card lacks is left out (amoCRM keeps what people typed there)."""
+    fields = {"source": source or "", "card_type": card_type or "",
+              "balance": str(balance) if balance is not None else "", "blacklisted": "yes" if blacklisted else "no"}
+    return {k: v for k, v in fields.items() if v}
 
 
 def segment_fields(scene: Scene, completed: Sequence[VisitState]) -> dict[str, str]:

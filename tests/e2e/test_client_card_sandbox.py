@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.connect import client_for
@@ -87,3 +88,92 @@ def test_a_card_typed_in_by_hand_reaches_the_contact_with_its_source_and_tags(am
     assert contact["name"] == "Ірина"
     assert [t["name"] for t in contact["_embedded"]["tags"]] == ["vip"]
     assert contact_fields(svc)["Ірина"]["source"] == "flyer"
+
+
+def test_card_type_balance_blacklist_tags_and_source_reach_the_contacts_in_one_batch(amo):
+    from click.testing import CliRunner
+
+    from salonbridge.cli import main
+
+    svc, base_url = amo
+    tenant = svc.tenants["salon"]
+
+    def cli(*args: str) -> None:
+        result = CliRunner().invoke(main, ["clients", *args], env=svc.settings.to_env(), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    for n in range(1, 4):
+        cli("add", "salon", "--name", f"Клієнтка {n}", "--phone", f"067555000{n}", "--source", "instagram")
+    drain(svc, tenant, datetime.now(UTC))
+    before = len(contact_patches(base_url))
+    cli("edit", "salon", "+380675550001", "--card-type", "gold", "--balance", "250,50", "--tag", "vip")
+    cli("edit", "salon", "+380675550002", "--blacklisted", "--card-type", "silver")
+    cli("edit", "salon", "+380675550003", "--balance", "0")
+    drain(svc, tenant, datetime.now(UTC))
+
+    fields = contact_fields(svc)
+    assert fields["Клієнтка 1"] == {**fields["Клієнтка 1"], "card_type": "gold", "balance": "250.50",
+                                    "blacklisted": "Ні", "source": "instagram"}
+    assert (fields["Клієнтка 2"]["card_type"], fields["Клієнтка 2"]["blacklisted"]) == ("silver", "Так")
+    assert fields["Клієнтка 3"]["balance"] == "0.00" and "card_type" not in fields["Клієнтка 3"]
+    tags = {c["name"]: [t["name"] for t in c["_embedded"]["tags"]]
+            for c in client_for(tenant, svc).iterate("/api/v4/contacts", "contacts")}
+    assert tags["Клієнтка 1"] == ["vip"]
+    assert [len(p["body"]) for p in contact_patches(base_url)[before:]] == [3]  # the three cards in one request
+
+
+def contact_patches(base_url: str) -> list[dict]:
+    """The contact updates amoCRM received (the sandbox's request journal)."""
+    return requests.get(f"{base_url}/_sandbox/requests", params={"method": "PATCH", "path": "/api/v4/contacts"},
+                        timeout=5).json()["requests"]
+
+
+def test_a_completed_booking_carries_the_card_and_the_bookings_tags_to_the_contact(amo):
+    svc, _ = amo
+    tenant, now = svc.tenants["salon"], datetime.now(UTC)
+    with svc.store.session() as s:
+        from bridge.client_card import card_values
+        from bridge.store import clients as repo
+
+        repo.add(s, "salon", card_values(tenant, {"name": "Ольга", "phone": "+380671234567", "card_type": "gold",
+                                                  "balance": "100", "tags": ["club"]}), now)
+    visit = now - timedelta(days=1)
+    deliver(svc, booking(1, when=visit, changed=visit - timedelta(days=3)),
+            booking(1, when=visit, changed=visit + timedelta(hours=2), status="update", attendance=1))
+    fields = contact_fields(svc)["Ольга"]
+    assert (fields["card_type"], fields["balance"], fields["blacklisted"]) == ("gold", "100.00", "Ні")
+    assert fields["visits_count"] == "1"
+    [contact] = [c for c in client_for(tenant, svc).iterate("/api/v4/contacts", "contacts") if c["name"] == "Ольга"]
+    assert [t["name"] for t in contact["_embedded"]["tags"]] == ["club"]
+
+
+def test_a_segment_tagged_from_the_command_line_gets_the_tag_on_its_amocrm_contacts_in_a_batch(amo):
+    from click.testing import CliRunner
+
+    from salonbridge.cli import main
+
+    svc, base_url = amo
+    tenant = svc.tenants["salon"]
+
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(main, ["clients", *args], env=svc.settings.to_env(), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    for n, gender in enumerate(("female", "female", "male", "female"), start=1):
+        cli("add", "salon", "--name", f"Клієнт {n}", "--phone", f"067555010{n}", "--gender", gender,
+            *(("--tag", "club") if n == 1 else ()))
+    drain(svc, tenant, datetime.now(UTC))
+    before = len(contact_patches(base_url))
+
+    out = cli("tag", "salon", "--gender", "female", "--add", "spring", "--add", "club")
+    assert "3 client(s) tagged spring, club (3 newly)" in out
+    drain(svc, tenant, datetime.now(UTC))
+    tags = {c["name"]: sorted(t["name"] for t in c["_embedded"]["tags"])
+            for c in client_for(tenant, svc).iterate("/api/v4/contacts", "contacts")}
+    assert tags == {"Клієнт 1": ["club", "spring"], "Клієнт 2": ["club", "spring"], "Клієнт 3": [],
+                    "Клієнт 4": ["club", "spring"]}
+    assert [len(p["body"]) for p in contact_patches(base_url)[before:]] == [3]  # one request for the segment
+    shown = CliRunner().invoke(main, ["clients", "segment", "salon", "--tag", "spring", "--format", "json"],
+                               env=svc.settings.to_env())
+    assert shown.output.count('"name": "Клієнт') == 3  # the cards here carry the tag too

@@ -75,3 +75,45 @@ def test_a_client_leaves_a_review_and_opts_out_in_a_browser(services, browser, t
     texts = [n.payload["text"] for n in notes(services, client_id)]
     assert len(texts) == 2 and texts[0].endswith("Дуже дякую Анні!\nВсе чудово.")
     assert texts[1] == "Клієнт відмовився від повідомлень на своїй сторінці."
+
+
+@pytest.fixture
+def salon_with_widget(settings):
+    """The salon's own booking widget (a fake that shows what it was asked for) named in the tenant file."""
+    from flask import Flask, request
+
+    from bridge.services import Services
+    from tests.conftest import TENANT_YAML
+
+    widget, asked = Flask("fake_widget"), []
+
+    @widget.get("/company/<branch>/record")
+    def record(branch: str) -> str:
+        asked.append({"branch": branch, "o": request.args.get("o"), "referer": request.headers.get("Referer")})
+        return f"<h1 id='widget'>Запис: філія {branch}, {request.args.get('o')}</h1>"
+
+    with serve(widget) as widget_url:
+        booking_url = f"{widget_url}/company/{{branch_id}}/record?o=m{{staff_id}}s{{service_id}}"
+        (settings.tenants_dir / "salon.yaml").write_text(
+            TENANT_YAML + f"clients:\n  booking_url: '{booking_url}'\n", encoding="utf-8")
+        svc = Services.build(settings, migrate=True)
+        try:
+            yield svc, asked
+        finally:
+            svc.close()
+
+
+def test_book_again_opens_the_salons_widget_for_the_same_service_and_master(salon_with_widget, browser):
+    services, asked = salon_with_widget
+    client_id = seed_client(services, past=2)
+    with serve(create_app(services=services)) as web:
+        browser.get(page_url(services, web, client_id))
+        page = browser.current_window_handle
+        button = browser.find_element(By.ID, "book-again-1")  # the last visit's
+        assert button.text == "Записатися знову"
+        button.click()
+        WebDriverWait(browser, 10).until(lambda b: len(b.window_handles) == 2)
+        browser.switch_to.window(next(h for h in browser.window_handles if h != page))
+        widget = WebDriverWait(browser, 10).until(ec.visibility_of_element_located((By.ID, "widget")))
+        assert widget.text == "Запис: філія 111111, m2222s3333"
+    assert asked == [{"branch": "111111", "o": "m2222s3333", "referer": None}]  # the page's link stays private

@@ -238,3 +238,9 @@ def test_forms_on_an_expired_or_bad_link_are_refused_before_anything_else(servic
     assert requests.post(f"{expired}/opt-out", data={"csrf": "x"}, timeout=5).status_code == 410
     assert requests.post(f"{web}/c/bad.token/feedback", data={"text": "x"}, timeout=5).status_code == 404
     assert not opted_out(services, client_id)
+
+
+def test_no_book_again_button_when_the_salon_names_no_booking_widget(services, web):
+    client_id = seed_client(services, past=2)
+    html = requests.get(page_url(services, web, client_id), timeout=5).text
+    assert "Візит №2" in html and "book-again" not in html  # tests/e2e/test_client_page_browser.py: with one

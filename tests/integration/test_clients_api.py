@@ -69,3 +69,27 @@ def test_a_client_added_and_edited_by_hand_is_queued_for_amocrm(api, services):
     assert sorted(k for k, _, _ in kinds) == ["UpdateFields", "UpdateFields", "UpsertContact", "UpsertContact"]
     assert {p["fields"]["source"] for k, p, _ in kinds if k == "UpdateFields"} == {"flyer"}
     assert {state for _, _, state in kinds} == {"pending"}
+
+
+def test_a_segment_is_tagged_and_sent_a_campaign_over_the_api(api, services):
+    tagged = api("POST", "/segments/tag", json={"segment": "golden_women", "tags": ["new"]})
+    assert tagged.status_code == 200, tagged.text
+    assert (tagged.json()["clients"], tagged.json()["newly_tagged"]) == (2, 2)  # Олена, Софія
+    with services.store.session() as s:
+        queued = s.scalars(select(AppliedAction).where(AppliedAction.kind == "UpdateFields")).all()
+        assert sorted(tuple(a.payload["tags"]) for a in queued) == [("new",), ("new",)]
+    outside = api("POST", "/segments/tag", json={"filters": {"gender": "male"}, "tags": ["gold-star"]})
+    assert outside.status_code == 400 and "not in the tenant's tag set" in outside.json()["reason"]
+
+    body = {"filters": {"tag": "постійна"}, "name": "vip-evening", "text": "запрошуємо на вечір краси.",
+            "channel": "sms", "dry_run": True}
+    preview = api("POST", "/segments/campaign", json=body).json()
+    assert preview["recipients"] == 1 and preview["left_out"] == {"blacklisted": 1, "opted_out": 0, "no_address": 0}
+    assert [c["name"] for c in preview["clients"]] == ["Олена"]
+    sent = api("POST", "/segments/campaign", json={**body, "dry_run": False}).json()
+    assert (sent["contacted"], sent["messages"]) == (1, 1)
+    with services.store.session() as s:
+        [message] = s.scalars(select(AppliedAction).where(AppliedAction.kind == "SendMessage")).all()
+        assert message.payload["context"]["text"] == "запрошуємо на вечір краси."
+    refused = api("POST", "/segments/campaign", json={**body, "filters": {"colour": "red"}})
+    assert refused.status_code == 400 and "colour" in refused.json()["reason"]

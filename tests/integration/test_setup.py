@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from amocrm_sandbox import SandboxOptions, create_sandbox_app
 from bridge.amocrm.account_map import AccountMap, load_account_map, save_account_map
 from bridge.amocrm.connect import token_store
-from bridge.amocrm.provisioning import ENUM_NAMES, FIELD_NAMES, Action, run_setup
+from bridge.amocrm.provisioning import ENUM_NAMES, FIELD_NAMES, PREPAYMENT_ENUMS, Action, run_setup
 from bridge.services import Services
 from pipelines.stages import LOST, PIPELINE_NAMES, STAGE_NAMES, STAGES, WON, Pipeline
 from salonbridge.cli import main
@@ -152,7 +152,10 @@ def test_setup_creates_the_three_pipelines_with_their_stages_in_order_and_the_fi
     assert {names[k] for k in ("last_category", "favourite_master", "source", "total_spend")} <= set(contacts)
     prepayment = leads[names["prepayment_status"]]
     assert prepayment["type"] == "select"
-    assert [e["value"] for e in prepayment["enums"]] == list(ENUM_NAMES["uk"].values())
+    assert [e["value"] for e in prepayment["enums"]] == [ENUM_NAMES["uk"][e] for e in PREPAYMENT_ENUMS]
+    card = {k: contacts[names[k]]["type"] for k in ("card_type", "balance", "blacklisted")}
+    assert card == {"card_type": "text", "balance": "numeric", "blacklisted": "select"}
+    assert [e["value"] for e in contacts[names["blacklisted"]]["enums"]] == ["Так", "Ні"]
     assert {f["code"] for f in (*contacts.values(), *leads.values())} >= {"SB_MARKER", "SB_LAST_VISIT"}
 
     hooks = sandbox.api("GET", "/api/v4/webhooks").json()["_embedded"]["webhooks"]
@@ -226,7 +229,7 @@ def test_dry_run_reports_what_would_happen_and_writes_nothing(connected, sandbox
     fresh = setup_cli(settings, "--dry-run")
     assert fresh.exit_code == 0, fresh.output
     assert "dry run: nothing was written" in fresh.output
-    assert "salon: 34 created (dry run" in fresh.output  # 3 pipelines, 15 stages, 15 fields, 1 webhook
+    assert "salon: 37 created (dry run" in fresh.output  # 3 pipelines, 15 stages, 18 fields, 1 webhook
     assert sandbox.writes() == {}
     assert load_account_map(connected.store, "salon") is None
     assert PIPELINE_NAMES["uk"][Pipeline.SALES] not in sandbox.pipelines()

@@ -38,6 +38,7 @@ VALUES = {
     "amount": Decimal("200"),
     "deadline": "13.03.2025 20:00",
     "receipt": "PP-000042",
+    "text": "spring offer: -15% on every manicure.",
 }
 SHOWN = {"date": {"ru": "14.03.2025", "uk": "14.03.2025", "en": "2025-03-14"}, "time": "10:30"}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,6 +15,7 @@ from pipelines.prepayment import Effect, Outcome, StatusChange
 from pipelines.prepayment import PrepaymentStatus as Status
 from pipelines.rules.context import Scene
 from pipelines.rules.prepayment import on_change
+from pipelines.snapshot import ClientState, Snapshot
 from pipelines.templates import EXECUTOR_FILLS, TEMPLATES, default_text, placeholders_in
 from tests.unit.playbook_sim import MANICURE, POLICY, T0, Salon
 from tests.unit.playbook_sim import event as ev
@@ -33,12 +34,14 @@ EXPECTED = {
     "prepayment_expired",
     "reconnect_first",
     "reconnect_follow_up",
+    "birthday_greeting",
+    "campaign",
 }
 
-CAMPAIGN_ONLY = {"reconnect_first", "reconnect_follow_up"}  # sent by an operator's campaign, not by events
+CAMPAIGN_ONLY = {"reconnect_first", "reconnect_follow_up", "campaign"}  # sent by an operator's campaign
 
 
-def test_the_thirteen_templates_exist():
+def test_the_fifteen_templates_exist():
     assert set(TEMPLATES) == EXPECTED
 
 
@@ -58,8 +61,10 @@ def test_every_message_the_rules_build_fills_its_placeholders():
     """Drive a client through booking, visit, reminders and the lost sequence; check every context."""
     prepayment = PrepaymentConfig(provider="liqpay", rules=(
         PrepaymentRule(name="all", amount=AmountSpec(AmountKind.FIXED, Decimal(200))),), currency="UAH")
-    policy = dataclasses.replace(POLICY, triggers=POLICY.triggers | {"repeat_promo"}, prepayment=prepayment)
-    salon, day = Salon(policy=policy), timedelta(days=1)
+    policy = dataclasses.replace(POLICY, triggers=POLICY.triggers | {"repeat_promo", "birthday_greeting"},
+                                 prepayment=prepayment)
+    born = Snapshot(client=ClientState("c1", "Olha", reachable=True, birthday=date(1990, 5, 1)))
+    salon, day = Salon(policy=policy, snapshot=born), timedelta(days=1)
     salon.send(ev("v1", S.SCHEDULED, T0 + 3 * day, MANICURE, occurred=T0))
     paid = salon.snapshot.prepayment("v1")
     scene = Scene(snapshot=salon.snapshot, policy=policy, now=T0 + day, client=salon.snapshot.client)
