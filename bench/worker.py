@@ -55,12 +55,11 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, database_url: str | None) -> None:
-    from sqlalchemy import event, func, select
+    from sqlalchemy import event
 
     from bridge import intake
     from bridge.services import Services
     from bridge.store import stats
-    from bridge.store.models import InboundEvent, Visit
     from config.logging import configure_logging
     from config.settings import Settings
     from jobs import context
@@ -97,20 +96,13 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
                 intake.receive(svc.store, svc.queue, tenant, "yclients", body, now)
             events = svc.queue.depth()
 
-            per_job: list[tuple[int, int]] = []  # (statements, the client's earlier visits)
+            per_job: list[tuple[int, int]] = []  # (statements, event id)
             current = {"n": 0, "on": False}
 
             @event.listens_for(svc.store.engine, "before_cursor_execute")
             def count(conn, cursor, statement, *_):  # noqa: ANN001
                 if current["on"] and not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
                     current["n"] += 1
-
-            def earlier_visits(event_id: int) -> int:
-                with svc.store.session() as s:
-                    payload = s.scalar(select(InboundEvent.payload).where(InboundEvent.id == event_id))
-                    booking = str((payload or {}).get("booking", {}).get("external_id"))
-                    client = s.scalar(select(Visit.client_id).where(Visit.external_id == booking))
-                    return max(0, (s.scalar(select(func.count()).where(Visit.client_id == client)) or 1) - 1)
 
             from jobs import process_event as pe
 
@@ -122,7 +114,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
                     return original(svc_, event_id, now_)
                 finally:
                     current["on"] = False
-                    per_job.append((current["n"], earlier_visits(event_id)))
+                    per_job.append((current["n"], event_id))
 
             pe.handle_event = counted
             commands = redis_commands(svc.queue.connection)
@@ -132,6 +124,8 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
             event_commands = (redis_commands(svc.queue.connection) - commands) / max(1, events)
             pe.handle_event = original
             done = stats.events_by_status(svc.store)
+            earlier = earlier_visits(svc.store)
+            per_job = [(n, earlier.get(event_id, 0)) for n, event_id in per_job]
         finally:
             svc.close()
     events_per_s = events / took
@@ -146,6 +140,26 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
           f"statements_many_visits={mean(many):.1f} (events={len(many)}, >={MANY}) "
           f"max_few={max(few or [0])} max_many={max(many or [0])}")
     print(f"redis_commands_per_event={event_commands:.1f} redis_commands_per_empty_job={empty_commands:.1f}")
+
+
+def earlier_visits(store) -> dict[int, int]:  # noqa: ANN001
+    """For each booking event: how many visits its client had before it was processed (read afterwards)."""
+    from sqlalchemy import select
+
+    from bridge.store.models import InboundEvent, Visit
+
+    with store.session() as s:
+        client_of, created = {}, {}
+        for external_id, client_id, created_at in s.execute(select(Visit.external_id, Visit.client_id,
+                                                                   Visit.created_at)):
+            client_of[external_id] = client_id
+            created.setdefault(client_id, []).append(created_at)
+        counts = {}
+        for event_id, payload, processed_at in s.execute(select(InboundEvent.id, InboundEvent.payload,
+                                                                InboundEvent.processed_at)):
+            client = client_of.get(str((payload or {}).get("booking", {}).get("external_id")))
+            counts[event_id] = sum(1 for at in created.get(client, ()) if at < processed_at)
+        return counts
 
 
 def mean(values: list[int]) -> float:
