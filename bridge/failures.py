@@ -16,7 +16,7 @@ from bridge.booking.phones import mask_email, mask_phone
 
 
 def transient(exc: BaseException) -> bool:
-    """An outage (Redis, the database connection, a held client lock) is not the event's fault: it is
+    """An outage (Redis, the database connection, a lock held elsewhere) is not the event's fault: it is
     retried without counting toward parking."""
     return isinstance(exc, RedisError | LockError | OperationalError | InterfaceError | TimeoutError)
 

@@ -9,17 +9,12 @@ which the clock queues once a tenant's work has had a moment to gather (so it go
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-
-from redis.exceptions import LockError, RedisError
 
 from bridge import intake
 from bridge.failures import describe_failure, transient
 from bridge.services import Services
-from bridge.store import actions, inbox, playbook, visits
+from bridge.store import actions, inbox, locks, playbook, visits
 from config.logging import bind
 from jobs import context
 from jobs.amocrm_events import reconcile
@@ -30,8 +25,6 @@ from pipelines.planner import plan
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
-CLIENT_LOCK_TTL_S = 15  # how long the lock of a killed worker outlives it
-CLIENT_LOCK_WAIT_S = 60
 
 
 def process_event(event_id: int) -> str:
@@ -68,7 +61,8 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
     if tenant is None:
         return _close(svc, event_id, "invalid", now, f"tenant {event.tenant!r} is not configured")
     event = resolve_categories(svc, tenant, event, now)
-    with _client_lock(svc, event), svc.store.session() as s:
+    with svc.store.session() as s:
+        locks.hold(s, client_lock_name(event))  # the person's other events wait for this transaction
         visit = visits.find_visit(s, event.tenant, event.source, event.booking.external_id)
         if visits.is_stale(visit, event):
             inbox.finish(s, event_id, "stale", now, error="a newer snapshot of this booking was already applied")
@@ -113,40 +107,7 @@ def _close(svc: Services, event_id: int, status: str, now: datetime, reason: str
 
 
 def client_lock_name(event: VisitEvent) -> str:
+    """The person an event is about (``bridge.store.locks`` serializes their events)."""
     c = event.client
     who = (c and (c.external_id or c.phone or c.email)) or f"booking:{event.booking.external_id}"
     return f"salonbridge:lock:{event.tenant}:client:{who}"
-
-
-@contextmanager
-def _client_lock(svc: Services, event: VisitEvent) -> Iterator[None]:
-    """Serialize events of one person, so two workers never create the same new client twice.
-
-    Once the client exists its row is also locked for the transaction (``find_client``), which is what
-    keeps an event and a clock evaluation of the same client apart. The lock lives ``CLIENT_LOCK_TTL_S``
-    and a side thread renews it while the job runs, so the lock of a killed worker frees by itself within
-    that time (before RQ even gives the job back), while a slow job keeps its lock as long as it runs.
-    """
-    lock = svc.queue.connection.lock(client_lock_name(event), timeout=CLIENT_LOCK_TTL_S,
-                                     blocking_timeout=CLIENT_LOCK_WAIT_S, thread_local=False)
-    if not lock.acquire():
-        raise LockError(f"the client's lock stayed taken for {CLIENT_LOCK_WAIT_S} s; retrying later")
-    stop = threading.Event()
-    keeper = threading.Thread(target=_keep_lock, args=(lock, stop), name="client-lock", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        keeper.join()
-        with suppress(LockError, RedisError):  # expired (Redis was away): nothing left to free
-            lock.release()
-
-
-def _keep_lock(lock, stop: threading.Event) -> None:
-    while not stop.wait(CLIENT_LOCK_TTL_S / 3):
-        try:
-            lock.extend(CLIENT_LOCK_TTL_S, replace_ttl=True)
-        except (LockError, RedisError) as exc:
-            log.warning("could not renew a client's lock (%s)", type(exc).__name__)
-            return

@@ -49,6 +49,8 @@ def record(
     inserted = set(session.scalars(_insert_new(session).returning(AppliedAction.key),
                                    rows))
     fresh = tuple(a for a in unique.values() if a.key in inserted)
+    if fresh:
+        session.flush()  # the effects run as plain SQL at once: what the caller added goes in first
     for action in fresh:
         write_local(session, tenant, client_id, action, now)
     return Recorded(fresh, any(effect_of(a).crm is not None for a in fresh))

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from bridge.store import prepayments
@@ -45,63 +45,77 @@ class Effect:
     crm: CrmPhase | None = None
 
 
+# Table-level statements built once, run as plain SQL in the caller's transaction: one statement per
+# effect, without the ORM's unit of work (which would hold inserts back and re-evaluate every update).
+_CYCLES, _LEADS, _MESSAGES, _CONTACTS = (m.__table__ for m in (CycleRow, LeadRow, MessageRow, ReconnectContactRow))
+_ONE_CYCLE = ((_CYCLES.c.client_id == bindparam("b_client")) & (_CYCLES.c.category == bindparam("b_category"))
+              & (_CYCLES.c.anchor_visit_id == bindparam("b_anchor")))
+_UPDATE_CYCLE = update(_CYCLES).where(_ONE_CYCLE)
+_MOVE_LEAD = update(_LEADS).where(_LEADS.c.tenant == bindparam("b_tenant"), _LEADS.c.key == bindparam("b_key"))
+_SCHEDULED = (_MESSAGES.c.client_id == bindparam("b_client")) & (_MESSAGES.c.template == bindparam("b_template")) \
+    & (_MESSAGES.c.state == "scheduled")
+_CANCEL_FOR_BOOKING = update(_MESSAGES).where(_SCHEDULED, _MESSAGES.c.booking_id == bindparam("b_booking")).values(
+    state="cancelled", error=bindparam("b_reason"))
+_CANCEL_UNBOOKED = update(_MESSAGES).where(_SCHEDULED, _MESSAGES.c.booking_id.is_(None)).values(
+    state="cancelled", error=bindparam("b_reason"))
+_FOLLOW_UP = update(_CONTACTS).where(_CONTACTS.c.tenant == bindparam("b_tenant"),
+                                     _CONTACTS.c.key == bindparam("b_key"))
+
+
+def _insert(s: Session, table: Any, **row: Any) -> None:
+    s.execute(insert(table), row)
+
+
 def _open_cycle(s: Session, tenant: str, client_id: int, a: act.OpenCycle, now: datetime) -> None:
-    s.add(CycleRow(
-        tenant=tenant, client_id=client_id, category=a.category, anchor_visit_id=a.anchor_visit_id, due_at=a.due_at,
-        period_days=a.period_days, task_key=a.task_key, task_state=a.task_state.value, cancelled_by=a.cancelled_by,
-        task_exists=a.task_exists, service=a.service, master=a.master, updated_at=now,
-    ))
+    _insert(s, _CYCLES,
+            tenant=tenant, client_id=client_id, category=a.category, anchor_visit_id=a.anchor_visit_id,
+            due_at=a.due_at, period_days=a.period_days, task_key=a.task_key, task_state=a.task_state.value,
+            cancelled_by=a.cancelled_by, task_exists=a.task_exists, service=a.service, master=a.master,
+            updated_at=now)
 
 
-def _cycle(client_id: int, category: str, anchor: str) -> Any:
-    return update(CycleRow).where(
-        CycleRow.client_id == client_id, CycleRow.category == category, CycleRow.anchor_visit_id == anchor
-    )
+def _cycle(client_id: int, a: act.UpdateCycle | act.CloseCycle) -> dict[str, Any]:
+    return {"b_client": client_id, "b_category": a.category, "b_anchor": a.anchor_visit_id}
 
 
 def _update_cycle(s: Session, tenant: str, client_id: int, a: act.UpdateCycle, now: datetime) -> None:
-    s.execute(_cycle(client_id, a.category, a.anchor_visit_id).values(
-        task_state=a.task_state.value, cancelled_by=a.cancelled_by, task_exists=a.task_exists, updated_at=now
-    ))
+    s.execute(_UPDATE_CYCLE, {**_cycle(client_id, a), "task_state": a.task_state.value,
+                              "cancelled_by": a.cancelled_by, "task_exists": a.task_exists, "updated_at": now})
 
 
 def _close_cycle(s: Session, tenant: str, client_id: int, a: act.CloseCycle, now: datetime) -> None:
-    s.execute(_cycle(client_id, a.category, a.anchor_visit_id).values(
-        closed_at=now, close_reason=a.reason, updated_at=now
-    ))
+    s.execute(_UPDATE_CYCLE, {**_cycle(client_id, a), "closed_at": now, "close_reason": a.reason, "updated_at": now})
 
 
 def _lost_step(s: Session, tenant: str, client_id: int, a: act.RecordLostStep, now: datetime) -> None:
-    s.add(LostStepRow(tenant=tenant, client_id=client_id, anchor_visit_id=a.anchor_visit_id, lead_key=a.lead_key,
-                      step=a.step.value, at=a.at))
+    _insert(s, LostStepRow.__table__, tenant=tenant, client_id=client_id, anchor_visit_id=a.anchor_visit_id,
+            lead_key=a.lead_key, step=a.step.value, at=a.at)
 
 
 def _create_lead(s: Session, tenant: str, client_id: int, a: act.CreateLead, now: datetime) -> None:
-    s.add(LeadRow(tenant=tenant, client_id=client_id, key=a.key, pipeline=a.pipeline.value, stage=a.stage,
-                  status="open", updated_at=now))
+    _insert(s, _LEADS, tenant=tenant, client_id=client_id, key=a.key, pipeline=a.pipeline.value, stage=a.stage,
+            status="open", manual=False, updated_at=now)
 
 
 def _move_lead(s: Session, tenant: str, client_id: int, a: act.MoveLead, now: datetime) -> None:
     status = {Outcome.WON: "won", Outcome.LOST: "lost"}.get(a.outcome, "open")
-    s.execute(update(LeadRow).where(LeadRow.tenant == tenant, LeadRow.key == a.lead_key).values(
-        stage=a.stage, status=status, updated_at=now
-    ))
+    s.execute(_MOVE_LEAD, {"b_tenant": tenant, "b_key": a.lead_key, "stage": a.stage, "status": status,
+                           "updated_at": now})
 
 
 def _schedule_message(s: Session, tenant: str, client_id: int, a: act.SendMessage, now: datetime) -> None:
-    s.add(MessageRow(
-        tenant=tenant, client_id=client_id, key=a.key, template=a.template, language=a.language,
-        occasion=a.occasion, channels=list(a.channels), context=dict(a.context), send_at=a.send_at or now,
-        marketing=a.marketing, booking_id=a.booking_id, created_at=now,
-    ))
+    _insert(s, _MESSAGES,
+            tenant=tenant, client_id=client_id, key=a.key, template=a.template, language=a.language,
+            occasion=a.occasion, channels=list(a.channels), context=dict(a.context), send_at=a.send_at or now,
+            marketing=a.marketing, booking_id=a.booking_id, state="scheduled", attempts=0, created_at=now)
 
 
 def _cancel_message(s: Session, tenant: str, client_id: int, a: act.CancelMessage, now: datetime) -> None:
-    s.execute(update(MessageRow).where(
-        MessageRow.client_id == client_id, MessageRow.template == a.template,
-        MessageRow.booking_id.is_(None) if a.booking_id is None else MessageRow.booking_id == a.booking_id,
-        MessageRow.state == "scheduled",
-    ).values(state="cancelled", error=a.reason))
+    params = {"b_client": client_id, "b_template": a.template, "b_reason": a.reason}
+    if a.booking_id is None:
+        s.execute(_CANCEL_UNBOOKED, params)
+    else:
+        s.execute(_CANCEL_FOR_BOOKING, {**params, "b_booking": a.booking_id})
 
 
 def _request_prepayment(s: Session, tenant: str, client_id: int, a: act.RequestPrepayment, now: datetime) -> None:
@@ -122,19 +136,17 @@ def _change_prepayment(s: Session, tenant: str, client_id: int, a: act.ChangePre
 
 
 def _reconnect_contact(s: Session, tenant: str, client_id: int, a: act.RecordReconnectContact, now: datetime) -> None:
-    s.add(ReconnectContactRow(
-        tenant=tenant, key=a.key, campaign=a.campaign, client_id=client_id, category=a.category, branch=a.branch,
-        channels=list(a.channels), message_keys=list(a.message_keys), last_visit=date.fromisoformat(a.last_visit),
-        days_late=a.days_late, contacted_at=a.contacted_at, follow_up_at=a.follow_up_at,
-        follow_up_state="pending" if a.follow_up_at else "none",
-    ))
+    _insert(s, _CONTACTS,
+            tenant=tenant, key=a.key, campaign=a.campaign, client_id=client_id, category=a.category, branch=a.branch,
+            channels=list(a.channels), message_keys=list(a.message_keys), last_visit=date.fromisoformat(a.last_visit),
+            days_late=a.days_late, contacted_at=a.contacted_at, follow_up_at=a.follow_up_at,
+            follow_up_state="pending" if a.follow_up_at else "none")
 
 
 def _reconnect_follow_up(s: Session, tenant: str, client_id: int, a: act.RecordReconnectFollowUp,
                          now: datetime) -> None:
-    s.execute(update(ReconnectContactRow).where(
-        ReconnectContactRow.tenant == tenant, ReconnectContactRow.key == a.contact_key,
-    ).values(follow_up_state=a.state, follow_up_reason=a.reason or None))
+    s.execute(_FOLLOW_UP, {"b_tenant": tenant, "b_key": a.contact_key, "follow_up_state": a.state,
+                           "follow_up_reason": a.reason or None})
 
 
 EFFECTS: dict[type[act.Action], Effect] = {

@@ -131,16 +131,18 @@ class Claimed:
     attempts: int = 1  # including this one
 
 
+# Table-level statements (every job runs them): plain SQL, without the ORM's per-statement bookkeeping.
+_EVENTS, _OUTBOX = InboundEvent.__table__, OutboxRow.__table__
 _CLAIM = (
-    update(InboundEvent)
-    .where(InboundEvent.id == bindparam("b_id"), InboundEvent.status.in_(OPEN_STATUSES))
-    .values(status="processing", lease_until=bindparam("b_lease_until"), attempts=InboundEvent.attempts + 1)
-    .returning(InboundEvent.source, InboundEvent.payload, InboundEvent.attempts)
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("b_id"), _EVENTS.c.status.in_(OPEN_STATUSES))
+    .values(status="processing", lease_until=bindparam("b_lease_until"), attempts=_EVENTS.c.attempts + 1)
+    .returning(_EVENTS.c.source, _EVENTS.c.payload, _EVENTS.c.attempts)
 )
-_FINISH = update(InboundEvent).where(InboundEvent.id == bindparam("b_id")).values(
+_FINISH = update(_EVENTS).where(_EVENTS.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"), lease_until=None, error=bindparam("b_error"),
     processed_at=bindparam("b_processed_at"))
-_OUTBOX_DONE = update(OutboxRow).where(OutboxRow.event_id == bindparam("b_id")).values(state="done")
+_OUTBOX_DONE = update(_OUTBOX).where(_OUTBOX.c.event_id == bindparam("b_id")).values(state="done")
 
 
 def claim(session: Session, event_id: int, now: datetime, lease: timedelta) -> Claimed | None:

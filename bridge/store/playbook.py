@@ -9,7 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from bridge.store import links
@@ -22,6 +36,7 @@ from bridge.store.models import (
     MessageRow,
     PrepaymentRow,
     ReconnectContactRow,
+    UTCDateTime,
     Visit,
     VisitService,
 )
@@ -46,30 +61,47 @@ ACTIVE_MESSAGE_STATES = ("scheduled", "sent")
 CLIENT = bindparam("client_id")
 # Built once: a snapshot is read for every event and every clock evaluation, so the statements are not
 # rebuilt (and their clauses re-coerced) each time; only the client id changes.
+# Table columns, not ORM attributes: plain rows come back without the ORM's per-row bookkeeping.
+_V, _VS = Visit.__table__.c, VisitService.__table__.c
 _VISITS = (
-    select(Visit.id, Visit.external_id, Visit.status, Visit.start_at, Visit.staff_id, Visit.version, Visit.categories,
-           Visit.staff_name, Visit.branch, Visit.total_price, VisitService.title)
-    .outerjoin(VisitService, VisitService.visit_id == Visit.id)
-    .where(Visit.client_id == CLIENT)
-    .order_by(Visit.start_at, Visit.external_id, VisitService.position)
+    select(_V.id, _V.external_id, _V.status, _V.start_at, _V.staff_id, _V.version, _V.categories, _V.staff_name,
+           _V.branch, _V.total_price, _VS.title)
+    .select_from(Visit.__table__.outerjoin(VisitService.__table__, _VS.visit_id == _V.id))
+    .where(_V.client_id == CLIENT)
+    .order_by(_V.start_at, _V.external_id, _VS.position)
 )
-_MESSAGES = select(MessageRow.template, MessageRow.marketing, MessageRow.state, MessageRow.sent_at,
-                   MessageRow.send_at).where(MessageRow.client_id == CLIENT,
-                                             or_(MessageRow.marketing.is_(True), MessageRow.template == "welcome"))
-_CYCLES = (
-    select(CycleRow.category, CycleRow.anchor_visit_id, CycleRow.due_at, CycleRow.period_days, CycleRow.task_key,
-           CycleRow.task_state, CycleRow.cancelled_by, CycleRow.task_exists, CycleRow.service, CycleRow.master)
-    .where(CycleRow.client_id == CLIENT, CycleRow.closed_at.is_(None)).order_by(CycleRow.id)
-)
-_LEADS = (select(LeadRow.key, LeadRow.pipeline, LeadRow.stage, LeadRow.status, LeadRow.manual)
-          .where(LeadRow.client_id == CLIENT).order_by(LeadRow.id))
-_LOST = (select(LostStepRow.anchor_visit_id, LostStepRow.lead_key, LostStepRow.step, LostStepRow.at)
-         .where(LostStepRow.client_id == CLIENT).order_by(LostStepRow.id.desc()).limit(1))
-_APPLIED = select(AppliedAction.key).where(AppliedAction.client_id == CLIENT)
-_RECONNECT = (select(ReconnectContactRow.key, ReconnectContactRow.category, ReconnectContactRow.branch,
-                     ReconnectContactRow.channels, ReconnectContactRow.contacted_at, ReconnectContactRow.follow_up_at)
-              .where(ReconnectContactRow.client_id == CLIENT, ReconnectContactRow.follow_up_state == "pending")
-              .order_by(ReconnectContactRow.id))
+_APPLIED = select(AppliedAction.__table__.c.key).where(AppliedAction.__table__.c.client_id == CLIENT)
+
+
+def _state_part(kind: str, order: Any, where: Any, **slots: Any) -> Select:
+    """One table's rows in the common column layout of ``_STATE`` (unused slots are typed NULLs)."""
+    columns = [literal(kind, String).label("kind"), order.label("ord")]
+    for name, kind_of_slot in _SLOTS.items():
+        columns.append((slots[name] if name in slots else cast(null(), kind_of_slot)).label(name))
+    return select(*columns).where(where)
+
+
+_SLOTS: dict[str, Any] = {**{f"s{i}": String() for i in range(1, 8)}, "t1": UTCDateTime(), "t2": UTCDateTime(),
+                          "n": Integer(), "b": Boolean(), "j": JSON()}
+_C, _L, _S, _M, _R = (m.__table__.c for m in (CycleRow, LeadRow, LostStepRow, MessageRow, ReconnectContactRow))
+# The client's playbook state in ONE statement, whatever it holds: open cycles, leads, the latest win-back
+# step, welcome and marketing messages, and Reconnect contacts whose follow-up is still to be decided.
+_STATE = union_all(
+    _state_part("cycle", _C.id, (_C.client_id == CLIENT) & _C.closed_at.is_(None),
+                s1=_C.category, s2=_C.anchor_visit_id, s3=_C.task_key, s4=_C.task_state, s5=_C.cancelled_by,
+                s6=_C.service, s7=_C.master, t1=_C.due_at, n=_C.period_days, b=_C.task_exists),
+    _state_part("lead", _L.id, _L.client_id == CLIENT,
+                s1=_L.key, s2=_L.pipeline, s3=_L.stage, s4=_L.status, b=_L.manual),
+    _state_part("lost", _S.id,
+                _S.id == select(func.max(_S.id)).where(_S.client_id == CLIENT).scalar_subquery(),
+                s1=_S.anchor_visit_id, s2=_S.lead_key, s3=_S.step, t1=_S.at),
+    _state_part("message", _M.id,
+                (_M.client_id == CLIENT) & or_(_M.marketing.is_(True), _M.template == "welcome"),
+                s1=_M.template, s2=_M.state, t1=_M.sent_at, t2=_M.send_at, b=_M.marketing),
+    _state_part("reconnect", _R.id,
+                (_R.client_id == CLIENT) & (_R.follow_up_state == "pending"),
+                s1=_R.key, s2=_R.category, s3=_R.branch, t1=_R.contacted_at, t2=_R.follow_up_at, j=_R.channels),
+).order_by("kind", "ord")
 
 
 def snapshot_for(
@@ -78,9 +110,10 @@ def snapshot_for(
 ) -> Snapshot:
     """Everything the rules may consult about one client (and the event's booking, if stored).
 
-    Seven plain-row queries for a client, however many visits, cycles and actions it has: its visits
-    with their services, open cycles, leads, the latest win-back step, applied keys, messages and open
-    Reconnect follow-ups.
+    Two plain-row queries for a client, however many visits, cycles and actions it has: its visits
+    with their services, and everything else the rules read (open cycles, leads, the latest win-back
+    step, welcome and marketing messages, open Reconnect follow-ups) as one UNION ALL; plus one for
+    the applied keys when asked.
     ``with_applied`` False leaves the keys out, for a caller whose recording drops known keys itself;
     ``with_prepayments`` adds one query, for tenants that take prepayments.
     """
@@ -90,7 +123,10 @@ def snapshot_for(
     stored_visit = None
     if visit is not None:
         stored_visit = next((s for s in states if s.external_id == visit.external_id), None) or visit_state(visit)
-    welcome_sent, marketing = _messages(session, client.id)
+    state: dict[str, list[Any]] = {"cycle": [], "lead": [], "lost": [], "message": [], "reconnect": []}
+    for row in session.execute(_STATE, {"client_id": client.id}):
+        state[row.kind].append(row)
+    welcome_sent, marketing = _messages(state["message"])
     return Snapshot(
         visit=stored_visit,
         client_visits=states,
@@ -108,13 +144,13 @@ def snapshot_for(
             balance=client.balance,
             tags=tuple(client.tags or ()),
         ),
-        cycles=_open_cycles(session, client.id),
-        leads=_leads(session, client.id),
-        lost=_lost(session, client.id),
+        cycles=_open_cycles(state["cycle"]),
+        leads=_leads(state["lead"]),
+        lost=_lost(state["lost"]),
         applied=frozenset(session.scalars(_APPLIED, {"client_id": client.id})) if with_applied else frozenset(),
         marketing_sent_at=marketing,
         prepayments=_prepayments(session, client.id) if with_prepayments else (),
-        reconnect=_reconnect(session, client.id),
+        reconnect=_reconnect(state["reconnect"]),
     )
 
 
@@ -137,47 +173,39 @@ def _visits(session: Session, client_id: int) -> tuple[VisitState, ...]:
     )
 
 
-def _messages(session: Session, client_id: int) -> tuple[bool, tuple]:
+def _messages(rows: list[Any]) -> tuple[bool, tuple]:
     """Whether the welcome went out (or is scheduled), and the times of marketing messages sent or due."""
-    rows = session.execute(_MESSAGES, {"client_id": client_id}).all()
-    welcomed = any(r.template == "welcome" for r in rows)
-    marketing = tuple(r.sent_at or r.send_at for r in rows if r.marketing and r.state in ACTIVE_MESSAGE_STATES)
+    welcomed = any(r.s1 == "welcome" for r in rows)
+    marketing = tuple(r.t1 or r.t2 for r in rows if r.b and r.s2 in ACTIVE_MESSAGE_STATES)
     return welcomed, marketing
 
 
-def _reconnect(session: Session, client_id: int) -> tuple[ReconnectContact, ...]:
-    """Reconnect contacts whose follow-up is still to be decided (an indexed read; usually none)."""
-    return tuple(
-        ReconnectContact(key=r.key, category=r.category, branch=r.branch, channels=tuple(r.channels or ()),
-                         contacted_at=r.contacted_at, follow_up_at=r.follow_up_at)
-        for r in session.execute(_RECONNECT, {"client_id": client_id})
-    )
+def _reconnect(rows: list[Any]) -> tuple[ReconnectContact, ...]:
+    """Reconnect contacts whose follow-up is still to be decided (usually none)."""
+    return tuple(ReconnectContact(key=r.s1, category=r.s2, branch=r.s3, channels=tuple(r.j or ()),
+                                  contacted_at=r.t1, follow_up_at=r.t2) for r in rows)
 
 
-def _open_cycles(session: Session, client_id: int) -> tuple[Cycle, ...]:
-    rows = session.execute(_CYCLES, {"client_id": client_id})
+def _open_cycles(rows: list[Any]) -> tuple[Cycle, ...]:
     return tuple(
-        Cycle(category=r.category, anchor_visit_id=r.anchor_visit_id, due_at=r.due_at, period_days=r.period_days,
-              task_key=r.task_key, task_state=TaskState(r.task_state), cancelled_by=r.cancelled_by,
-              task_exists=r.task_exists, service=r.service, master=r.master)
+        Cycle(category=r.s1, anchor_visit_id=r.s2, due_at=r.t1, period_days=r.n, task_key=r.s3,
+              task_state=TaskState(r.s4), cancelled_by=r.s5, task_exists=r.b, service=r.s6, master=r.s7)
         for r in rows
     )
 
 
-def _leads(session: Session, client_id: int) -> tuple[LeadState, ...]:
-    rows = session.execute(_LEADS, {"client_id": client_id})
+def _leads(rows: list[Any]) -> tuple[LeadState, ...]:
     return tuple(
-        LeadState(key=r.key, pipeline=Pipeline(r.pipeline), stage=r.stage, status=LeadStatus(r.status), manual=r.manual)
+        LeadState(key=r.s1, pipeline=Pipeline(r.s2), stage=r.s3, status=LeadStatus(r.s4), manual=r.b)
         for r in rows
     )
 
 
-def _lost(session: Session, client_id: int) -> LostProgress | None:
-    row = session.execute(_LOST, {"client_id": client_id}).first()
-    if row is None:
+def _lost(rows: list[Any]) -> LostProgress | None:
+    if not rows:
         return None
-    return LostProgress(anchor_visit_id=row.anchor_visit_id, lead_key=row.lead_key, step=LostStep(row.step),
-                        step_at=row.at)
+    row = rows[0]
+    return LostProgress(anchor_visit_id=row.s1, lead_key=row.s2, step=LostStep(row.s3), step_at=row.t1)
 
 
 def _prepayments(session: Session, client_id: int) -> tuple[PrepaymentState, ...]:

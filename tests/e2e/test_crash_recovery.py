@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,13 +14,13 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+from rq import Worker
 from rq.job import Job
 
 from bridge import intake
 from bridge.queue import job_id_for_event
-from bridge.store import stats
-from jobs.process_event import client_lock_name
-from pipelines.events import VisitEvent
+from bridge.store import locks, stats
+from jobs.process_event import client_lock_name, handle_event
 from salonbridge.demo import free_port
 from tests.conftest import TOKEN
 from tests.helpers import yclients_record
@@ -62,19 +63,20 @@ def wait_for(predicate, timeout_s: float, what: str):
 
 def test_a_job_of_a_worker_killed_mid_job_runs_again_and_completes(services):
     tenant = services.tenants["salon"]
-    body = yclients_record()
-    receipt = intake.receive(services.store, services.queue, tenant, "yclients", body, datetime.now(UTC))
-    event = VisitEvent.from_dict(intake.normalize("yclients", body, tenant, datetime.now(UTC)).to_dict())
-    # Hold the client's lock so the job is provably mid-way when the worker dies.
-    held = services.queue.connection.lock(client_lock_name(event), timeout=60)
-    assert held.acquire(blocking=False)
-    job = Job.fetch(job_id_for_event(receipt.event_id), connection=services.queue.connection)
+    event = intake.normalize("yclients", yclients_record(), tenant, datetime.now(UTC))
+    receipt = intake.store_event(services.store, event, datetime.now(UTC))  # queued once the worker is up
+    job_id = job_id_for_event(receipt.event_id)
     with running(spawn(services.settings, "worker")) as first:
-        wait_for(lambda: job.get_status(refresh=True) == "started", 20, "the job to start")
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-    killed_at = time.monotonic()
-    held.release()
+        wait_for(lambda: Worker.count(connection=services.queue.connection), 20, "the worker to start")
+        # Hold the client's lock so the job is provably mid-way when the worker dies.
+        with services.store.session() as held:
+            locks.hold(held, client_lock_name(event))
+            services.queue.enqueue_event(receipt.event_id)
+            job = Job.fetch(job_id, connection=services.queue.connection)
+            wait_for(lambda: job.get_status(refresh=True) == "started", 20, "the job to start")
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+        killed_at = time.monotonic()
     with running(spawn(services.settings, "worker")):
         wait_for(lambda: stats.events_by_status(services.store) == {"done": 1}, 60, "the job to run again")
         recovered_s = time.monotonic() - killed_at
@@ -140,38 +142,42 @@ def _processed(base: str) -> str | None:
 
 
 HOLD_CLIENT_LOCK = """
-import sys, time
+import time
 from datetime import UTC, datetime
 from bridge import intake
 from bridge.services import Services
+from bridge.store import locks
 from config.settings import Settings
-from jobs.process_event import _client_lock
+from jobs.process_event import client_lock_name
 from tests.helpers import yclients_record
 svc = Services.build(Settings.from_env())
 event = intake.normalize("yclients", yclients_record(), svc.tenants["salon"], datetime.now(UTC))
-with _client_lock(svc, event):
+with svc.store.session() as s:
+    locks.hold(s, client_lock_name(event))
     print("held", flush=True)
     time.sleep(600)
 """
 
 
-def test_a_killed_workers_client_lock_frees_itself_within_its_ttl_and_a_running_job_keeps_it(services):
-    from jobs.process_event import CLIENT_LOCK_TTL_S
-
-    tenant = services.tenants["salon"]
-    event = intake.normalize("yclients", yclients_record(), tenant, datetime.now(UTC))
-    name = client_lock_name(event)
+def test_a_killed_workers_client_lock_frees_at_once_and_a_running_job_keeps_it(services):
+    receipt = intake.receive(services.store, services.queue, services.tenants["salon"], "yclients",
+                             yclients_record(), datetime.now(UTC))
     env = {**os.environ, **services.settings.to_env()}
     holder = subprocess.Popen([sys.executable, "-c", HOLD_CLIENT_LOCK], env=env, stdout=subprocess.PIPE,
                               start_new_session=True)
     with running(holder):
         assert holder.stdout.readline().strip() == b"held"
-        time.sleep(CLIENT_LOCK_TTL_S + 3)  # longer than the lock lives: renewed while its holder runs
-        assert services.queue.connection.exists(name)
+        waiting = threading.Thread(target=handle_event, args=(services, receipt.event_id, datetime.now(UTC)),
+                                   daemon=True)
+        waiting.start()
+        time.sleep(3)
+        assert waiting.is_alive()  # the person's next event waits for the job holding the lock
         os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
         killed_at = time.monotonic()
-    wait_for(lambda: not services.queue.connection.exists(name), CLIENT_LOCK_TTL_S + 5, "the lock to free itself")
+    waiting.join(10)
     freed_s = time.monotonic() - killed_at
-    print(f"client lock freed {freed_s:.1f} s after its holder was killed (TTL {CLIENT_LOCK_TTL_S} s)")
-    assert freed_s <= CLIENT_LOCK_TTL_S + 1
+    print(f"the waiting event went on {freed_s:.1f} s after the lock's holder was killed")
+    assert not waiting.is_alive()
+    assert freed_s < 3
+    assert stats.events_by_status(services.store) == {"done": 1}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from bridge import intake
@@ -96,3 +98,23 @@ def test_replay_uses_the_live_path_and_recognises_duplicates(services, tmp_path)
     assert "line 7: malformed JSON" in summary.render()
     run_worker(services, burst=True)
     assert stats.counts(services.store, "salon")["visits"] == {"scheduled": 6}
+
+
+def test_bookings_of_one_new_client_processed_at_once_by_two_workers_give_one_client(services):
+    """Each round: two first bookings of a person nobody knows yet, their jobs started together."""
+    for round_ in range(8):
+        bodies = [yclients_record(record_id=510000000 + round_ * 2 + i, client_id=880000 + round_,
+                                  phone=f"+38067{round_:07d}") for i in range(2)]
+        receipts = deliver(services, *bodies)
+        start = threading.Barrier(2)
+
+        def work(event_id: int, start: threading.Barrier = start) -> None:
+            start.wait()
+            handle_event(services, event_id, datetime.now(UTC))
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(work, [r.event_id for r in receipts]))
+    with services.store.session() as s:
+        assert sorted(s.scalars(select(Client.external_id))) == [str(880000 + r) for r in range(8)]
+        assert s.scalar(select(func.count()).select_from(Visit)) == 16
+    assert stats.events_by_status(services.store) == {"done": 16}
