@@ -40,6 +40,7 @@ class Settings:
     earliest_date: date = date(1900, 1, 1)  # SALONBRIDGE_EARLIEST_DATE: older dates in a delivery are a 422
     years_ahead: int = 5  # SALONBRIDGE_YEARS_AHEAD: dates further than this ahead of now are a 422
     max_event_attempts: int = 3  # SALONBRIDGE_MAX_ATTEMPTS: an event failing this often is parked as failed
+    crm_coalesce_s: int = 5  # SALONBRIDGE_CRM_COALESCE_S: a tenant's amoCRM work gathers until quiet this long
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def secret(self, name: str | None) -> str | None:
@@ -84,9 +85,8 @@ class Settings:
         years_ahead = env.get("SALONBRIDGE_YEARS_AHEAD", "5")
         if not years_ahead.isdigit() or not 1 <= int(years_ahead) <= 100:
             problems.append("SALONBRIDGE_YEARS_AHEAD: expected a whole number of years, 1 to 100")
-        attempts = env.get("SALONBRIDGE_MAX_ATTEMPTS", "3")
-        if not attempts.isdigit() or not 1 <= int(attempts) <= 100:
-            problems.append("SALONBRIDGE_MAX_ATTEMPTS: expected a whole number of attempts, 1 to 100")
+        attempts = _whole(env, "SALONBRIDGE_MAX_ATTEMPTS", 3, (1, 100), "attempts", problems)
+        coalesce = _whole(env, "SALONBRIDGE_CRM_COALESCE_S", 5, (0, 300), "seconds", problems)
         if problems:
             raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
         return cls(
@@ -105,7 +105,8 @@ class Settings:
             access_log=bool(env.get("SALONBRIDGE_ACCESS_LOG")),
             earliest_date=earliest_date,
             years_ahead=int(years_ahead),
-            max_event_attempts=int(attempts),
+            max_event_attempts=attempts,
+            crm_coalesce_s=coalesce,
             environ=env,
         )
 
@@ -126,9 +127,20 @@ class Settings:
             "SALONBRIDGE_EARLIEST_DATE": self.earliest_date.isoformat(),
             "SALONBRIDGE_YEARS_AHEAD": str(self.years_ahead),
             "SALONBRIDGE_MAX_ATTEMPTS": str(self.max_event_attempts),
+            "SALONBRIDGE_CRM_COALESCE_S": str(self.crm_coalesce_s),
         }
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         if self.token_key:
             env["SALONBRIDGE_TOKEN_KEY"] = self.token_key
         return env
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, bounds: tuple[int, int], unit: str,
+           problems: list[str]) -> int:
+    """A whole number from ``env[name]`` within ``bounds``; a problem is noted (and the default used) if not."""
+    raw = env.get(name, str(default))
+    if raw.isdigit() and bounds[0] <= int(raw) <= bounds[1]:
+        return int(raw)
+    problems.append(f"{name}: expected a whole number of {unit}, {bounds[0]} to {bounds[1]}")
+    return default

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 LOCK_KEY = "salonbridge:clock"
 LOCK_TTL_S = 30
 HEARTBEAT_S = 5
-COALESCE = timedelta(seconds=2)  # a tenant's amoCRM work gathers this long before a sync takes it
+LONGEST_WAIT = 6  # × the coalescing window: how long a tenant that is never quiet waits for its sync
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,19 @@ def recover_abandoned(svc: Services, now: datetime) -> None:
 
 
 def sync_crm_backlog(svc: Services, now: datetime) -> int:
-    """Queue an amoCRM sync for every tenant whose oldest pending action has waited ``COALESCE``.
+    """Queue an amoCRM sync for every tenant whose pending work has been quiet for the coalescing window
+    (``SALONBRIDGE_CRM_COALESCE_S``), or whose oldest pending action has waited six windows.
 
-    The short wait lets a client's actions (contact, lead, fields, task) gather into one batch; the
-    fixed job id per tenant makes a sync already waiting absorb the request.
+    amoCRM writes go in batches: a client's booking, its confirmation and the client update a booking
+    system sends within seconds of each other, and other clients' work of the same moment, become one
+    request per kind instead of one sync each. The fixed job id per tenant makes a sync already waiting
+    absorb the request.
     """
+    window = timedelta(seconds=svc.settings.crm_coalesce_s)
     queued = 0
-    for tenant, oldest in crm_queue.backlog(svc.store).items():
-        if tenant in svc.tenants and oldest <= now - COALESCE and not crm_queue.paused(svc.store, tenant, now):
+    for tenant, (oldest, newest) in crm_queue.backlog_span(svc.store).items():
+        ready = newest <= now - window or oldest <= now - window * LONGEST_WAIT
+        if tenant in svc.tenants and ready and not crm_queue.paused(svc.store, tenant, now):
             queued += svc.queue.enqueue_crm_sync(tenant)
     return queued
 

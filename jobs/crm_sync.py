@@ -5,16 +5,22 @@ authorization pauses it until someone reconnects, a payload amoCRM rejects fails
 amoCRM's reason, and transient trouble (5xx, timeouts, 429 bursts) is waited out inside the job, each
 request within a time budget; when the budget runs out the job ends with the rest still pending and
 the clock queues the next sync a few seconds later. Nothing is left to RQ's retry schedule.
+
+A job also stops starting requests after ``RUN_FOR_S``, well inside RQ's job timeout: a job killed by
+its runner mid-round would leave creates recorded as attempted but never sent, each of which the next
+round has to look up again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bridge.amocrm.account_map import AccountMapError, load_account_map
-from bridge.amocrm.errors import AccountBlocked, AmoError, ReauthRequired
+from bridge.amocrm.errors import AccountBlocked, AmoError, OutOfTime, ReauthRequired
+from bridge.queue import JOB_TIMEOUT_S
 from bridge.services import Services
 from bridge.store import crm_queue
 from config.tenants import Tenant
@@ -30,6 +36,8 @@ SETUP_PAUSE = timedelta(minutes=5)
 # How the sync's client waits out trouble: each request may retry (429 Retry-After, 5xx, timeouts on
 # reads and updates) for up to this long before the job gives the rest back to the next sync.
 PATIENCE = {"max_retries": 100, "retry_for_s": 90.0, "max_sleep_s": 30.0}
+# Past this no request is started; the longest request (connect + read timeout, ~23 s) still ends in time.
+RUN_FOR_S = JOB_TIMEOUT_S - 40
 
 
 @dataclass
@@ -64,7 +72,11 @@ def drain(svc: Services, tenant: Tenant, now: datetime, client=None, account=Non
     tally = Tally()
     try:
         client = client or client_for(tenant, svc, **PATIENCE)
+        client.deadline = time.monotonic() + RUN_FOR_S
         _rounds(Sync(svc.store, tenant.slug, client, account, now, tally))
+    except OutOfTime:
+        log.info("amoCRM sync of %s used its time; the next sync takes the rest", tenant.slug)
+        report.interrupted = "out of time"
     except AccountBlocked as exc:
         _pause(svc, tenant.slug, now, exc.until - now, report, str(exc))
     except (SetupOutdated, AccountMapError) as exc:
@@ -75,6 +87,9 @@ def drain(svc: Services, tenant: Tenant, now: datetime, client=None, account=Non
     except AmoError as exc:  # transient past the budget: what succeeded is recorded, the rest waits
         log.warning("amoCRM sync of %s interrupted, the rest waits for the next sync: %s", tenant.slug, exc)
         report.interrupted = str(exc)
+    finally:
+        if client is not None:
+            client.deadline = None
     report.done, report.failed, report.skipped = tally.done, tally.failed, tally.skipped
     report.waiting = crm_queue.pending_count(svc.store, tenant.slug)
     return report

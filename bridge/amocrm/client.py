@@ -9,6 +9,11 @@ and do no batching (spec/amocrm.md §13). Everything that can fail goes through 
 * 403 that is a block: ``AccountBlocked`` — retrying only prolongs it;
 * 5xx, timeouts, connection errors: jittered exponential backoff, but only for idempotent calls; a POST
   that may have reached the server raises ``AmbiguousWrite`` and is never resent blindly;
+* reads (GET) wait for their answer at most ``lookup_timeout_s``: a search answers in well under a second,
+  and one whose answer is lost is simply asked again, so waiting the writes' full read timeout only idles
+  the budget;
+* ``deadline``: past it no request is started (``OutOfTime``), so a job stops between requests, with every
+  outcome recorded, before its runner would kill it mid-request;
 * 400 ``validation-errors``: ``AmoValidationError`` naming the request_id and field paths.
 """
 
@@ -31,6 +36,7 @@ from bridge.amocrm.errors import (
     AmoError,
     AmoHttpError,
     MarkerFieldMissing,
+    OutOfTime,
     RateLimited,
     ReauthRequired,
 )
@@ -84,6 +90,7 @@ class AmoCrmClient:
         limiter: Limiter | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (3.05, 20),
+        lookup_timeout_s: float = 6.0,
         max_retries: int = 4,
         max_sleep_s: float = 10.0,
         retry_for_s: float | None = None,
@@ -98,6 +105,8 @@ class AmoCrmClient:
         self.limiter = limiter
         self._session = session
         self.timeout = timeout
+        self.lookup_timeout = (timeout[0], min(timeout[1], lookup_timeout_s))
+        self.deadline: float | None = None  # time.monotonic() past which no request is started
         self.max_retries = max_retries
         self.max_sleep_s = max_sleep_s
         self.retry_for_s = retry_for_s  # a time budget per call: retry while it lasts (up to max_retries)
@@ -133,6 +142,7 @@ class AmoCrmClient:
         )
         started = time.monotonic()
         for attempt in range(self.max_retries + 1):
+            self.check_deadline()
             try:
                 return self._outcome(call, self._send_authorized(call), attempt)
             except _Retry as retry:
@@ -144,7 +154,15 @@ class AmoCrmClient:
         raise AssertionError("unreachable")  # the loop either returns or raises
 
     def _out_of_time(self, started: float, delay: float) -> bool:
-        return self.retry_for_s is not None and time.monotonic() - started + delay > self.retry_for_s
+        now = time.monotonic()
+        if self.deadline is not None and now + delay > self.deadline:
+            return True
+        return self.retry_for_s is not None and now - started + delay > self.retry_for_s
+
+    def check_deadline(self) -> None:
+        """Raise ``OutOfTime`` once ``deadline`` has passed (callers check before recording an attempt)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise OutOfTime("the run's time is up; the rest waits for the next one")
 
     def _send_authorized(self, call: _Call) -> requests.Response:
         token = self.tokens.access_token()
@@ -161,7 +179,10 @@ class AmoCrmClient:
 
     def _send(self, call: _Call, token: str) -> requests.Response:
         if self.limiter is not None:
-            self.limiter.acquire()
+            try:
+                self.limiter.acquire()
+            except RateLimited as exc:  # the budget is booked further ahead: wait without holding a slot
+                raise _Retry(exc.retry_in, exc) from None
         started = time.monotonic()
         try:
             response = self.session.request(
@@ -170,7 +191,7 @@ class AmoCrmClient:
                 params=call.params,
                 json=call.json,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                timeout=self.timeout,
+                timeout=self.lookup_timeout if call.method == "GET" else self.timeout,
             )
         except requests.RequestException as exc:
             cause = f"{type(exc).__name__}: {exc}"

@@ -14,11 +14,12 @@ attempted note is looked up among the notes of that entity.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from bridge.amocrm import markers
+from bridge.amocrm import markers, parallel
 from bridge.amocrm.client import BATCH_SIZE, AmoCrmClient
 from bridge.amocrm.errors import AmbiguousWrite, AmoValidationError
 
@@ -59,13 +60,14 @@ def create_once(
     each POST). ``check_rejection`` may raise instead of failing the items (e.g. when amoCRM rejects an
     id that ``salonbridge setup`` manages, the whole tenant has to wait).
     """
+    for create in creates:
+        markers.check_marker(kind, create.marker)
+    found = _find_all(api, kind, [c for c in creates if c.attempted])
     lookups: Created[T] = Created()
     to_send: list[Create[T]] = []
     for create in creates:
-        markers.check_marker(kind, create.marker)
-        found = _find(api, kind, create) if create.attempted else None
-        if found is not None:
-            lookups.adopted.append((create.owner, found))
+        if found.get(id(create)) is not None:
+            lookups.adopted.append((create.owner, found[id(create)]))
         else:
             to_send.append(create)
     if lookups.adopted:
@@ -73,16 +75,28 @@ def create_once(
     post = getattr(api, f"create_{kind}")
     for start in range(0, len(to_send), BATCH_SIZE):
         chunk = to_send[start:start + BATCH_SIZE]
+        api.check_deadline()  # never record an attempt that will not be sent
         attempting([c.owner for c in chunk])
         yield _send(post, chunk, [_marked(api, kind, c) for c in chunk], check_rejection)
 
 
-def _find(api: AmoCrmClient, kind: str, create: Create) -> int | None:
-    scope: dict[str, Any] = {}
-    if kind == "tasks":  # a task is found again among the tasks of the entity it is attached to
-        scope = {"entity_type": create.body.get("entity_type"), "entity_id": create.body.get("entity_id")}
-    found = api.find_by_marker(kind, create.marker, **scope)
-    return int(found["id"]) if found else None
+def _find_all(api: AmoCrmClient, kind: str, tried: Sequence[Create]) -> dict[int, int | None]:
+    """Earlier attempts found again, by ``id()`` of their Create. A task is found among the tasks of the
+    entity it is attached to, read for up to 50 entities per request; contacts and leads are searched by
+    marker, a few at a time."""
+    if kind != "tasks":
+        hits = parallel.each(lambda c: api.find_by_marker(kind, c.marker), tried)
+        return {id(c): int(hit["id"]) if hit else None for c, hit in zip(tried, hits, strict=True)}
+    found: dict[int, int | None] = {}
+    by_type: dict[str, list[Create]] = defaultdict(list)
+    for create in tried:
+        by_type[str(create.body.get("entity_type"))].append(create)
+    for entity_type, group in by_type.items():
+        tasks = api.list_tasks(entity_type, sorted({int(c.body["entity_id"]) for c in group}))
+        for create in group:
+            hit = next((t for t in tasks if markers.carries_marker(kind, t, create.marker, None)), None)
+            found[id(create)] = int(hit["id"]) if hit else None
+    return found
 
 
 def _marked(api: AmoCrmClient, kind: str, create: Create) -> dict[str, Any]:
@@ -118,18 +132,21 @@ def add_notes_once(
     api: AmoCrmClient, entity: str, notes: Sequence[Create[T]], attempting: Attempting
 ) -> Iterator[Created[T]]:
     """Post notes on ``entity`` (contacts or leads) exactly once, yielding each request's outcome."""
+    tried = [n for n in notes if n.attempted]
+    found = dict(zip(map(id, tried), parallel.each(
+        lambda n: api.find_note(entity, n.body["entity_id"], n.body["params"]["text"]), tried), strict=True))
     lookups: Created[T] = Created()
     to_send = []
     for note in notes:
-        found = api.find_note(entity, note.body["entity_id"], note.body["params"]["text"]) if note.attempted else None
-        if found is not None:
-            lookups.adopted.append((note.owner, found))
+        if found.get(id(note)) is not None:
+            lookups.adopted.append((note.owner, found[id(note)]))
         else:
             to_send.append(note)
     if lookups.adopted:
         yield lookups
     for start in range(0, len(to_send), BATCH_SIZE):
         chunk = to_send[start:start + BATCH_SIZE]
+        api.check_deadline()
         attempting([n.owner for n in chunk])
         out: Created[T] = Created()
         try:

@@ -64,6 +64,10 @@ class RateLimited(AmoError):
         super().__init__(f"{what}; retry in {retry_in:.1f} s")
 
 
+class OutOfTime(AmoError):
+    """The caller's time for this run is up: nothing more is sent; what is left waits for the next run."""
+
+
 class AccountBlocked(AmoError):
     """HTTP 403 that is an account/IP block (not a rights problem): stop calling until ``until``.
 

@@ -80,7 +80,7 @@ class RedisRateLimiter:
         rate_per_s: float = 7.0,
         *,
         max_wait_s: float = 2.0,
-        margin_s: float = 0.007,
+        margin_s: float = 0.015,
         sleep: Callable[[float], None] = time.sleep,
     ):
         if rate_per_s <= 0:

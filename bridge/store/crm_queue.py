@@ -77,6 +77,17 @@ def backlog(store: Store) -> dict[str, datetime]:
         return {tenant: oldest for tenant, oldest in rows}
 
 
+def backlog_span(store: Store) -> dict[str, tuple[datetime, datetime]]:
+    """Every tenant with pending amoCRM work: when its oldest and its newest pending action were recorded."""
+    with store.session() as s:
+        rows = s.execute(
+            select(AppliedAction.tenant, func.min(AppliedAction.created_at), func.max(AppliedAction.created_at))
+            .where(AppliedAction.state == "pending", AppliedAction.kind.in_(CRM_KINDS))
+            .group_by(AppliedAction.tenant)
+        )
+        return {tenant: (oldest, newest) for tenant, oldest, newest in rows}
+
+
 def attempting(store: Store, items: Iterable[Pending]) -> None:
     """Committed before a create is sent: a later round knows it may already exist in amoCRM."""
     ids = [i.id for i in items]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from bridge.amocrm import parallel
+from bridge.amocrm.client import BATCH_SIZE
 from bridge.amocrm.create_once import Create, create_once
 from bridge.store import crm_queue
 from bridge.store.crm_queue import Outcomes, Pending
@@ -15,16 +17,30 @@ from pipelines.actions import UpsertContact
 def upsert(sync: Sync, items: list[Pending[UpsertContact]]) -> None:
     """The first UpsertContact of a client finds or creates its contact; later ones of the same window
     follow it. A known contact is renamed only when the name differs from the one it was last given,
-    and the rename rides on the window's field update of that contact when there is one (``flush``)."""
+    and the rename rides on the window's field update of that contact when there is one (``flush``).
+
+    Clients go 50 at a time (one create request): their lookups, then their create, so a sync that
+    stops half-way has recorded what it found and made, and the next one searches only the rest."""
     per_client: dict[str, list[Pending[UpsertContact]]] = defaultdict(list)
     for item in items:
         per_client[item.action.client_id].append(item)
     linked = sync.links("contact", per_client)
     sent_names = crm_queue.contact_names_sent(sync.store, sync.tenant, linked)
+    clients = list(per_client)
+    for start in range(0, len(clients), BATCH_SIZE):
+        chunk = {c: per_client[c] for c in clients[start:start + BATCH_SIZE]}
+        _upsert(sync, chunk, linked, sent_names)
+
+
+def _upsert(sync: Sync, per_client: dict[str, list[Pending[UpsertContact]]], linked: dict[str, int],
+            sent_names: dict[str, str]) -> None:
+    unlinked = [group[0] for client_id, group in per_client.items() if client_id not in linked]
+    looked_up = dict(zip((i.action.client_id for i in unlinked), parallel.each(lambda i: _find(sync, i), unlinked),
+                         strict=True))
     found = Outcomes()
     creates: list[Create[Pending[UpsertContact]]] = []
     for client_id, group in per_client.items():
-        amo_id = linked.get(client_id) or _find(sync, group[0])
+        amo_id = linked.get(client_id) or looked_up.get(client_id)
         if amo_id is None:
             creates.append(Create(group[0], _body(group[0].action), marker(group[0]), attempted=False))  # looked up
             continue
