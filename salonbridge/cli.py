@@ -381,3 +381,11 @@ def _register_events_commands() -> None:
 
 _register_events_commands()
 
+
+def _register_status_command() -> None:
+    from salonbridge.status_cmd import status
+
+    main.add_command(status)
+
+
+_register_status_command()

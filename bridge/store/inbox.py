@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -129,13 +129,14 @@ class Claimed:
     source: str
     payload: dict[str, Any]
     attempts: int = 1  # including this one
+    received_at: datetime | None = None  # when the delivery was stored (UTC)
 
 
 _CLAIM = (
     update(InboundEvent)
     .where(InboundEvent.id == bindparam("b_id"), InboundEvent.status.in_(OPEN_STATUSES))
     .values(status="processing", lease_until=bindparam("b_lease_until"), attempts=InboundEvent.attempts + 1)
-    .returning(InboundEvent.source, InboundEvent.payload, InboundEvent.attempts)
+    .returning(InboundEvent.source, InboundEvent.payload, InboundEvent.attempts, InboundEvent.received_at)
 )
 _FINISH = update(InboundEvent).where(InboundEvent.id == bindparam("b_id")).values(
     status=bindparam("b_status"), lease_until=None, error=bindparam("b_error"),
@@ -150,7 +151,10 @@ def claim(session: Session, event_id: int, now: datetime, lease: timedelta) -> C
     a time, so a processing event seen by its own job is the leftover of a killed execution.
     """
     row = session.execute(_CLAIM, {"b_id": event_id, "b_lease_until": now + lease}).first()
-    return Claimed(row.source, dict(row.payload), row.attempts) if row else None
+    if row is None:
+        return None
+    received = row.received_at.replace(tzinfo=UTC) if row.received_at.tzinfo is None else row.received_at
+    return Claimed(row.source, dict(row.payload), row.attempts, received)
 
 
 def finish(session: Session, event_id: int, status: str, now: datetime, error: str | None = None) -> None:
