@@ -43,7 +43,7 @@ RQ_STATES = ("queued", "started", "scheduled", "failed")
 @dataclass
 class Figures:
     families: list[Metric] = field(default_factory=list)
-    unavailable: list[str] = field(default_factory=list)  # "Redis: …", "database: …"
+    unavailable: list[str] = field(default_factory=list)  # which source did not answer, and what to check
 
 
 def collect(svc: Services, now: datetime | None = None) -> Figures:
@@ -52,11 +52,12 @@ def collect(svc: Services, now: datetime | None = None) -> Figures:
         figures.families += _recorded(telemetry.read(svc.queue.connection))
         figures.families += _queue(svc)
     except RedisError as exc:
-        figures.unavailable.append(f"Redis: {type(exc).__name__}")
+        figures.unavailable.append(f"Redis ({type(exc).__name__}): is REDIS_URL right and the server up?")
     try:
         figures.families += _stored(svc, now or datetime.now(UTC))
     except SQLAlchemyError as exc:
-        figures.unavailable.append(f"database: {type(exc).__name__}")
+        figures.unavailable.append(f"the database ({type(exc).__name__}): is it up, and migrated "
+                                   "(salonbridge db upgrade)?")
     return figures
 
 

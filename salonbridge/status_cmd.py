@@ -32,7 +32,7 @@ def status(as_json: bool) -> None:
         for family in figures.families:
             _print(family)
     for what in figures.unavailable:
-        click.echo(f"error: not shown, {what} does not answer", err=True)
+        click.echo(f"error: no figures from {what}", err=True)
     if figures.unavailable:
         sys.exit(1)
 
