@@ -11,6 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from bridge import telemetry
 from bridge.amocrm.errors import AmoError
 from bridge.messaging import registry
 from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient
@@ -93,10 +94,13 @@ def _send_one(svc: Services, tenant: Tenant, channels: dict, message_id: int, no
     stored.mark_sending(svc.store, message_id, channel.name, now)
     outgoing = OutgoingMessage(send.key, tenant.slug, send.client_id, send.template, to, rendered.text,
                                rendered.subject)
+    labels = {"tenant": tenant.slug, "channel": channel.name}
     try:
         result = channel.send(outgoing)
     except ChannelError as exc:
+        telemetry.count(svc.queue.connection, telemetry.MESSAGES_FAILED, labels)
         return _failed(svc, message_id, message.attempts + 1, exc, now)
+    telemetry.count(svc.queue.connection, telemetry.MESSAGES_SENT, labels)
     _finish(svc, message_id, "sent", now, provider_id=result.provider_id)
     _log_in_amocrm(svc, tenant, send, channel.name, rendered.text, now)
     return 1

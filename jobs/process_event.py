@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bridge import intake
+from bridge import intake, telemetry
 from bridge.failures import describe_failure, transient
 from bridge.services import Services
 from bridge.store import actions, inbox, locks, playbook, visits
@@ -37,7 +37,16 @@ def handle_event(svc: Services, event_id: int, now: datetime) -> str:
         claimed = inbox.claim(s, event_id, now, LEASE)
     if claimed is None:
         return "already-done"
-    bind(tenant=claimed.payload.get("tenant") if isinstance(claimed.payload, dict) else None, event_id=event_id)
+    tenant = claimed.payload.get("tenant") if isinstance(claimed.payload, dict) else None
+    bind(tenant=tenant, event_id=event_id)
+    outcome = _handle(svc, event_id, claimed, now)
+    if claimed.received_at is not None and tenant in svc.tenants:  # closed: receipt to processed
+        telemetry.observe(svc.queue.connection, telemetry.EVENT_LATENCY, {"tenant": tenant},
+                          (datetime.now(UTC) - claimed.received_at).total_seconds())
+    return outcome
+
+
+def _handle(svc: Services, event_id: int, claimed: inbox.Claimed, now: datetime) -> str:
     try:
         if claimed.source == intake.AMOCRM_SOURCE:  # a change a person made in amoCRM
             return _reconciled(svc, event_id, claimed.payload, now)

@@ -258,14 +258,18 @@ def replay(file, tenant: str | None, source: str, dry_run: bool, history: bool) 
 
 @main.command()
 @click.option("--clients", default=50, show_default=True, help="Clients in the synthetic salon.")
-@click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same salon).")
+@click.option("--seed", default=7, show_default=True,
+              help="Random seed: same seed, same salon and same figures, except the amoCRM call count, which may "
+                   "differ by a few (which actions share a batch depends on which worker recorded them first).")
 @click.option("--instance", type=click.Path(file_okay=False, path_type=Path), default=Path("instance/demo"),
               show_default=True, help="Folder for the demo's database, Redis and sandbox (wiped first).")
 @click.option("--dry-run", is_flag=True, help="Only plan the synthetic year and print the actions; send nothing.")
 @click.option("--serve", is_flag=True, help="Keep everything running afterwards so the board can be browsed.")
 def demo(clients: int, seed: int, instance: Path, dry_run: bool, serve: bool) -> None:
     """The whole system on embedded defaults: a synthetic salon's year of YCLIENTS webhooks posted over HTTP,
-    processed by real workers into the built-in amoCRM sandbox, then a summary of what amoCRM shows."""
+    processed by real workers into the built-in amoCRM sandbox, then the clock's first pass (repeat visits
+    due, Lost clients, messages), then a summary of what amoCRM shows. With --serve it then prints the web
+    app's address, a client's page and the amoCRM board, and keeps them running until Ctrl-C."""
     from salonbridge.demo import run_demo
 
     sys.exit(run_demo(instance=instance, clients=clients, seed=seed, dry_run=dry_run, serve=serve))
@@ -377,3 +381,12 @@ def _register_events_commands() -> None:
 
 
 _register_events_commands()
+
+
+def _register_status_command() -> None:
+    from salonbridge.status_cmd import status
+
+    main.add_command(status)
+
+
+_register_status_command()

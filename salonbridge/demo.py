@@ -1,8 +1,14 @@
 """``salonbridge demo``: the whole system on embedded defaults, a synthetic salon, and the amoCRM sandbox.
 
-Starts the sandbox, provisions it (`setup`), runs web + workers + clock, posts a synthetic year of
-YCLIENTS webhooks through the real HTTP endpoint, waits until every event is processed and every
-amoCRM action applied, then prints what an amoCRM user would now see.
+Starts the sandbox, provisions it (`setup`), runs web + workers, posts a synthetic year of YCLIENTS
+webhooks through the real HTTP endpoint, then makes the clock's first pass (the playbook's time-based
+step, an amoCRM sync, the messages now due, a sync of their notes) before it starts the clock itself,
+and prints what an amoCRM user would now see.
+
+Same seed, same figures: each client's deliveries go through one sender, in order, the next only once
+the previous one is processed (so no event overtakes another of the same client), and the clock's
+decisions are all made once the whole year is in, in a fixed order, instead of mid-way at whatever
+moment a tick falls.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import secrets
 import shutil
 import socket
 import sys
+import threading
 import time
 from collections import ChainMap, Counter
 from collections.abc import Callable
@@ -33,6 +40,7 @@ SLUG = "demo"
 TOKEN_ENV = "SALONBRIDGE_DEMO_WEBHOOK_TOKEN"
 AMO_TOKEN_ENV = "SALONBRIDGE_DEMO_AMO_TOKEN"
 PENDING = ("received", "processing", "retry")
+KINDS = ("pipeline", "stage", "field", "webhook")  # what setup creates, in the summary's order
 
 
 def free_port() -> int:
@@ -41,8 +49,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(instance: Path, amocrm_url: str) -> Settings:
-    """A fresh instance folder with the demo tenant; the webhook token goes into the environment."""
+def prepare(instance: Path, amocrm_url: str, public_url: str) -> Settings:
+    """A fresh instance folder with the demo tenant; the webhook token goes into the environment.
+
+    ``public_url`` is the demo's own web server, so the links in messages and the amoCRM webhook lead there."""
     if instance.exists():
         shutil.rmtree(instance)
     tenants = instance / "tenants"
@@ -51,7 +61,7 @@ def prepare(instance: Path, amocrm_url: str) -> Settings:
                                           encoding="utf-8")
     os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
     env = {"SALONBRIDGE_INSTANCE": str(instance), "SALONBRIDGE_TENANTS": str(tenants),
-           "SALONBRIDGE_LOG_LEVEL": "WARNING"}
+           "SALONBRIDGE_LOG_LEVEL": "WARNING", "SALONBRIDGE_PUBLIC_URL": public_url}
     return Settings.from_env(ChainMap(env, os.environ))  # live: the sandbox token is set further on
 
 
@@ -68,23 +78,99 @@ def wait_until(ready: Callable[[], Any], timeout_s: float, what: str) -> Any:
     raise click.ClickException(f"{what} did not happen within {timeout_s:.0f} s; see the log in the instance folder")
 
 
-def post_all(base_url: str, deliveries: list[dict[str, Any]], duplicate_every: int = 20) -> Counter:
-    """POST every delivery (some twice, as real senders do) from 8 concurrent clients."""
+def post_all(base_url: str, deliveries: list[dict[str, Any]], processed: Callable[[int], bool],
+             senders: int = 8, duplicate_every: int = 20) -> Counter:
+    """POST every delivery (some twice, as real senders do) from ``senders`` concurrent clients.
+
+    Each client's deliveries go through the same sender in order, and each waits until ``processed``
+    says the client's previous event is done: two workers never see two events of one client at once,
+    so the outcome does not depend on which worker is quicker.
+    """
     url = f"{base_url}/hooks/{SLUG}/yclients/{os.environ[TOKEN_ENV]}"
-    plan = [d for i, d in enumerate(deliveries) for _ in range(2 if i % duplicate_every == 0 else 1)]
+    lanes: list[list[tuple[int, dict[str, Any]]]] = [[] for _ in range(senders)]
+    for i, body in enumerate(deliveries):
+        client = int((body.get("data") or {}).get("client", {}).get("id") or 0)
+        lanes[client % senders].extend([(client, body)] * (2 if i % duplicate_every == 0 else 1))
     session = requests.Session()
-    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=8))
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=senders))
+    bar = tqdm(total=sum(map(len, lanes)), desc="posting", unit=" req", leave=False, disable=None)
 
-    def send(body: dict[str, Any]) -> str:
-        response = session.post(url, json=body, timeout=30)
-        return response.json().get("status", str(response.status_code)) if response.ok else str(response.status_code)
+    stop = threading.Event()  # Ctrl-C: the senders leave at their next step
 
-    outcomes: Counter = Counter()
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = pool.map(send, plan)
-        for outcome in tqdm(answers, total=len(plan), desc="posting", unit=" req", leave=False, disable=None):
-            outcomes[outcome] += 1
-    return outcomes
+    def send(lane: list[tuple[int, dict[str, Any]]]) -> Counter:
+        outcomes: Counter = Counter()
+        last: dict[int, int] = {}
+        for client, body in lane:
+            deadline = time.monotonic() + 300
+            while client in last and not processed(last[client]):
+                if stop.wait(0.05):
+                    return outcomes
+                if time.monotonic() > deadline:
+                    raise click.ClickException("an event was not processed within 300 s; see the instance's log")
+            if stop.is_set():
+                return outcomes
+            response = session.post(url, json=body, timeout=30)
+            answer = response.json() if response.ok else {}
+            outcomes[answer.get("status", str(response.status_code))] += 1
+            if answer.get("event_id"):
+                last[client] = int(answer["event_id"])
+            bar.update(1)
+        return outcomes
+
+    pool = ThreadPoolExecutor(max_workers=senders)
+    try:
+        totals = sum(pool.map(send, lanes), Counter())
+    finally:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+    return totals
+
+
+def event_processed(svc: Services) -> Callable[[int], bool]:
+    from sqlalchemy import select
+
+    from bridge.store.models import InboundEvent
+
+    def processed(event_id: int) -> bool:
+        with svc.store.session() as s:
+            return s.scalar(select(InboundEvent.status).where(InboundEvent.id == event_id)) not in PENDING
+
+    return processed
+
+
+def wait_for_workers(svc: Services, timeout_s: float = 600) -> None:
+    """Until the queue is empty and no job is running."""
+    rq = svc.queue.rq
+
+    def idle() -> bool:
+        return rq.count == 0 and rq.started_job_registry.count == 0
+
+    # twice, a moment apart: a job just taken from the queue is not in the started registry yet
+    wait_until(lambda: idle() and (time.sleep(0.3) or idle()), timeout_s, "the workers' queue emptying")
+
+
+def clock_first_pass(svc: Services) -> None:
+    """What the clock's first tick does, in a fixed order, each step waited for: clients whose wake-up
+    has come (repeat visits due, Lost clients), an amoCRM sync, the messages due, a sync of their notes."""
+    from datetime import UTC, datetime
+
+    from jobs.crm_sync import pending
+    from jobs.due import enqueue_due
+    from jobs.messages import send_due
+
+    def sync() -> None:
+        if pending(svc, SLUG, limit=1):
+            svc.queue.enqueue_crm_sync(SLUG)
+        wait_until(lambda: not pending(svc, SLUG, limit=1) and svc.queue.rq.count == 0, 1800, "the amoCRM sync")
+        wait_for_workers(svc)
+
+    while enqueue_due(svc, datetime.now(UTC)):
+        wait_for_workers(svc)
+    sync()
+    while send_due(svc, datetime.now(UTC)):
+        pass
+    sync()
 
 
 def wait_until_settled(svc: Services, timeout_s: float) -> dict[str, int]:
@@ -114,8 +200,8 @@ def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, 
     if dry_run:
         return _dry_run(instance, deliveries)
     sandbox_port, web_port = free_port(), free_port()
-    amocrm_url = f"http://127.0.0.1:{sandbox_port}"
-    settings = prepare(instance, amocrm_url)
+    amocrm_url, base_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
+    settings = prepare(instance, amocrm_url, base_url)
     supervisor = Supervisor(settings, bind=f"127.0.0.1:{web_port}", workers=2, log_file=instance / "salonbridge.log")
     supervisor.spawn("sandbox", [sys.executable, "-m", "salonbridge", "sandbox", "--port", str(sandbox_port),
                                  "--state", str(instance / "amocrm-sandbox.json")])
@@ -127,33 +213,67 @@ def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, 
         svc = Services.build(settings, migrate=True)
         _setup(svc)
         supervisor.settings = svc.settings
-        supervisor.start()
-        base_url = f"http://127.0.0.1:{web_port}"
+        supervisor.start(clock=False)  # the clock starts once the year is in (see clock_first_pass)
         wait_until(lambda: requests.get(f"{base_url}/healthz", timeout=2).ok, 30, "the web server start")
         started = time.monotonic()
-        posted = post_all(base_url, deliveries)
+        posted = post_all(base_url, deliveries, event_processed(svc))
+        wait_for_workers(svc)
+        clock_first_pass(svc)
+        supervisor.start_clock()
         by_status = wait_until_settled(svc, timeout_s=1800)
         from salonbridge.report import print_summary
 
         failed = print_summary(svc, SLUG, posted, by_status, amocrm_url, time.monotonic() - started)
-        if serve:
-            click.echo(f"\nopen the board: {amocrm_url}/   (Ctrl-C stops everything)")
-            click.echo(f"the dashboard: {base_url}/ (first: SALONBRIDGE_INSTANCE={instance} "
-                       f"SALONBRIDGE_TENANTS={instance / 'tenants'} salonbridge users add NAME --role admin)")
-            supervisor.wait()
+        if not serve:
+            click.echo("\nadd --serve to keep the web app, a client's page and the amoCRM board running to browse them")
+            return 0 if failed == 0 else 1
+        page = client_page_link(svc, base_url)
+        click.echo(f"\nweb app           {base_url}/   (sign in after: SALONBRIDGE_INSTANCE={instance} "
+                   f"SALONBRIDGE_TENANTS={instance / 'tenants'} salonbridge users add NAME --role admin)")
+        click.echo(f"a client's page   {page}")
+        click.echo(f"amoCRM board      {amocrm_url}/")
+        click.echo("running; Ctrl-C stops everything", err=True)
+        supervisor.wait()
         return 0 if failed == 0 else 1
+    except KeyboardInterrupt:
+        click.echo("stopping…", err=True)
+        return 130
     finally:
         supervisor.stop()
         if svc is not None:
             svc.close()
 
 
+def client_page_link(svc: Services, base_url: str) -> str:
+    """A signed link to the page of the client with the most visits, as a message would carry it; checked
+    to answer before it is printed."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select
+
+    from bridge.messaging.links import client_link
+    from bridge.store.models import Visit
+    from jobs.messages import LINK_LIFETIME
+
+    with svc.store.session() as s:
+        client_id = s.scalar(select(Visit.client_id).where(Visit.tenant == SLUG, Visit.client_id.is_not(None))
+                             .group_by(Visit.client_id).order_by(func.count().desc(), Visit.client_id).limit(1))
+    link = client_link(svc.settings.secret_key, base_url, SLUG, str(client_id), "client-page",
+                       datetime.now(UTC) + LINK_LIFETIME)
+    answer = requests.get(link, timeout=10)
+    if answer.status_code != 200:
+        raise click.ClickException(f"the client's page answered {answer.status_code}; see the instance folder's log")
+    return link
+
+
 def _setup(svc: Services) -> None:
     from bridge.amocrm.provisioning import run_setup
 
     report = run_setup(svc.tenants[SLUG], svc)
-    created = sum(1 for item in report.items if str(item.action) == "created")
-    click.echo(f"amoCRM sandbox provisioned: {created} pipelines, stages and fields created")
+    created = Counter(item.kind for item in report.items if str(item.action) == "created")
+    made = [f"{created[kind]} {kind}{'s' if created[kind] != 1 else ''}" for kind in KINDS if created[kind]]
+    click.echo("amoCRM sandbox provisioned: " + (", ".join(made[:-1]) + " and " + made[-1] if len(made) > 1
+                                                 else "".join(made) or "nothing") + " created")
 
 
 def _dry_run(instance: Path, deliveries: list[dict[str, Any]]) -> int:
@@ -161,7 +281,7 @@ def _dry_run(instance: Path, deliveries: list[dict[str, Any]]) -> int:
 
     from salonbridge.dryrun import dry_run, summarize
 
-    settings = prepare(instance, "http://127.0.0.1:9")
+    settings = prepare(instance, "http://127.0.0.1:9", "http://127.0.0.1:8000")
     lines = (json.dumps({"tenant": SLUG, "source": "yclients", "body": d}) for d in deliveries)
     planned = []
     for number, plan in tqdm(dry_run(settings, lines, SLUG, "yclients"), total=len(deliveries), desc="planning",

@@ -75,11 +75,12 @@ def print_summary(svc: Services, tenant: str, posted: Counter, by_status: dict[s
     calls = sandbox["total_requests"]
     click.echo(f"  amoCRM calls {calls} for {crm_actions} actions "
                f"({calls / max(crm_actions, 1):.2f} per action), HTTP 429: {sandbox['rate_limited_429']}")
+    click.echo("  (the calls may differ by a few from run to run: which actions share a batch depends on the order "
+               "in which the two workers recorded them; every other figure is the same for the same seed)")
     failed = (svc.queue.rq.failed_job_registry.count + by_status.get("invalid", 0)
               + sum(n for (kind, state), n in actions.items() if state == "failed"))
     click.echo(f"jobs failed              {failed}")
     click.echo(f"took                     {elapsed:.1f} s")
-    click.echo(f"board                    {amocrm_url}/")
     return failed
 
 

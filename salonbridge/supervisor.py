@@ -75,12 +75,17 @@ class Supervisor:
             out.close()  # the child holds its own descriptor
         child.started_at, child.restart_at = time.monotonic(), None
 
-    def start(self) -> None:
+    def start(self, clock: bool = True) -> None:
         py = sys.executable
         self.spawn("web", [py, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "webhooks.app:create_app()"])
         for i in range(self.workers):
             self.spawn(f"worker-{i + 1}", [py, "-m", "salonbridge", "worker"])
-        self.spawn("clock", [py, "-m", "salonbridge", "clock"])
+        if clock:
+            self.start_clock()
+
+    def start_clock(self) -> None:
+        """The clock on its own (the demo starts it once the synthetic year is in)."""
+        self.spawn("clock", [sys.executable, "-m", "salonbridge", "clock"])
 
     def pid(self, name: str) -> int | None:
         child = self.children.get(name)

@@ -1,32 +1,27 @@
-"""Intake counters kept in Redis, so every gunicorn worker and the /metrics scrape see the same totals."""
+"""Intake counters (``bridge.telemetry``, in Redis), per tenant: every gunicorn worker adds to the same totals.
+
+A path naming no configured tenant is counted under ``tenant="unknown"``, so a scanner cannot create a
+label value per guess.
+"""
 
 from __future__ import annotations
 
-from contextlib import suppress
-
-from redis.exceptions import RedisError
-
+from bridge import telemetry
 from bridge.queue import JobQueue
-
-KEY = "salonbridge:metrics:intake"
-
-
-def _incr(queue: JobQueue, field: str) -> None:
-    with suppress(RedisError):  # counting must never fail a request
-        queue.connection.hincrby(KEY, field, 1)
+from webhooks.context import current_services
 
 
-def received(queue: JobQueue) -> None:
-    _incr(queue, "received")
+def _tenant(slug: str | None) -> str:
+    return slug if slug and slug in current_services().tenants else "unknown"
 
 
-def duplicate(queue: JobQueue) -> None:
-    _incr(queue, "duplicate")
+def received(queue: JobQueue, tenant: str) -> None:
+    telemetry.count(queue.connection, telemetry.EVENTS_RECEIVED, {"tenant": _tenant(tenant)})
 
 
-def rejected(queue: JobQueue, status: int) -> None:
-    _incr(queue, f"rejected:{status}")
+def duplicate(queue: JobQueue, tenant: str) -> None:
+    telemetry.count(queue.connection, telemetry.EVENTS_DUPLICATE, {"tenant": _tenant(tenant)})
 
 
-def read(queue: JobQueue) -> dict[str, int]:
-    return {k.decode(): int(v) for k, v in queue.connection.hgetall(KEY).items()}
+def rejected(queue: JobQueue, status: int, tenant: str | None) -> None:
+    telemetry.count(queue.connection, telemetry.EVENTS_REJECTED, {"tenant": _tenant(tenant), "status": str(status)})

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def _reject(status: int, reason: str, **extra: object) -> tuple[Response, int]:
-    counters.rejected(current_services().queue, status)
+    counters.rejected(current_services().queue, status, (request.view_args or {}).get("tenant"))
     return jsonify(error=reason, **extra), status
 
 
@@ -77,8 +77,8 @@ def booking_hook(tenant: str, source: str, token: str):
         return response, status
     DATABASE.up()
     if receipt.duplicate:
-        counters.duplicate(svc.queue)
+        counters.duplicate(svc.queue, found.slug)
         return jsonify(status="duplicate", event_id=receipt.event_id), 200
-    counters.received(svc.queue)
+    counters.received(svc.queue, found.slug)
     queued = intake.enqueue_after_commit(svc.queue, receipt)
     return jsonify(status="accepted", event_id=receipt.event_id, queued=queued), 202

@@ -61,6 +61,6 @@ def payment_hook(tenant: str, provider: str):
         response.headers["Retry-After"] = "30"
         return response, 503
     if result.answer.status >= 400:
-        counters.rejected(svc.queue, result.answer.status)
+        counters.rejected(svc.queue, result.answer.status, found.slug)
     return Response(result.answer.body, result.answer.status, content_type=result.answer.content_type)
 

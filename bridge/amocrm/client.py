@@ -99,8 +99,10 @@ class AmoCrmClient:
         block_pause: timedelta = timedelta(hours=1),
         marker_fields: Mapping[str, int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observer: Callable[[int | None, float], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self._observe = observer  # told (HTTP status or None for no answer, seconds) after every exchange
         self.tokens = token_provider
         self.limiter = limiter
         self._session = session
@@ -194,10 +196,14 @@ class AmoCrmClient:
                 timeout=self.lookup_timeout if call.method == "GET" else self.timeout,
             )
         except requests.RequestException as exc:
+            if self._observe is not None:
+                self._observe(None, time.monotonic() - started)
             cause = f"{type(exc).__name__}: {exc}"
             if not (call.idempotent or transport.never_sent(exc)):
                 raise AmbiguousWrite(call.method, call.path, cause) from exc
             raise _Retry(None, AmoError(f"amoCRM {call.method} {call.path}: {cause}")) from exc
+        if self._observe is not None:
+            self._observe(response.status_code, time.monotonic() - started)
         log.debug(
             "amoCRM %s %s → %s in %.0f ms (X-Request-Id %s)",
             call.method,

@@ -17,11 +17,13 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from bridge import telemetry
 from bridge.amocrm.account_map import load_account_map
 from bridge.amocrm.client import AmoCrmClient
 from bridge.amocrm.errors import AccountBlocked, AmoError, ReauthRequired
@@ -102,17 +104,34 @@ def client_for(tenant: Tenant, services: Services, **client_options: Any) -> Amo
             raise NotConnected(tenant.slug)
         if current.state == NEEDS_REAUTH:
             raise ReauthRequired(tenant.slug, "the connection was marked needs_reauth")
-        refresher = _no_refresh if current.long_lived else _refresher(tenant, services.settings)
+        refresher = _no_refresh if current.long_lived else _counted(_refresher(tenant, services.settings), redis,
+                                                                       tenant.slug)
         provider = TokenProvider(tenant.slug, tokens, refresher, redis_lock_factory(redis))
     limiter = RedisRateLimiter.for_account(redis, base_url, tenant.amocrm.requests_per_second)
     known = load_account_map(services.store, tenant.slug)
     client_options.setdefault("marker_fields", known.marker_fields() if known else None)
+    client_options.setdefault("observer", telemetry.AmoCrmRecorder(redis, tenant.slug))
     return AmoCrmClient(base_url, provider, limiter=limiter, **client_options)
 
 
 def _refresher(tenant: Tenant, settings: Settings) -> OAuthRefresher:
     client_id, client_secret = oauth_credentials(tenant)
     return OAuthRefresher(tenant.amocrm.base_url, client_id, client_secret, redirect_uri(tenant.slug, settings))
+
+
+def _counted(refresher: OAuthRefresher, redis: Any, tenant: str) -> Callable[[str], TokenResponse]:
+    """The refresher, counting each call to amoCRM's token endpoint by outcome (ok, or the error's kind)."""
+
+    def refresh(refresh_token: str) -> TokenResponse:
+        try:
+            fresh = refresher(refresh_token)
+        except Exception as exc:
+            telemetry.count(redis, telemetry.AMOCRM_TOKEN_REFRESHES, {"tenant": tenant, "outcome": type(exc).__name__})
+            raise
+        telemetry.count(redis, telemetry.AMOCRM_TOKEN_REFRESHES, {"tenant": tenant, "outcome": "ok"})
+        return fresh
+
+    return refresh
 
 
 def _no_refresh(_: str) -> TokenResponse:

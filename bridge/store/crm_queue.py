@@ -88,6 +88,17 @@ def backlog_span(store: Store) -> dict[str, tuple[datetime, datetime]]:
         return {tenant: (oldest, newest) for tenant, oldest, newest in rows}
 
 
+def backlog_by_tenant(store: Store) -> dict[str, tuple[int, datetime]]:
+    """Every tenant with pending amoCRM work: how many actions wait, and when the oldest was recorded."""
+    with store.session() as s:
+        rows = s.execute(
+            select(AppliedAction.tenant, func.count(), func.min(AppliedAction.created_at))
+            .where(AppliedAction.state == "pending", AppliedAction.kind.in_(CRM_KINDS))
+            .group_by(AppliedAction.tenant)
+        )
+        return {tenant: (n, oldest) for tenant, n, oldest in rows}
+
+
 def attempting(store: Store, items: Iterable[Pending]) -> None:
     """Committed before a create is sent: a later round knows it may already exist in amoCRM."""
     ids = [i.id for i in items]

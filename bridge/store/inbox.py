@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -129,6 +129,7 @@ class Claimed:
     source: str
     payload: dict[str, Any]
     attempts: int = 1  # including this one
+    received_at: datetime | None = None  # when the delivery was stored (UTC)
 
 
 # Table-level statements (every job runs them): plain SQL, without the ORM's per-statement bookkeeping.
@@ -137,7 +138,7 @@ _CLAIM = (
     update(_EVENTS)
     .where(_EVENTS.c.id == bindparam("b_id"), _EVENTS.c.status.in_(OPEN_STATUSES))
     .values(status="processing", lease_until=bindparam("b_lease_until"), attempts=_EVENTS.c.attempts + 1)
-    .returning(_EVENTS.c.source, _EVENTS.c.payload, _EVENTS.c.attempts)
+    .returning(_EVENTS.c.source, _EVENTS.c.payload, _EVENTS.c.attempts, _EVENTS.c.received_at)
 )
 _FINISH = update(_EVENTS).where(_EVENTS.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"), lease_until=None, error=bindparam("b_error"),
@@ -152,7 +153,10 @@ def claim(session: Session, event_id: int, now: datetime, lease: timedelta) -> C
     a time, so a processing event seen by its own job is the leftover of a killed execution.
     """
     row = session.execute(_CLAIM, {"b_id": event_id, "b_lease_until": now + lease}).first()
-    return Claimed(row.source, dict(row.payload), row.attempts) if row else None
+    if row is None:
+        return None
+    received = row.received_at.replace(tzinfo=UTC) if row.received_at.tzinfo is None else row.received_at
+    return Claimed(row.source, dict(row.payload), row.attempts, received)
 
 
 def finish(session: Session, event_id: int, status: str, now: datetime, error: str | None = None) -> None:

@@ -21,6 +21,14 @@ def events_by_status(store: Store, tenant: str | None = None, since: datetime | 
         return {status: n for status, n in s.execute(query)}
 
 
+def events_by_tenant_and_status(store: Store) -> dict[tuple[str, str], int]:
+    """Stored events per (tenant, processing status)."""
+    query = select(InboundEvent.tenant, InboundEvent.status, func.count()).group_by(InboundEvent.tenant,
+                                                                                   InboundEvent.status)
+    with store.session() as s:
+        return {(tenant, status): n for tenant, status, n in s.execute(query)}
+
+
 def last_received_by_source(store: Store, tenant: str) -> dict[str, datetime]:
     """When the tenant's last delivery of each source (booking system, amoCRM) was stored."""
     with store.session() as s:

@@ -120,7 +120,7 @@ def test_run_starts_web_worker_and_clock_and_ctrl_c_stops_them_all(settings, tmp
         answer = requests.post(f"{base}/hooks/salon/yclients/{TOKEN}", json=yclients_record(), timeout=5)
         assert answer.status_code == 202
         metrics = wait_for(lambda: _processed(base), 30, "the event to be processed")
-        assert 'salonbridge_events{status="done"} 1.0' in metrics
+        assert 'salonbridge_events{status="done",tenant="salon"} 1.0' in metrics
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
@@ -138,7 +138,7 @@ def _healthy(base: str) -> bool:
 
 def _processed(base: str) -> str | None:
     text = requests.get(f"{base}/metrics", timeout=2).text
-    return text if 'salonbridge_events{status="done"}' in text else None
+    return text if 'salonbridge_events{status="done",tenant="salon"}' in text else None
 
 
 HOLD_CLIENT_LOCK = """

@@ -5,6 +5,7 @@ run for real and press Ctrl-C. Every step ends in a message that says what to do
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -156,3 +157,57 @@ def test_run_announces_its_address_once_it_listens_and_ctrl_c_stops_everything_w
     assert "Traceback" not in err
     assert stopped_s < 3
     assert err.count("SECRET_KEY") == 0
+
+
+def test_an_operators_first_hour_in_one_sequence_without_a_traceback(env, tmp_path):
+    """Fresh instance folder, the install's own embedded Redis: init, check with mistakes, setup against an
+    unreachable amoCRM, run with Redis down, run for real, status while it runs, Ctrl-C."""
+    done = cli(env, "init", "studio-kyiv")
+    assert done.returncode == 0 and "STUDIO_KYIV_WEBHOOK_TOKEN" in done.stdout
+    variables = [line.strip() for line in done.stdout.splitlines() if line.startswith("  ")]
+    path = tmp_path / "tenants" / "studio-kyiv.yaml"
+    written = path.read_text(encoding="utf-8")
+    mistaken = written.replace("currency: UAH", "currency: гривня").replace("working_hour: 10 ", "working_hour: 10.5 ")
+    path.write_text(mistaken, encoding="utf-8")
+    checked = cli(env, "check")
+    assert checked.returncode == 1
+    for expected in ("currency: expected a 3-letter ISO 4217 currency code", "working_hour: must be a whole number",
+                     "environment variable STUDIO_KYIV_WEBHOOK_TOKEN is not set"):
+        assert expected in checked.stderr, checked.stderr
+
+    amocrm = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    fixed = "\n".join(line for line in written.splitlines() if "partner_token_env" not in line
+                      and "user_token_env" not in line)  # no catch-up polling of the real booking system
+    path.write_text(re.sub(r"base_url: https://\S+", f"base_url: {amocrm}", fixed, count=1), encoding="utf-8")
+    live = {**env, **{name: f"value-of-{name.lower()}-0123456789" for name in variables}}
+    checked = cli(live, "check")
+    assert checked.returncode == 0 and "1 tenant file(s)" in checked.stdout, checked.stdout + checked.stderr
+    setup = cli(live, "setup", "studio-kyiv")
+    assert setup.returncode == 1 and f"cannot reach amoCRM at {amocrm}" in setup.stderr
+    assert "check amocrm.base_url" in setup.stderr
+
+    port = free_port()
+    down = cli({**live, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "run", "--bind", f"127.0.0.1:{port}")
+    assert down.returncode == 2 and "fix REDIS_URL" in down.stderr and "running on" not in down.stdout
+
+    run = subprocess.Popen([sys.executable, "-m", "salonbridge", "run", "--bind", f"127.0.0.1:{port}"], env=live,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert "salonbridge is running on" in run.stdout.readline()
+        time.sleep(3)  # workers and clock up
+        status = cli(live, "status")
+        assert status.returncode == 0, status.stderr
+        assert "salonbridge_amocrm_backlog" in status.stdout
+        assert "tenant=studio-kyiv" in status.stdout and "salonbridge_rq_jobs" in status.stdout
+        asked = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        run.wait(timeout=15)
+        stopped_s = time.monotonic() - asked
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    err = run.stderr.read()
+    print(f"run on the embedded Redis stopped {stopped_s:.2f} s after Ctrl-C")
+    assert "stopping…" in err and "Traceback" not in err, err
+    assert run.returncode == 0 and stopped_s < 3

@@ -219,8 +219,8 @@ def test_a_poison_event_is_parked_after_three_failures_and_does_not_block_the_cl
     assert handle_event(services, answer.get_json()["event_id"], datetime.now(UTC)) == "done"
 
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert "salonbridge_events_failed 1.0" in metrics
-    assert 'salonbridge_events{status="failed"} 1.0' in metrics
+    assert 'salonbridge_events_failed{tenant="salon"} 1.0' in metrics
+    assert 'salonbridge_events{status="failed",tenant="salon"} 1.0' in metrics
 
 
 def test_a_phone_in_the_error_of_a_failed_event_is_masked(services):

@@ -144,11 +144,11 @@ def test_health_and_metrics(base_url, services):
     requests.post(hook(base_url), json=yclients_record(), timeout=5)
     requests.post(hook(base_url, token="nope"), json=yclients_record(), timeout=5)
     text = requests.get(f"{base_url}/metrics", timeout=5).text
-    assert "salonbridge_events_received_total 1.0" in text
-    assert "salonbridge_events_duplicate_total 1.0" in text
-    assert 'salonbridge_events_rejected_total{status="404"} 1.0' in text
+    assert 'salonbridge_events_received_total{tenant="salon"} 1.0' in text
+    assert 'salonbridge_events_duplicate_total{tenant="salon"} 1.0' in text
+    assert 'salonbridge_events_rejected_total{status="404",tenant="salon"} 1.0' in text
     assert "salonbridge_queue_depth 1.0" in text
-    assert 'salonbridge_events{status="received"} 1.0' in text
+    assert 'salonbridge_events{status="received",tenant="salon"} 1.0' in text
 
 
 def test_openapi_document_describes_the_hook_and_the_generic_schema(base_url):

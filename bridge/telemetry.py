@@ -1,0 +1,129 @@
+"""Counters and latency histograms shared by every process of an install, kept in Redis.
+
+Web, worker and clock processes (several of each, in as many containers as you like) add to the same
+Redis hash, so ``/metrics`` and ``salonbridge status`` give one answer whatever process is asked.
+Values only grow (``HINCRBY``/``HINCRBYFLOAT``): they go back to zero only if Redis itself loses its
+data, which Prometheus sees as a counter reset. Recording never fails the work it measures.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+KEY = "salonbridge:telemetry"
+# Seconds: a webhook's event is normally processed well under a second; amoCRM answers in 0.1-2 s.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+Labels = Mapping[str, str]
+
+
+def _field(kind: str, name: str, labels: Labels, extra: str = "") -> str:
+    return json.dumps([kind, name, sorted(labels.items()), extra], ensure_ascii=False, separators=(",", ":"))
+
+
+def count(redis: Any, name: str, labels: Labels, n: int = 1) -> None:
+    """Add ``n`` to the counter ``name`` with these labels."""
+    with suppress(RedisError):
+        redis.hincrby(KEY, _field("c", name, labels), n)
+
+
+def observe(redis: Any, name: str, labels: Labels, seconds: float) -> None:
+    """Record one observation of the histogram ``name`` (one round trip: bucket, count, sum)."""
+    seconds = max(0.0, seconds)
+    slot = bisect.bisect_left(BUCKETS, seconds)
+    le = str(BUCKETS[slot]) if slot < len(BUCKETS) else "+Inf"
+    with suppress(RedisError):
+        pipe = redis.pipeline(transaction=False)
+        pipe.hincrby(KEY, _field("b", name, labels, le), 1)
+        pipe.hincrby(KEY, _field("n", name, labels), 1)
+        pipe.hincrbyfloat(KEY, _field("s", name, labels), seconds)
+        pipe.execute()
+
+
+@dataclass
+class Histogram:
+    buckets: dict[str, int] = field(default_factory=dict)  # le → observations in that bucket alone
+    count: int = 0
+    sum: float = 0.0
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """Prometheus buckets: observations at or under each bound, ending with +Inf = count."""
+        out, running = [], 0
+        for bound in [*map(str, BUCKETS), "+Inf"]:
+            running += self.buckets.get(bound, 0)
+            out.append((bound, running))
+        return out
+
+
+@dataclass
+class Snapshot:
+    counters: dict[str, dict[tuple[tuple[str, str], ...], int]] = field(default_factory=dict)
+    histograms: dict[str, dict[tuple[tuple[str, str], ...], Histogram]] = field(default_factory=dict)
+
+    def total(self, name: str, **match: str) -> float:
+        """A counter summed over the label sets that carry ``match``."""
+        return sum(n for labels, n in self.counters.get(name, {}).items() if set(match.items()) <= set(labels))
+
+
+def read(redis: Any) -> Snapshot:
+    """Every counter and histogram recorded so far (raises RedisError when Redis does not answer)."""
+    snap = Snapshot()
+    for raw_field, raw_value in redis.hgetall(KEY).items():
+        try:
+            kind, name, labels, extra = json.loads(raw_field)
+        except ValueError:
+            continue
+        key = tuple((str(k), str(v)) for k, v in labels)
+        if kind == "c":
+            snap.counters.setdefault(name, {})[key] = int(raw_value)
+            continue
+        hist = snap.histograms.setdefault(name, {}).setdefault(key, Histogram())
+        if kind == "b":
+            hist.buckets[extra] = int(raw_value)
+        elif kind == "n":
+            hist.count = int(raw_value)
+        elif kind == "s":
+            hist.sum = float(raw_value)
+    return snap
+
+
+# --- what is recorded, by name (docs/operations.md lists them as exported) ------------------------------
+
+EVENTS_RECEIVED = "salonbridge_events_received"
+EVENTS_DUPLICATE = "salonbridge_events_duplicate"
+EVENTS_REJECTED = "salonbridge_events_rejected"
+EVENT_LATENCY = "salonbridge_event_latency_seconds"
+AMOCRM_REQUESTS = "salonbridge_amocrm_requests"
+AMOCRM_RATE_LIMITED = "salonbridge_amocrm_rate_limited"
+AMOCRM_REQUEST_DURATION = "salonbridge_amocrm_request_duration_seconds"
+AMOCRM_TOKEN_REFRESHES = "salonbridge_amocrm_token_refreshes"
+MESSAGES_SENT = "salonbridge_messages_sent"
+MESSAGES_FAILED = "salonbridge_messages_failed"
+
+
+def status_class(status: int | None) -> str:
+    """``2xx`` … ``5xx`` for an HTTP status, ``error`` for no answer at all (timeout, refused)."""
+    return f"{status // 100}xx" if status else "error"
+
+
+class AmoCrmRecorder:
+    """The amoCRM client's observer for one tenant: every HTTP exchange by status class, 429s, durations."""
+
+    def __init__(self, redis: Any, tenant: str):
+        self.redis, self.tenant = redis, tenant
+
+    def __call__(self, status: int | None, seconds: float) -> None:
+        labels = {"tenant": self.tenant}
+        count(self.redis, AMOCRM_REQUESTS, {**labels, "status_class": status_class(status)})
+        if status == 429:
+            count(self.redis, AMOCRM_RATE_LIMITED, labels)
+        observe(self.redis, AMOCRM_REQUEST_DURATION, labels, seconds)
