@@ -7,12 +7,14 @@ system cannot be told, staff get a task to free the slot."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import requests
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from bridge import intake
@@ -26,6 +28,7 @@ from jobs.messages import send_due
 from jobs.payments import expire
 from jobs.worker import run_worker
 from payment_sandbox import running
+from salonbridge.cli import main
 from tests.e2e.conftest import connected_salon
 from tests.e2e.test_playbook_sandbox import booking
 from tests.fakes.http import serve
@@ -115,10 +118,42 @@ def tasks(svc) -> list[str]:
     return [t["text"] for t in client_for(svc.tenants["salon"], svc).iterate("/api/v4/tasks", "tasks")]
 
 
-def pay(link_sms: str) -> None:
+def pay(link_sms: str, button: str = "paid") -> None:
     page = requests.get(re.search(r"https?://\S+", link_sms).group(0), timeout=10)
     assert page.status_code == 200
-    assert requests.post(f"{page.url}/paid", timeout=15).status_code == 200  # the client pays
+    assert requests.post(f"{page.url}/{button}", timeout=15).status_code == 200  # the client presses it
+
+
+def ledger(svc, row) -> list[tuple[str, Decimal]]:
+    with svc.store.session() as s:
+        entries = s.scalars(select(LedgerEntry).where(LedgerEntry.prepayment_id == row.id).order_by(LedgerEntry.id))
+        return [(e.kind, e.amount) for e in entries]
+
+
+def report_row(svc, booking_id: str) -> dict:
+    """The booking's row of ``salonbridge report prepayments --format json``."""
+    result = CliRunner().invoke(main, ["report", "prepayments", "salon", "--format", "json"],
+                                env=svc.settings.to_env(), catch_exceptions=False)
+    return next(r for r in json.loads(result.output) if r["booking_id"] == booking_id)
+
+
+def link_sent(svc, gateway: FakeSmsGateway, record_id: int) -> str:
+    send_due(svc, datetime.now(UTC))
+    return next(t for t in sms_to(gateway, record_id) if "300.00 UAH" in t)
+
+
+def settle_all(svc) -> None:
+    """What the workers and the clock do next: the booking system told, amoCRM synced, messages sent."""
+    booking_commands.run(svc, "salon", datetime.now(UTC))
+    drain(svc, svc.tenants["salon"], datetime.now(UTC))
+    send_due(svc, datetime.now(UTC))
+
+
+def knobs(pay_url: str, **values) -> None:
+    requests.post(f"{pay_url}/_sandbox/knobs", json=values, timeout=5).raise_for_status()
+
+
+THANKS = "PP-"  # the "paid" message carries the receipt number
 
 
 def attempt(svc, booking_id: str):
@@ -210,3 +245,98 @@ def test_a_visit_yclients_refuses_to_cancel_becomes_a_task_and_one_in_trouble_is
     drain(svc, svc.tenants["salon"], datetime.now(UTC))
     assert [t for t in tasks(svc) if "Звільніть час" in t and first in t]  # staff free the refused one
     assert not [t for t in tasks(svc) if "Звільніть час" in t and second in t]
+
+
+# The other paths of the loop, each seen where people see it: the amoCRM lead, the ledger, the client's
+# messages and the report.
+
+def test_declined_is_not_final_nothing_booked_and_the_client_not_thanked(salon):
+    svc, gateway, _ = salon
+    booking_id = first_booking(svc, 401)
+    pay(link_sent(svc, gateway, 401), "declined")
+    row = attempt(svc, booking_id)
+    settle_all(svc)
+    assert (row.status, ledger(svc, row), lead_status(svc, booking_id)) == ("failed", [], "pending")
+    assert not any(THANKS in t for t in sms_to(gateway, 401))
+    report = report_row(svc, booking_id)
+    assert (report["status"], report["failed_at"] is not None, report["receipt_number"]) == ("failed", True, None)
+
+
+def test_a_duplicate_callback_books_the_income_once_and_thanks_once(salon):
+    svc, gateway, pay_url = salon
+    booking_id = first_booking(svc, 402)
+    knobs(pay_url, callback_times=2)
+    pay(link_sent(svc, gateway, 402))
+    row = attempt(svc, booking_id)
+    settle_all(svc)
+    assert (row.status, ledger(svc, row), balance(svc, row)) == ("paid", [("income", Decimal("300"))],
+                                                                 Decimal("300.00"))
+    assert lead_status(svc, booking_id) == "paid"
+    assert sum(row.receipt_number in t for t in sms_to(gateway, 402)) == 1
+    assert report_row(svc, booking_id)["status"] == "paid"
+
+
+def test_a_tampered_callback_changes_nothing_anywhere(salon):
+    svc, gateway, pay_url = salon
+    booking_id = first_booking(svc, 403)
+    knobs(pay_url, tamper_signature=True)
+    pay(link_sent(svc, gateway, 403))
+    row = attempt(svc, booking_id)
+    settle_all(svc)
+    assert (row.status, ledger(svc, row), balance(svc, row)) == ("pending", [], None)
+    assert lead_status(svc, booking_id) == "pending"
+    assert not any(THANKS in t for t in sms_to(gateway, 403))
+    assert report_row(svc, booking_id)["status"] == "pending"
+
+
+def test_a_different_amount_is_held_and_staff_get_the_alert(salon):
+    svc, gateway, pay_url = salon
+    booking_id = first_booking(svc, 404)
+    knobs(pay_url, pay_amount="30")
+    pay(link_sent(svc, gateway, 404))
+    row = attempt(svc, booking_id)
+    settle_all(svc)
+    assert (row.status, ledger(svc, row), balance(svc, row)) == ("held", [], None)
+    assert lead_status(svc, booking_id) == "pending"  # not green
+    assert any("Перевірте передоплату" in t and "expected 300.00 UAH" in t for t in tasks(svc))
+    assert not any(THANKS in t for t in sms_to(gateway, 404))
+    report = report_row(svc, booking_id)
+    assert (report["status"], report["received_amount"]) == ("held", "30.00")
+    assert report["alert"] == "paid 30 UAH, expected 300.00 UAH: not accepted automatically"
+
+
+def test_paid_after_expiry_is_held_and_alerted_not_confirmed(salon):
+    svc, gateway, _ = salon
+    booking_id = first_booking(svc, 405)
+    link = link_sent(svc, gateway, 405)
+    row = attempt(svc, booking_id)
+    assert expire(svc, "salon", [row.id], row.deadline_at + timedelta(minutes=1)) == 1
+    settle_all(svc)
+    assert lead_status(svc, booking_id) == "expired"
+    pay(link)  # the provider's page still took the money
+    row = attempt(svc, booking_id)
+    settle_all(svc)
+    assert (row.status, ledger(svc, row), balance(svc, row)) == ("held", [], None)
+    assert any("paid after the prepayment was expired" in t for t in tasks(svc))
+    send_due(svc, datetime.now(UTC) + timedelta(days=1))
+    texts = sms_to(gateway, 405)
+    assert any("не надійшла вчасно" in t for t in texts) and not any(THANKS in t for t in texts)
+    report = report_row(svc, booking_id)
+    assert (report["status"], report["expired_at"] is not None, report["held_at"] is not None) == ("held", True, True)
+
+
+def test_a_refund_after_payment_is_booked_and_shown_as_refunded(salon):
+    svc, gateway, pay_url = salon
+    booking_id = first_booking(svc, 406)
+    pay(link_sent(svc, gateway, 406))
+    settle_all(svc)
+    ref = attempt(svc, booking_id).order_ref
+    requests.post(f"{pay_url}/_sandbox/orders/liqpay/{ref}/refund", timeout=15).raise_for_status()
+    row = attempt(svc, booking_id)
+    settle_all(svc)
+    assert row.status == "refunded" and lead_status(svc, booking_id) == "refunded"
+    assert ledger(svc, row) == [("income", Decimal("300")), ("refund", Decimal("-300"))]
+    assert balance(svc, row) == Decimal("0.00")  # topped up, then taken back
+    assert sum(row.receipt_number in t for t in sms_to(gateway, 406)) == 1  # thanked once, before the refund
+    report = report_row(svc, booking_id)
+    assert (report["status"], report["refunded_at"] is not None) == ("refunded", True)
