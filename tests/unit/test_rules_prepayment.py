@@ -113,6 +113,18 @@ def test_a_paid_booking_cancelled_by_the_client_follows_the_salons_policy():
         assert len([t for t in of(actions, CreateTask) if "refund" in t.key]) == tasks
 
 
+def test_a_rescheduled_booking_keeps_its_prepayment_paid_or_not():
+    for status in ("pending", "paid"):
+        s = salon()
+        book(s)
+        s.snapshot = dataclasses.replace(s.snapshot, prepayments=(
+            dataclasses.replace(s.snapshot.prepayment("b1"), status=status),))
+        moved = s.send(ev("b1", S.SCHEDULED, T0 + 8 * DAY, MANICURE_PRICED, occurred=T0 + DAY), now=T0 + DAY)
+        assert of(moved, RequestPrepayment) == of(moved, ChangePrepayment) == []  # no new attempt, no new link
+        assert not [m for m in of(moved, SendMessage) if m.template.startswith("prepayment")]
+        assert s.snapshot.prepayment("b1").status == status
+
+
 def change(old, new, *effects, alert=None):
     return StatusChange(old, new, Outcome.APPLIED if old is not new else Outcome.NO_CHANGE, alert, effects)
 
