@@ -2,7 +2,8 @@
 
 Starts the sandbox, provisions it (`setup`), runs web + workers + clock, posts a synthetic year of
 YCLIENTS webhooks through the real HTTP endpoint, waits until every event is processed and every
-amoCRM action applied, then prints what an amoCRM user would now see.
+amoCRM action applied, then two bookings that ask for a prepayment (one paid at the fake LiqPay, one
+expired: ``demo_prepayment``), and prints what an amoCRM user would now see.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections import ChainMap, Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,8 @@ from tqdm import tqdm
 from bridge.services import Services
 from bridge.store import stats
 from config.settings import Settings
-from salonbridge import synthetic
+from payment_sandbox import running as payment_sandbox
+from salonbridge import demo_prepayment, synthetic
 from salonbridge.supervisor import Supervisor
 
 SLUG = "demo"
@@ -41,17 +44,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(instance: Path, amocrm_url: str) -> Settings:
-    """A fresh instance folder with the demo tenant; the webhook token goes into the environment."""
+def prepare(instance: Path, amocrm_url: str, pay_url: str | None = None, public_url: str | None = None) -> Settings:
+    """A fresh instance folder with the demo tenant; the webhook token (and, with a payment sandbox at
+    ``pay_url``, the LiqPay keys) go into the environment."""
     if instance.exists():
         shutil.rmtree(instance)
     tenants = instance / "tenants"
     tenants.mkdir(parents=True)
-    (tenants / f"{SLUG}.yaml").write_text(synthetic.tenant_yaml(SLUG, TOKEN_ENV, amocrm_url, AMO_TOKEN_ENV),
+    extra = demo_prepayment.tenant_section(pay_url) if pay_url else ""
+    (tenants / f"{SLUG}.yaml").write_text(synthetic.tenant_yaml(SLUG, TOKEN_ENV, amocrm_url, AMO_TOKEN_ENV, extra),
                                           encoding="utf-8")
     os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
     env = {"SALONBRIDGE_INSTANCE": str(instance), "SALONBRIDGE_TENANTS": str(tenants),
            "SALONBRIDGE_LOG_LEVEL": "WARNING"}
+    if public_url:
+        env["SALONBRIDGE_PUBLIC_URL"] = public_url  # where LiqPay calls back
     return Settings.from_env(ChainMap(env, os.environ))  # live: the sandbox token is set further on
 
 
@@ -113,9 +120,18 @@ def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, 
     click.echo(f"synthetic salon: {clients} clients, {len(deliveries)} YCLIENTS webhook deliveries (seed {seed})")
     if dry_run:
         return _dry_run(instance, deliveries)
+    private_key = secrets.token_urlsafe(24)
+    os.environ[demo_prepayment.PUBLIC_ENV], os.environ[demo_prepayment.PRIVATE_ENV] = (
+        demo_prepayment.PUBLIC_KEY, private_key)
+    with payment_sandbox({demo_prepayment.PUBLIC_KEY: private_key}) as pay_url:
+        return _run(instance, deliveries, pay_url, serve)
+
+
+def _run(instance: Path, deliveries: list[dict[str, Any]], pay_url: str, serve: bool) -> int:
     sandbox_port, web_port = free_port(), free_port()
     amocrm_url = f"http://127.0.0.1:{sandbox_port}"
-    settings = prepare(instance, amocrm_url)
+    base_url = f"http://127.0.0.1:{web_port}"
+    settings = prepare(instance, amocrm_url, pay_url, base_url)
     supervisor = Supervisor(settings, bind=f"127.0.0.1:{web_port}", workers=2, log_file=instance / "salonbridge.log")
     supervisor.spawn("sandbox", [sys.executable, "-m", "salonbridge", "sandbox", "--port", str(sandbox_port),
                                  "--state", str(instance / "amocrm-sandbox.json")])
@@ -128,14 +144,17 @@ def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, 
         _setup(svc)
         supervisor.settings = svc.settings
         supervisor.start()
-        base_url = f"http://127.0.0.1:{web_port}"
         wait_until(lambda: requests.get(f"{base_url}/healthz", timeout=2).ok, 30, "the web server start")
         started = time.monotonic()
         posted = post_all(base_url, deliveries)
-        by_status = wait_until_settled(svc, timeout_s=1800)
+        wait_until_settled(svc, timeout_s=1800)
+        posted.update(post_all(base_url, demo_prepayment.bookings(datetime.now(UTC)), duplicate_every=10**6))
+        paid_bookings = demo_prepayment.pay_and_expire(svc, SLUG, wait_until)
+        by_status = wait_until_settled(svc, timeout_s=300)
         from salonbridge.report import print_summary
 
         failed = print_summary(svc, SLUG, posted, by_status, amocrm_url, time.monotonic() - started)
+        demo_prepayment.print_prepayments(paid_bookings)
         if serve:
             click.echo(f"\nopen the board: {amocrm_url}/   (Ctrl-C stops everything)")
             click.echo(f"the dashboard: {base_url}/ (first: SALONBRIDGE_INSTANCE={instance} "

@@ -29,6 +29,8 @@ def test_demo_runs_the_whole_system_and_reports_what_amocrm_shows(tmp_path):
     assert "tasks created" in out and "HTTP 429: 0" in out
     assert "jobs failed              0" in out
     assert "board                    http://127.0.0.1:" in out
+    assert "prepayments (LiqPay sandbox)" in out  # seed 003: one paid at the fake LiqPay, one expired
+    assert "bk-990001-1    480.00 UAH  paid, receipt PP-" in out and "bk-990002-1    480.00 UAH  expired" in out
 
 
 def test_demo_dry_run_only_prints_the_plan(tmp_path):
