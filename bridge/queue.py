@@ -38,6 +38,7 @@ SYNC_CRM = "jobs.crm_sync.sync_crm"
 EVALUATE_DUE = "jobs.due.evaluate_clients"
 EXPIRE_PREPAYMENTS = "jobs.payments.expire_due"
 RECONNECT_PREDICTED = "jobs.reconnect.predicted_campaign"
+BOOKING_COMMANDS = "jobs.booking_commands.run_pending"
 # Abandoned jobs are re-queued by maintenance only while retries are left, so event jobs get some.
 DEFAULT_RETRY = Retry(max=5, interval=[0, 15, 60, 300, 900])  # 0: no scheduler needed for the first
 # A sync waits out amoCRM's trouble itself and the clock queues the next one within seconds, so it is
@@ -133,6 +134,10 @@ class JobQueue:
         """Queue the deadline of prepayments (the id names the batch and the tick)."""
         job_id = f"prepay-{tenant}-{prepayment_ids[0]}-{int(now.timestamp())}"
         return self._enqueue_unique(EXPIRE_PREPAYMENTS, (tenant, prepayment_ids), job_id, result_ttl=0)
+
+    def enqueue_booking_commands(self, tenant: str) -> bool:
+        """Queue what the tenant's booking system is to be told, unless such a job is already waiting."""
+        return self._enqueue_unique(BOOKING_COMMANDS, (tenant,), f"booking-{tenant}", result_ttl=0)
 
     def enqueue_reconnect_predicted(self, tenant: str, now: datetime) -> bool:
         """Queue the tenant's predicted-time Reconnect run (the id names the tenant and the hour)."""

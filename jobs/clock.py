@@ -27,6 +27,7 @@ from bridge.outage import DATABASE, REDIS, outage_of
 from bridge.queue import JOB_TIMEOUT_S, MAINTENANCE_INTERVAL_S
 from bridge.services import Services
 from bridge.store import crm_queue, inbox
+from jobs.booking_commands import enqueue_booking_commands
 from jobs.booking_sync import catch_up
 from jobs.due import enqueue_due
 from jobs.messages import send_due
@@ -91,6 +92,8 @@ SCHEDULE: tuple[Scheduled, ...] = (
     Scheduled("playbook-due", 5, enqueue_due, "clients whose wake-up has come, to the workers"),
     Scheduled("send-due-messages", 5, send_due, "messages whose send time has come"),
     Scheduled("prepayment-deadlines", 15, enqueue_deadlines, "prepayments past their deadline, to the workers"),
+    Scheduled("booking-commands", 15, enqueue_booking_commands, "prepayment news for the booking systems (comment, "
+              "cancel)"),
     Scheduled("booking-catch-up", 30, catch_up, "booking-system records missed by webhooks"),
     Scheduled("reconnect-predicted", 3600, enqueue_predicted, "Reconnect's predicted-time first messages (if on)"),
 )

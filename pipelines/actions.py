@@ -291,6 +291,27 @@ class RequestPrepayment(Action):
     description: str = ""
 
 
+class BookingCommand(StrEnum):
+    COMMENT = "comment"  # add ``text`` to the visit's comment (the prepayment was received)
+    CANCEL = "cancel"  # cancel the visit: its prepayment did not arrive in time, the slot is freed
+
+
+@dataclass(frozen=True)
+class UpdateBooking(Action):
+    """Tell the salon's booking system about a prepayment, where its API allows (a worker job does it).
+
+    ``fallback_task`` is what staff are asked to do by hand when the booking system cannot be told (no
+    API for the source, no credentials, or the API refused): for a cancellation, to free the slot."""
+
+    client_id: str
+    booking_id: str
+    command: BookingCommand
+    text: str
+    branch: str | None = None
+    fallback_task: str | None = None
+    lead_key: str | None = None
+
+
 @dataclass(frozen=True)
 class ChangePrepayment(Action):
     """Bookkeeping: the booking itself moved its prepayment forward (cancelled before paying, a deposit kept)."""

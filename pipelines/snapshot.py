@@ -118,6 +118,7 @@ class PrepaymentState:
     currency: str
     deadline_at: datetime
     receipt: str | None = None  # the receipt number, once paid
+    branch: str | None = None  # the booking's branch (YCLIENTS: its company id)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "No prepayment for booking {booking} by {deadline}: the booking is cancelled ({order}). "
               "Free the slot in the booking system if it did not do so itself.",
     },
+    "prepayment_booking_paid": {
+        "ru": "Предоплата {amount} получена, чек {receipt} ({order}).",
+        "uk": "Передоплату {amount} отримано, чек {receipt} ({order}).",
+        "en": "Prepayment of {amount} received, receipt {receipt} ({order}).",
+    },
+    "prepayment_booking_expired": {
+        "ru": "Предоплата {amount} не поступила до {deadline}: запись отменена ({order}).",
+        "uk": "Передоплата {amount} не надійшла до {deadline}: запис скасовано ({order}).",
+        "en": "Prepayment of {amount} not received by {deadline}: booking cancelled ({order}).",
+    },
     "lead_name": {
         "ru": "{client}: {pipeline}",
         "uk": "{client}: {pipeline}",

@@ -3,7 +3,8 @@
 Starts the sandbox, provisions it (`setup`), runs web + workers, posts a synthetic year of YCLIENTS
 webhooks through the real HTTP endpoint, then makes the clock's first pass (the playbook's time-based
 step, an amoCRM sync, the messages now due, a sync of their notes) before it starts the clock itself,
-and prints what an amoCRM user would now see.
+then two bookings that ask for a prepayment (one paid at the fake
+LiqPay, one expired: ``demo_prepayment``), and prints what an amoCRM user would now see.
 
 Same seed, same figures: each client's deliveries go through one sender, in order, the next only once
 the previous one is processed (so no event overtakes another of the same client), and the clock's
@@ -23,6 +24,7 @@ import time
 from collections import ChainMap, Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,8 @@ from tqdm import tqdm
 from bridge.services import Services
 from bridge.store import stats
 from config.settings import Settings
-from salonbridge import synthetic
+from payment_sandbox import running as payment_sandbox
+from salonbridge import demo_prepayment, synthetic
 from salonbridge.supervisor import Supervisor
 
 SLUG = "demo"
@@ -49,15 +52,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(instance: Path, amocrm_url: str, public_url: str) -> Settings:
-    """A fresh instance folder with the demo tenant; the webhook token goes into the environment.
+def prepare(instance: Path, amocrm_url: str, public_url: str, pay_url: str | None = None) -> Settings:
+    """A fresh instance folder with the demo tenant; the webhook token (and, with a payment sandbox at
+    ``pay_url``, the LiqPay keys) go into the environment.
 
-    ``public_url`` is the demo's own web server, so the links in messages and the amoCRM webhook lead there."""
+    ``public_url`` is the demo's own web server, so the links in messages, LiqPay's callback and the
+    amoCRM webhook lead there."""
     if instance.exists():
         shutil.rmtree(instance)
     tenants = instance / "tenants"
     tenants.mkdir(parents=True)
-    (tenants / f"{SLUG}.yaml").write_text(synthetic.tenant_yaml(SLUG, TOKEN_ENV, amocrm_url, AMO_TOKEN_ENV),
+    extra = demo_prepayment.tenant_section(pay_url) if pay_url else ""
+    (tenants / f"{SLUG}.yaml").write_text(synthetic.tenant_yaml(SLUG, TOKEN_ENV, amocrm_url, AMO_TOKEN_ENV, extra),
                                           encoding="utf-8")
     os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
     env = {"SALONBRIDGE_INSTANCE": str(instance), "SALONBRIDGE_TENANTS": str(tenants),
@@ -199,9 +205,17 @@ def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, 
     click.echo(f"synthetic salon: {clients} clients, {len(deliveries)} YCLIENTS webhook deliveries (seed {seed})")
     if dry_run:
         return _dry_run(instance, deliveries)
+    private_key = secrets.token_urlsafe(24)
+    os.environ[demo_prepayment.PUBLIC_ENV], os.environ[demo_prepayment.PRIVATE_ENV] = (
+        demo_prepayment.PUBLIC_KEY, private_key)
+    with payment_sandbox({demo_prepayment.PUBLIC_KEY: private_key}) as pay_url:
+        return _run(instance, deliveries, pay_url, serve)
+
+
+def _run(instance: Path, deliveries: list[dict[str, Any]], pay_url: str, serve: bool) -> int:
     sandbox_port, web_port = free_port(), free_port()
     amocrm_url, base_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
-    settings = prepare(instance, amocrm_url, base_url)
+    settings = prepare(instance, amocrm_url, base_url, pay_url)
     supervisor = Supervisor(settings, bind=f"127.0.0.1:{web_port}", workers=2, log_file=instance / "salonbridge.log")
     supervisor.spawn("sandbox", [sys.executable, "-m", "salonbridge", "sandbox", "--port", str(sandbox_port),
                                  "--state", str(instance / "amocrm-sandbox.json")])
@@ -220,10 +234,15 @@ def run_demo(*, instance: Path, clients: int, seed: int, dry_run: bool = False, 
         wait_for_workers(svc)
         clock_first_pass(svc)
         supervisor.start_clock()
-        by_status = wait_until_settled(svc, timeout_s=1800)
+        wait_until_settled(svc, timeout_s=1800)
+        posted.update(post_all(base_url, demo_prepayment.bookings(datetime.now(UTC)), event_processed(svc),
+                               duplicate_every=10**6))
+        paid_bookings = demo_prepayment.pay_and_expire(svc, SLUG, wait_until)
+        by_status = wait_until_settled(svc, timeout_s=300)
         from salonbridge.report import print_summary
 
         failed = print_summary(svc, SLUG, posted, by_status, amocrm_url, time.monotonic() - started)
+        demo_prepayment.print_prepayments(paid_bookings)
         if not serve:
             click.echo("\nadd --serve to keep the web app, a client's page and the amoCRM board running to browse them")
             return 0 if failed == 0 else 1

@@ -54,7 +54,7 @@ class SyntheticClient:
     churn_after: int | None  # stops coming after this many visits
 
 
-def tenant_yaml(slug: str, token_env: str, amocrm_url: str, amocrm_token_env: str) -> str:
+def tenant_yaml(slug: str, token_env: str, amocrm_url: str, amocrm_token_env: str, extra: str = "") -> str:
     """The tenant file the demo installs: its catalog maps service ids to categories, messages go
     through amoCRM's Salesbot (the sandbox records each launch)."""
     services = "\n".join(
@@ -82,7 +82,7 @@ services:
 rules:
   channels:
     salesbot: {{bot_id: 1}}
-"""
+{extra}"""
 
 
 def make_clients(rng: random.Random, count: int) -> list[SyntheticClient]:
@@ -124,7 +124,7 @@ def generate(seed: int = 7, clients: int = 50, today: date | None = None) -> lis
                     break
                 outcome = _outcome(rng, day, today)
                 at = datetime.combine(day, time(rng.randrange(9, 19)), ZoneInfo(TIMEZONE))
-                record = _record(next(record_ids), client, branch, master, service, at)
+                record = make_record(next(record_ids), client, branch, master, service, at)
                 for when, body in _lifecycle(rng, record, outcome, at):
                     deliveries.append((when, len(deliveries), body))
                 if outcome == "cancelled":
@@ -143,7 +143,7 @@ def _outcome(rng: random.Random, day: date, today: date) -> str:
     return "no_show" if roll < 0.05 else "cancelled" if roll < 0.14 else "completed"
 
 
-def _record(record_id: int, client: SyntheticClient, branch: str, master: tuple[str, str], service: Service,
+def make_record(record_id: int, client: SyntheticClient, branch: str, master: tuple[str, str], service: Service,
             at: datetime) -> dict[str, Any]:
     return {
         "id": record_id,

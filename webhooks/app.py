@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         oauth,
         openapi,
         payment_hooks,
+        prepayments_api,
         reconnect_api,
     )
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(client_page.bp)
     app.register_blueprint(reconnect_api.bp)
     app.register_blueprint(clients_api.bp)
+    app.register_blueprint(prepayments_api.bp)
     dashboard.install(app, settings.public_url)
 
     @app.errorhandler(HTTPException)

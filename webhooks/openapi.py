@@ -23,7 +23,7 @@ from bridge.booking.generic import GenericEventSchema
 from bridge.booking.parsing import Id, IsoDateTime
 from bridge.booking.registry import SOURCES
 from webhooks import api_schemas as s
-from webhooks import clients_api
+from webhooks import clients_api, prepayments_api
 
 bp = Blueprint("openapi", __name__)
 DOCS_URL = "/api/docs"
@@ -39,6 +39,8 @@ TAGS = [
     {"name": "amocrm", "description": "Connecting a salon's amoCRM account"},
     {"name": "client page", "description": "The page each message links a client to (HTML for a person)"},
     {"name": "reconnect", "description": "Client Reconnect for the salon's own tools (bearer token)"},
+    {"name": "prepayments", "description": "The prepayment report for the salon's own tools (bearer token, "
+                                           "docs/payments.md)"},
     {"name": "clients", "description": "The client base: reports, segments, the card (bearer token, docs/clients.md)"},
     {"name": "operations", "description": "Health, metrics and this description"},
 ]
@@ -173,6 +175,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
                       "400": _json("A bad date or period", _ERR),
                       "404": _RECONNECT_REFUSED["404"], "503": _RECONNECT_REFUSED["503"]}}},
     **{f"clients_api.{endpoint}": operation for endpoint, operation in clients_api.OPERATIONS.items()},
+    **{f"prepayments_api.{endpoint}": op for endpoint, op in prepayments_api.OPERATIONS.items()},
     "health.healthz": {"get": {
         "operationId": "getHealth", "tags": ["operations"], "summary": "Database and Redis reachability",
         "responses": {"200": _json("Both reachable", s.HealthSchema),

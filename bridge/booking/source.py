@@ -1,9 +1,11 @@
 """What a booking source is, for the registry (``bridge/booking/registry.py``): one declaration per source.
 
 A source is a name, a normaliser (its webhook body → ``VisitEvent``) and, when its API allows, a
-catch-up poller (records changed since a time, for webhooks the sender never retries) and a catalog
-lookup (services with their categories, for webhooks that carry none). Both are built per tenant from
-the tenant's credentials and return None when it has none, so callers just skip that tenant.
+catch-up poller (records changed since a time, for webhooks the sender never retries), a catalog
+lookup (services with their categories, for webhooks that carry none) and a writer (a comment on a
+visit, a visit cancelled: what a prepayment tells the booking system). Each is built per tenant from
+the tenant's credentials and returns None when it has none, so callers just skip that tenant (or, for
+the writer, ask staff to do it by hand).
 """
 
 from __future__ import annotations
@@ -49,12 +51,25 @@ class CatalogLookup(Protocol):
     def close(self) -> None: ...
 
 
+class BookingWriter(Protocol):
+    def add_comment(self, branch_id: str, booking_id: str, text: str) -> None:
+        """Append ``text`` to the booking's comment (a line of its own), leaving everything else as it is."""
+        ...
+
+    def cancel(self, branch_id: str, booking_id: str) -> None:
+        """Cancel the booking (its slot is free again); a booking already cancelled is not an error."""
+        ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Source:
     name: str  # the ``<source>`` of ``/hooks/<tenant>/<source>/<token>`` and ``booking.source`` in tenant files
     normalize: Normalizer
     poller: Callable[[Tenant], Poller | None] | None = None  # catch-up polling of missed webhooks
     catalog: Callable[[Tenant], CatalogLookup | None] | None = None  # categories webhooks do not carry
+    writer: Callable[[Tenant], BookingWriter | None] | None = None  # comment on or cancel a booking
     for_every_tenant: bool = False  # accepted from any tenant, whatever its booking.source (our own JSON)
     label: str = ""  # how people call it ("YCLIENTS"), in logs and dry runs
 

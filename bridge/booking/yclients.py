@@ -322,7 +322,8 @@ class YclientsRateLimited(YclientsError):
 
 
 class YclientsClient:
-    """Minimal YCLIENTS/Altegio REST client: the service catalog and the changed-records feed.
+    """Minimal YCLIENTS/Altegio REST client: the service catalog, the changed-records feed, and the two
+    writes a prepayment needs (a comment on a record, a record cancelled).
 
     Tokens only ever go into the Authorization header; they are not logged and not in ``repr``.
     """
@@ -422,15 +423,63 @@ class YclientsClient:
 
     record_as_webhook = staticmethod(record_as_webhook)
 
+    # -- writes (what a prepayment tells the booking system) -----------------------------------------------
+
+    # The fields ``PUT /record`` needs back: it replaces the whole record and answers 422 without them.
+    _PUT_FIELDS = ("staff_id", "services", "client", "datetime", "seance_length", "comment", "attendance",
+                   "save_if_busy", "sms_remain_hours", "email_remain_hours", "custom_fields", "record_labels", "api_id")
+
+    def record(self, company_id: str | int, record_id: str | int) -> dict[str, Any]:
+        data, _ = self._send("GET", f"/record/{company_id}/{record_id}")
+        if not isinstance(data, dict):
+            raise YclientsError(None, "the record came back empty")
+        return data
+
+    def add_comment(self, branch_id: str, booking_id: str, text: str) -> None:
+        """GET the record, append ``text`` to its comment, PUT it back whole (YCLIENTS replaces the record
+        on PUT), with ``send_sms`` off so the client gets no message from YCLIENTS about it. A comment that
+        already carries the text is left alone, so a retried command writes it once."""
+        current = self.record(branch_id, booking_id)
+        comment = str(current.get("comment") or "")
+        if text in comment:
+            return
+        body = {k: current[k] for k in self._PUT_FIELDS if current.get(k) is not None}
+        body["staff_id"] = current.get("staff_id") or (current.get("staff") or {}).get("id")
+        body["services"] = [{k: s[k] for k in ("id", "first_cost", "discount", "cost", "amount") if k in s}
+                            for s in current.get("services") or [] if isinstance(s, dict)]
+        body["client"] = {k: v for k, v in (current.get("client") or {}).items()
+                          if k in ("id", "phone", "name", "surname", "email")}
+        body["datetime"] = current.get("datetime") or current.get("date")
+        body["seance_length"] = current.get("seance_length") or current.get("length")
+        body["comment"] = f"{comment}\n{text}" if comment else text
+        body["send_sms"] = False
+        self._send("PUT", f"/record/{branch_id}/{booking_id}", body)
+
+    def cancel(self, branch_id: str, booking_id: str) -> None:
+        """``DELETE /record``: YCLIENTS has no cancelled status, a cancelled record is a deleted one. A record
+        already gone (404) counts as cancelled."""
+        try:
+            self._send("DELETE", f"/record/{branch_id}/{booking_id}")
+        except YclientsError as exc:
+            if exc.status != 404:
+                raise
+
     # -- transport ----------------------------------------------------------------------------------------
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> tuple[Any, Any]:
+        return self._send("GET", path, params=params)
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None,
+              params: dict[str, Any] | None = None) -> tuple[Any, Any]:
         url = self.api_url + path
         try:
-            resp = self._session.get(url, params=params, headers=self._headers, timeout=self.timeout)
+            resp = self._session.request(method, url, params=params, json=body, headers=self._headers,
+                                         timeout=self.timeout)
         except requests.RequestException as exc:
-            raise YclientsError(None, f"{type(exc).__name__} on GET {path}") from exc
-        log.debug("yclients GET %s page=%s -> %s", path, (params or {}).get("page"), resp.status_code)
+            raise YclientsError(None, f"{type(exc).__name__} on {method} {path}") from exc
+        log.debug("yclients %s %s page=%s -> %s", method, path, (params or {}).get("page"), resp.status_code)
+        if method == "DELETE" and resp.status_code == 204:
+            return None, None
         body = _json(resp)
         if resp.status_code == 429:
             raise YclientsRateLimited(_retry_after(resp, self.DEFAULT_RETRY_AFTER), _message(body, resp))
@@ -481,4 +530,5 @@ def api_client(tenant: Tenant) -> YclientsClient | None:
     return YclientsClient(tenant.booking.api_url, partner, user, tz=tenant.timezone)
 
 
-YCLIENTS = Source(SOURCE, normalize_record, poller=api_client, catalog=api_client, label="YCLIENTS")
+YCLIENTS = Source(SOURCE, normalize_record, poller=api_client, catalog=api_client, writer=api_client,
+                  label="YCLIENTS")

@@ -2,7 +2,8 @@
 
 Recording a plan is one multi-row INSERT that skips keys already present (so a retried job or a
 repeated tick adds nothing), followed by the local effects of the rows that were new. Actions with an
-amoCRM phase stay ``pending`` for the sync job; the rest are complete once written.
+amoCRM phase stay ``pending`` for the sync job, those for the booking system for
+``jobs.booking_commands``; the rest are complete once written.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def record(
         return Recorded((), False)
     rows = []
     for action in unique.values():
-        crm = effect_of(action).crm is not None
+        effect = effect_of(action)
+        crm = effect.crm is not None or effect.booking  # both wait for a job that carries them out
         rows.append({
             "tenant": tenant, "key": action.key, "kind": action.kind, "payload": action.to_dict(),
             "state": "pending" if crm else "done", "applied_at": None if crm else now,

@@ -43,6 +43,7 @@ Writer = Callable[[Session, str, int, Any, datetime], None]
 class Effect:
     local: Writer | None = None
     crm: CrmPhase | None = None
+    booking: bool = False  # carried out in the salon's booking system by ``jobs.booking_commands``
 
 
 # Table-level statements built once, run as plain SQL in the caller's transaction: one statement per
@@ -167,11 +168,13 @@ EFFECTS: dict[type[act.Action], Effect] = {
     act.RecordLostStep: Effect(local=_lost_step),
     act.RequestPrepayment: Effect(local=_request_prepayment),
     act.ChangePrepayment: Effect(local=_change_prepayment),
+    act.UpdateBooking: Effect(booking=True),
     act.RecordReconnectContact: Effect(local=_reconnect_contact),
     act.RecordReconnectFollowUp: Effect(local=_reconnect_follow_up),
     act.Skip: Effect(),
 }
 CRM_KINDS = frozenset(kind.__name__ for kind, effect in EFFECTS.items() if effect.crm is not None)
+BOOKING_KINDS = frozenset(kind.__name__ for kind, effect in EFFECTS.items() if effect.booking)
 
 
 def effect_of(action: act.Action) -> Effect:

@@ -219,7 +219,7 @@ def _prepayments(session: Session, client_id: int) -> tuple[PrepaymentState, ...
 
 def prepayment_state(row: PrepaymentRow) -> PrepaymentState:
     return PrepaymentState(row.booking_id, row.attempt, row.order_ref, row.status, row.amount, row.currency,
-                           row.deadline_at, row.receipt_number)
+                           row.deadline_at, row.receipt_number, row.branch)
 
 
 def lead_linked_to(session: Session, tenant: str, amo_id: int) -> LeadRow | None:

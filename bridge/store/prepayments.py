@@ -113,11 +113,23 @@ def apply_change(
     setattr(row, _STATUS_TIME[change.new_status], now)
     if report is not None and change.new_status in (PrepaymentStatus.PAID, PrepaymentStatus.HELD):
         row.received_amount, row.received_currency = report.amount, report.currency
+    entry = None
     if Effect.RECORD_INCOME in change.effects:
-        return _record_income(session, row, now)
+        entry = _record_income(session, row, now)
     if Effect.RECORD_REFUND in change.effects:
-        return _record_refund(session, row, now)
-    return None
+        entry = _record_refund(session, row, now)
+    if Effect.TOP_UP_BALANCE in change.effects or (entry is not None and entry.kind == "refund"):
+        _add_to_balance(session, row, entry.amount if entry is not None else expected_amount(row), now)
+    return entry
+
+
+def _add_to_balance(session: Session, row: PrepaymentRow, amount: Decimal, now: datetime) -> None:
+    """The client's card balance moves with the money: up by a paid prepayment (it is the client's until
+    the visit is settled), down by its refund. One UPDATE, so two payments never lose one another."""
+    if row.client_id is None:
+        return
+    session.execute(update(Client).where(Client.id == row.client_id, Client.tenant == row.tenant).values(
+        balance=func.coalesce(Client.balance, 0) + amount, updated_at=now))
 
 
 def _record_income(session: Session, row: PrepaymentRow, now: datetime) -> LedgerEntry:

@@ -21,12 +21,14 @@ from decimal import Decimal
 from pipelines.actions import (
     Action,
     AddNote,
+    BookingCommand,
     ChangePrepayment,
     CreateLead,
     CreateTask,
     RequestPrepayment,
     Skip,
     TaskKind,
+    UpdateBooking,
     UpdateFields,
 )
 from pipelines.catalog import categories_of
@@ -126,8 +128,14 @@ def on_change(scene: Scene, prepayment: PrepaymentState, change: StatusChange, o
         actions.append(_task(scene, f"{key}:refund", text(
             "prepayment_refund_task", scene.language, booking=prepayment.booking_id, order=prepayment.order_ref,
             amount=_money(prepayment.amount, prepayment.currency))))
-    if Effect.CANCEL_VISIT in effects:
-        actions.append(_task(scene, f"{key}:cancel", text(
+    if Effect.UPDATE_BOOKING in effects:
+        actions.append(_tell_booking(scene, prepayment, f"{key}:booking", BookingCommand.COMMENT, text(
+            "prepayment_booking_paid", scene.language, amount=_money(prepayment.amount, prepayment.currency),
+            receipt=prepayment.receipt or "—", order=prepayment.order_ref)))
+    if Effect.CANCEL_VISIT in effects:  # staff free the slot by hand only if the booking system cannot be told
+        actions.append(_tell_booking(scene, prepayment, f"{key}:booking", BookingCommand.CANCEL, text(
+            "prepayment_booking_expired", scene.language, amount=_money(prepayment.amount, prepayment.currency),
+            deadline=_local_time(scene, prepayment.deadline_at), order=prepayment.order_ref), text(
             "prepayment_cancel_visit_task", scene.language, booking=prepayment.booking_id,
             order=prepayment.order_ref, deadline=_local_time(scene, prepayment.deadline_at))))
     if Effect.NOTIFY_CLIENT in effects:
@@ -140,6 +148,12 @@ def on_change(scene: Scene, prepayment: PrepaymentState, change: StatusChange, o
             actions.append(message(scene, template, f"{prepayment.booking_id}:{prepayment.attempt}", context,
                                    booking_id=prepayment.booking_id))
     return actions
+
+
+def _tell_booking(scene: Scene, prepayment: PrepaymentState, key: str, command: BookingCommand, body: str,
+                  fallback: str | None = None) -> UpdateBooking:
+    return UpdateBooking(key=key, client_id=scene.client.id, booking_id=prepayment.booking_id, command=command,
+                         text=body, branch=prepayment.branch, fallback_task=fallback, lead_key=_lead_of(scene))
 
 
 def _lead_of(scene: Scene, new_lead: str | None = None) -> str | None:

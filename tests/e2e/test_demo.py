@@ -45,6 +45,8 @@ def test_demo_runs_the_whole_system_and_reports_what_amocrm_shows(tmp_path):
     assert "Втрачені клієнти:" in out  # the clock's first pass came before the summary
     assert "add --serve to keep the web app" in out
     assert "http://" not in out.split("jobs failed")[1]  # no address printed once everything has stopped
+    assert "prepayments (LiqPay sandbox)" in out  # seed 003: one paid at the fake LiqPay, one expired
+    assert "bk-990001-1    480.00 UAH  paid, receipt PP-" in out and "bk-990002-1    480.00 UAH  expired" in out
     again = run_demo(tmp_path, instance="again")
     assert figures(again.stdout) == figures(out)  # same seed, same figures
 

@@ -1,8 +1,10 @@
 """A fake YCLIENTS/Altegio REST API (Flask, in memory) for integration tests of ``YclientsClient``.
 
 It keeps the real envelope (``success``/``data``/``meta``), checks the partner+user Authorization
-header, pages ``GET /records/{company_id}`` with ``changed_after``/``with_deleted``, and can be told to
-fail the next requests (``fail_next(429, retry_after=7)``). Serve it with ``tests.fakes.http.serve``;
+header, pages ``GET /records/{company_id}`` with ``changed_after``/``with_deleted``, takes ``PUT`` of a whole
+record (422 when a field the real API requires is missing, as a partial PUT is there) and ``DELETE`` (the
+record is marked deleted), and can be told to fail the next requests (``fail_next(429, retry_after=7)``).
+Serve it with ``tests.fakes.http.serve``;
 the API root is ``<base_url>/api/v1``.
 """
 
@@ -66,7 +68,12 @@ class FakeYclients:
         app.get("/api/v1/company/<company_id>/service_categories")(self._categories)
         app.get("/api/v1/records/<company_id>")(self._records)
         app.get("/api/v1/record/<company_id>/<record_id>")(self._record)
+        app.put("/api/v1/record/<company_id>/<record_id>")(self._put_record)
+        app.delete("/api/v1/record/<company_id>/<record_id>")(self._delete_record)
         return app
+
+    def record(self, company_id: str | int, record_id: str | int) -> dict[str, Any] | None:
+        return next((r for r in self.records.get(str(company_id), []) if str(r["id"]) == str(record_id)), None)
 
     # -- handlers -------------------------------------------------------------------------------------
 
@@ -94,6 +101,29 @@ class FakeYclients:
             if str(record["id"]) == record_id:
                 return _ok(record)
         return jsonify(success=False, data=None, meta={"message": "Record not found"}), 404
+
+    PUT_REQUIRED = ("staff_id", "services", "client", "datetime", "seance_length")
+
+    def _put_record(self, company_id: str, record_id: str) -> tuple[Response, int] | Response:
+        record = self.record(company_id, record_id)
+        if record is None or record.get("deleted"):
+            return jsonify(success=False, data=None, meta={"message": "Record not found"}), 404
+        body = request.get_json(silent=True) or {}
+        self.requests[-1]["json"] = body
+        missing = [k for k in self.PUT_REQUIRED if body.get(k) in (None, "", [])]
+        if missing:
+            errors = [{"field": k, "message": "required"} for k in missing]
+            return jsonify(success=False, data=None, meta={"message": "Validation error", "errors": errors}), 422
+        record.update({k: v for k, v in body.items() if k not in ("send_sms", "save_if_busy")})
+        record["last_change_date"] = datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
+        return _ok(record)
+
+    def _delete_record(self, company_id: str, record_id: str) -> tuple[Response, int] | Response:
+        record = self.record(company_id, record_id)
+        if record is None or record.get("deleted"):
+            return jsonify(success=False, data=None, meta={"message": "Record not found"}), 404
+        record["deleted"] = True
+        return Response(status=204)
 
     def _records(self, company_id: str) -> tuple[Response, int] | Response:
         args = request.args

@@ -1,5 +1,5 @@
-"""``salonbridge report prepayments``: table, JSON and CSV (UTF-8 with BOM), filtered by local dates,
-status and branch."""
+"""``salonbridge report prepayments``: table, JSON, CSV (UTF-8 with BOM) and XLSX (typed cells), filtered
+by local dates, status and branch."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from bridge.store import prepayments as repo
 from bridge.store.models import Client
@@ -81,6 +82,25 @@ def test_csv_is_utf8_with_a_bom_and_a_header(seeded, tmp_path):
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert [r["order_ref"] for r in rows] == ["bk-502-1", "bk-501-1"]
     assert rows[1]["client"] == "Ольга Петренко" and rows[0]["amount"] == "150.50" and rows[0]["paid_at"] == ""
+
+
+def test_xlsx_has_money_as_numbers_in_hryvnias_and_times_as_local_dates(seeded, tmp_path):
+    out = tmp_path / "prepayments.xlsx"
+    result = run("--format", "xlsx", "--output", str(out), "--branch", "Центр")
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(out).active
+    header = [c.value for c in sheet[1]]
+    assert header[:10] == ["order", "booking", "attempt", "client", "branch", "rule", "provider", "amount",
+                           "currency", "status"]
+    assert sheet.max_row == 2 and sheet.freeze_panes == "A2"
+    row = dict(zip(header, sheet[2], strict=True))
+    assert (row["order"].value, row["client"].value, row["branch"].value, row["status"].value) == (
+        "bk-501-1", "Ольга Петренко", "Центр", "paid")
+    assert row["amount"].value == 300 and row["amount"].number_format.endswith('"₴"')
+    assert row["received"].value == 300 and row["attempt"].value == 1
+    assert row["paid"].value == datetime(2026, 12, 1, 11, 0)  # a date cell, in Kyiv time
+    assert row["paid"].is_date and row["expired"].value is None
+    assert row["receipt"].value.startswith("PP-")
 
 
 @pytest.mark.parametrize(("args", "expected"), [

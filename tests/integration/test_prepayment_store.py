@@ -56,9 +56,15 @@ def test_one_open_attempt_per_booking_and_a_new_reference_after_it_closes(servic
         assert (second.order_ref, second.attempt, created) == ("bk-500-2", 2, True)
 
 
+def balance(services, client_id: int) -> Decimal | None:
+    with services.store.session() as s:
+        return s.get(Client, client_id).balance
+
+
 def test_paid_records_income_with_a_receipt_and_refund_a_negative_entry(services):
     with services.store.session() as s:
-        client = Client(tenant="salon", name="Ольга", created_at=NOW, updated_at=NOW, tags=[])
+        client = Client(tenant="salon", name="Ольга", created_at=NOW, updated_at=NOW, tags=[],
+                        balance=Decimal("150"))
         s.add(client)
         s.flush()
         row, _ = attempt(s, client_id=client.id)
@@ -68,6 +74,7 @@ def test_paid_records_income_with_a_receipt_and_refund_a_negative_entry(services
         assert change.new_status is S.PAID and row.paid_at == NOW and row.provider_payment_id == "pay-77"
         assert (income.kind, income.amount, income.client_id) == ("income", Decimal("300.00"), client.id)
         assert row.receipt_number == income.receipt_number and income.receipt_number.startswith("PP-")
+    assert balance(services, client.id) == Decimal("450.00")  # the card's balance topped up by the prepayment
     with services.store.session() as s:
         row = repo.find_by_order_ref(s, "salon", "bk-500-1", lock=True)
         change, nothing = settle(s, row, report(ProviderStatus.PAID))  # the same callback again
@@ -80,17 +87,22 @@ def test_paid_records_income_with_a_receipt_and_refund_a_negative_entry(services
     with services.store.session() as s:
         entries = s.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).all()
         assert [(e.kind, e.amount) for e in entries] == [("income", Decimal("300")), ("refund", Decimal("-300"))]
+    assert balance(services, client.id) == Decimal("150.00")  # once up, once down: duplicates changed nothing
 
 
 def test_held_money_is_no_income_and_its_refund_no_ledger_entry(services):
     with services.store.session() as s:
-        row, _ = attempt(s)
+        client = Client(tenant="salon", name="Ольга", created_at=NOW, updated_at=NOW, tags=[])
+        s.add(client)
+        s.flush()
+        row, _ = attempt(s, client_id=client.id)
         change, entry = settle(s, row, report(ProviderStatus.PAID, "30"))
         assert (row.status, entry, row.received_amount) == ("held", None, Decimal("30"))
         assert row.alert == "paid 30 UAH, expected 300.00 UAH: not accepted automatically"
         _, refund = settle(s, row, report(ProviderStatus.REFUNDED))
         assert (row.status, refund) == ("refunded", None)
         assert s.scalars(select(LedgerEntry)).all() == []
+    assert balance(services, client.id) is None  # held money never reached the balance
 
 
 def test_a_change_computed_from_an_old_status_is_refused(services):

@@ -16,12 +16,14 @@ from config.prepayment_model import (
 )
 from pipelines.actions import (
     AddNote,
+    BookingCommand,
     ChangePrepayment,
     CreateLead,
     CreateTask,
     RequestPrepayment,
     SendMessage,
     Skip,
+    UpdateBooking,
     UpdateFields,
 )
 from pipelines.events import BookingStatus as S
@@ -111,6 +113,18 @@ def test_a_paid_booking_cancelled_by_the_client_follows_the_salons_policy():
         assert len([t for t in of(actions, CreateTask) if "refund" in t.key]) == tasks
 
 
+def test_a_rescheduled_booking_keeps_its_prepayment_paid_or_not():
+    for status in ("pending", "paid"):
+        s = salon()
+        book(s)
+        s.snapshot = dataclasses.replace(s.snapshot, prepayments=(
+            dataclasses.replace(s.snapshot.prepayment("b1"), status=status),))
+        moved = s.send(ev("b1", S.SCHEDULED, T0 + 8 * DAY, MANICURE_PRICED, occurred=T0 + DAY), now=T0 + DAY)
+        assert of(moved, RequestPrepayment) == of(moved, ChangePrepayment) == []  # no new attempt, no new link
+        assert not [m for m in of(moved, SendMessage) if m.template.startswith("prepayment")]
+        assert s.snapshot.prepayment("b1").status == status
+
+
 def change(old, new, *effects, alert=None):
     return StatusChange(old, new, Outcome.APPLIED if old is not new else Outcome.NO_CHANGE, alert, effects)
 
@@ -119,19 +133,24 @@ def scene_of(s: Salon) -> Scene:
     return Scene(snapshot=s.snapshot, policy=s.policy, now=T0 + DAY, client=s.snapshot.client)
 
 
-def test_paid_shows_green_on_the_lead_and_thanks_the_client():
+def test_paid_shows_green_on_the_lead_thanks_the_client_and_comments_on_the_visit():
     s = salon()
     book(s)
-    state = s.snapshot.prepayment("b1")
+    state = dataclasses.replace(s.snapshot.prepayment("b1"), receipt="PP-000007", branch="111111")
     actions = on_change(scene_of(s), state, change(PrepaymentStatus.PENDING, PrepaymentStatus.PAID,
-                                                   Effect.UPDATE_LEAD, Effect.NOTIFY_CLIENT, Effect.NOTIFY_ADMIN),
+                                                   Effect.UPDATE_LEAD, Effect.UPDATE_BOOKING, Effect.NOTIFY_CLIENT,
+                                                   Effect.NOTIFY_ADMIN),
                         "cb:1")
     assert [a.fields for a in of(actions, UpdateFields)] == [{"prepayment_status": "paid"}]
     assert [m.template for m in of(actions, SendMessage)] == ["prepayment_paid"]
     assert of(actions, AddNote) and of(actions, CreateTask) == []
+    [tell] = of(actions, UpdateBooking)
+    assert (tell.command, tell.booking_id, tell.branch, tell.fallback_task) == (
+        BookingCommand.COMMENT, "b1", "111111", None)
+    assert "PP-000007" in tell.text
 
 
-def test_expired_asks_staff_to_free_the_slot_and_tells_the_client():
+def test_expired_cancels_the_visit_in_the_booking_system_and_tells_the_client():
     s = salon()
     book(s)
     state = s.snapshot.prepayment("b1")
@@ -140,8 +159,9 @@ def test_expired_asks_staff_to_free_the_slot_and_tells_the_client():
                         "deadline")
     assert [a.fields for a in of(actions, UpdateFields)] == [{"prepayment_status": "expired"}]
     assert [m.template for m in of(actions, SendMessage)] == ["prepayment_expired"]
-    [task] = of(actions, CreateTask)
-    assert "b1" in task.text
+    assert of(actions, CreateTask) == []  # a task only if the booking system cannot cancel it
+    [tell] = of(actions, UpdateBooking)
+    assert tell.command is BookingCommand.CANCEL and "b1" in (tell.fallback_task or "")
 
 
 def test_held_money_becomes_a_task_with_the_alert():
