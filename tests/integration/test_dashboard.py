@@ -22,7 +22,10 @@ from webhooks.dashboard.campaigns import campaigns
 from webhooks.dashboard.i18n import TEXTS
 
 PAGES = ["/t/{slug}/", "/t/{slug}/playbook", "/t/{slug}/reconnect", "/t/{slug}/prepayments",
-         "/t/{slug}/prepayments.csv", "/t/{slug}/settings", "/t/{slug}/clients/1/timeline"]
+         "/t/{slug}/prepayments.csv", "/t/{slug}/prepayments.xlsx", "/t/{slug}/settings",
+         "/t/{slug}/clients/1/timeline", "/t/{slug}/clients", "/t/{slug}/clients/1", "/t/{slug}/clients/count",
+         "/t/{slug}/clients/segment.csv", "/t/{slug}/clients/segment.xlsx", "/t/{slug}/reports",
+         "/t/{slug}/reports/rating", "/t/{slug}/reports/lost.csv", "/t/{slug}/reports/birthdays.xlsx"]
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -65,6 +68,8 @@ def test_a_manager_sees_only_their_salon_and_another_salons_pages_are_404(web, d
         assert "Test Salon" not in theirs.text
         assert mine.status_code in (200, 404), page  # the timeline of client 1 belongs to salon: 404 for other
     assert http.get(f"{web}/t/other/clients/1/timeline", timeout=5).status_code == 404
+    assert http.get(f"{web}/t/other/clients/1", timeout=5).status_code == 404  # salon's client, not other's
+    assert http.get(f"{web}/api/tenants/salon/clients", timeout=5).status_code == 404  # a session opens no API
     home = http.get(f"{web}/", allow_redirects=False, timeout=5)
     assert home.headers["Location"] == "/t/other/"
     retry = http.post(f"{web}/t/salon/jobs/crm-other/retry",
