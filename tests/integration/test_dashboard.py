@@ -7,10 +7,12 @@ import dataclasses
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
+from bridge.amocrm.ratelimit import RedisRateLimiter, pause
 from bridge.queue import JobQueue, connect
 from bridge.store import users
 from bridge.store.models import DashboardUser, MessageRow
@@ -153,6 +155,20 @@ def test_the_overview_shows_todays_events_backlog_failed_jobs_and_warnings_and_r
     assert "RuntimeError: the store was unreachable" in page and "crm-other" not in page  # only salon's job
     assert "<td>amocrm</td>" in page and "<td>yclients</td>" in page and "<td>liqpay</td>" in page
     assert "not connected" in page  # a warning from the same checks `salonbridge check --online` runs
+    assert 'id="amocrm-paused"' not in page
+
+
+def test_the_overview_shows_the_amocrm_budget_drawn_and_a_block(web, dash):  # noqa: F811
+    redis = dash.queue.connection
+    limiter = RedisRateLimiter.for_account(redis, dash.tenants["salon"].amocrm.base_url, max_wait_s=5)
+    for _ in range(3):
+        limiter.acquire()  # what the amoCRM client does before each request, from any process
+    pause(redis, "salon", datetime.now(UTC) + timedelta(hours=1), "403 from amoCRM")
+    http, _ = sign_in(web, "olena")
+    page = http.get(f"{web}/t/salon/", timeout=10).text
+    used = re.search(r'id="amocrm-rate">навантаження: ([\d.]+)/с з 7/с \((\d+) %\), (\d+) запитів', page)
+    assert used and int(used.group(3)) >= 3 and float(used.group(1)) > 0
+    assert TEXTS["uk"]["amocrm_paused"].split(":")[0] in re.search(r'id="amocrm-paused">([^<]+)<', page).group(1)
     job_id = re.search(r'<code>(evt-\d+)</code>', page).group(1)
     done = http.post(f"{web}/t/salon/jobs/{job_id}/retry", data={"csrf_token": token_of(page)}, timeout=10)
     assert TEXTS["uk"]["retried"] in done.text

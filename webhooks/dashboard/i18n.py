@@ -88,6 +88,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "step_check": "Run `salonbridge check --online`; this page shows the same checks.",
         "masked": "hidden",
         # the client base, the reports, Reconnect results, exports
+        "rate_use": "rate use: {rate}/s of {limit}/s ({pct} %), {n} requests in the last minutes",
+        "amocrm_paused": "blocked by amoCRM: calls wait until {at}",
         "download_xlsx": "Download XLSX", "nav_clients": "Clients", "nav_reports": "Reports",
         "results_title": "Results of the last 3 months",
         "results_note": "Clients contacted by campaigns and those who rebooked within {days} days, per month "
@@ -215,6 +217,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "step_check": "Выполните `salonbridge check --online`; эта страница показывает те же проверки.",
         "masked": "скрыто",
         # клиентская база, отчёты, результаты возврата, выгрузки
+        "rate_use": "нагрузка: {rate}/с из {limit}/с ({pct} %), {n} запросов за последние минуты",
+        "amocrm_paused": "заблокировано amoCRM: вызовы ждут до {at}",
         "download_xlsx": "Скачать XLSX", "nav_clients": "Клиенты", "nav_reports": "Отчёты",
         "results_title": "Результаты за последние 3 месяца",
         "results_note": "Клиенты, которым писали кампании, и те, кто записался в течение {days} дн., по месяцам "
@@ -344,6 +348,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "step_check": "Виконайте `salonbridge check --online`; ця сторінка показує ті самі перевірки.",
         "masked": "приховано",
         # клієнтська база, звіти, результати повернення, вивантаження
+        "rate_use": "навантаження: {rate}/с з {limit}/с ({pct} %), {n} запитів за останні хвилини",
+        "amocrm_paused": "заблоковано amoCRM: виклики чекають до {at}",
         "download_xlsx": "Завантажити XLSX", "nav_clients": "Клієнти", "nav_reports": "Звіти",
         "results_title": "Результати за останні 3 місяці",
         "results_note": "Клієнти, яким писали кампанії, і ті, хто записався протягом {days} дн., за місяцями "
