@@ -161,3 +161,34 @@ def test_the_reconnect_page_charts_the_last_three_months_per_category(web, dash)
     assert "Манікюр" in charts["manicure"] and "1 / 2 · 50.0 %" in charts["manicure"]
     row = re.search(r'<tr data-category="manicure">.*?</tr>', page, re.S).group(0)
     assert "700" in row and "50.0 %" in row
+
+
+HOSTILE = {
+    "visits": ["99999999999999999999999..", "-1..", "1e3..", "..", "4..4\x00"],
+    "balance": ["1e999..", "NaN..", "-99999999999999999999999999999999..", "0,5..1,5"],
+    "spend": ["99999999999999999999999999999999999999..", "..-0"],
+    "birthday": ["02-30..03-01", "02-29..02-28", "00-00..12-31"],
+    "last_visit": ["0001-01-01..9999-12-31", "9999-12-31..", "2026-02-30.."],
+    "tag": ["%", "_", "\\", "\"quoted\"", "x" * 5000],
+    "branch": ["' OR 1=1 --", ",,,"], "master": ["АННА", "анна"], "gender": ["female,male", "robot"],
+    "blacklisted": ["maybe", "yes"], "segment": ["nosuch"], "colour": ["red"],
+}
+
+
+def test_hostile_filters_and_periods_are_answered_never_with_a_server_error(web):  # noqa: F811
+    http, _ = sign_in(web, "olena")
+    for name, values in HOSTILE.items():
+        for value in values:
+            for path in ("/clients/count", "/clients", "/clients/segment.csv", "/clients/segment.xlsx"):
+                answer = http.get(f"{web}/t/salon{path}", params={name: value}, timeout=30)
+                assert answer.status_code < 500, (path, name, value, answer.status_code)
+    for report in ("birthdays", "planned", "new_clients", "rating", "lost"):
+        for params in ({"from": "0001-01-01"}, {"to": "0001-01-01"}, {"to": "9999-12-31"}, {"from": "9999-12-31"},
+                       {"from": "0001-01-01", "to": "9999-12-31"}, {"branch": "nosuch"}, {"to": "31.12.2026"}):
+            for suffix in ("", ".csv", ".xlsx"):
+                answer = http.get(f"{web}/t/salon/reports/{report}{suffix}", params=params, timeout=60)
+                assert answer.status_code < 500, (report, suffix, params, answer.status_code)
+    for params in ({"from": "0001-01-01"}, {"to": "9999-12-31"}, {"status": "nosuch"}, {"branch": "' --"}):
+        for suffix in ("", ".csv", ".xlsx"):
+            answer = http.get(f"{web}/t/salon/prepayments{suffix}", params=params, timeout=30)
+            assert answer.status_code < 500, (suffix, params, answer.status_code)

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, abort, render_template, request
 
 from bridge.prepayment_export import CLOSED_AT, COLUMNS, TIMES, record, render_csv
+from bridge.reports import EARLIEST, LATEST
 from bridge.store import prepayments as prepayment_repo
 from bridge.store.reconnect import scan
 from bridge.tables import Column, Table, write_xlsx
@@ -40,7 +41,11 @@ def reconnect(tenant: Tenant):
 
 
 def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
+    """A filter's date; ValueError also for one at the calendar's ends (the zone applied to it would overflow)."""
+    day = date.fromisoformat(value) if value else None
+    if day is not None and not EARLIEST <= day <= LATEST:
+        raise ValueError(value)
+    return day
 
 
 def _filters(tenant: Tenant) -> dict:
