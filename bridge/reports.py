@@ -46,6 +46,9 @@ class Period:
     end: date
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def period_for(name: str, start: date | None, end: date | None, today: date) -> Period:
     """The period a report covers: the dates given, else its default around today; ReportError if reversed."""
     defaults = {
@@ -57,6 +60,9 @@ def period_for(name: str, start: date | None, end: date | None, today: date) -> 
     }
     if name not in defaults:
         raise ReportError(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
+    for given in (start, end):
+        if given is not None and not EARLIEST <= given <= LATEST:  # days and zones applied later must not overflow
+            raise ReportError(f"{given.isoformat()} is outside {EARLIEST.isoformat()}..{LATEST.isoformat()}")
     low, high = defaults[name]
     span = high - low
     if name == "lost":  # a point in time: --to (or --from) is the day the report is taken on

@@ -117,16 +117,28 @@ def _range(name: str, raw: str, read: Any, what: str) -> Range[Any]:
     return Range(low, high)
 
 
+MAX_AMOUNT = Decimal(10) ** 12  # wider than any balance or spend, narrow enough for every database's numbers
+MAX_COUNT = 10**9
+
+
 def _decimal(text: str) -> Decimal:
     value = Decimal(text.replace(",", "."))
-    if not value.is_finite():
+    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+        raise ValueError(text)
+    return value
+
+
+def _day(text: str) -> date:
+    """A date away from the calendar's ends (a day added or a time zone applied to it must not overflow)."""
+    value = date.fromisoformat(text)
+    if not date(1, 1, 2) <= value <= date(9999, 12, 30):
         raise ValueError(text)
     return value
 
 
 def _whole(text: str) -> int:
     value = int(text)
-    if value < 0:
+    if value < 0 or value > MAX_COUNT:
         raise ValueError(text)
     return value
 
@@ -172,7 +184,7 @@ _READERS: dict[str, tuple[str, Any]] = {
     "reason": ("reason", _names),
     "balance": ("balance", lambda n, t: _range(n, t, _decimal, "amounts")),
     "blacklisted": ("blacklisted", _flag),
-    "last_visit": ("last_visit", lambda n, t: _range(n, t, date.fromisoformat, "dates YYYY-MM-DD")),
+    "last_visit": ("last_visit", lambda n, t: _range(n, t, _day, "dates YYYY-MM-DD")),
     "category": ("category", _names),
     "branch": ("branch", _names),
     "master": ("master", _names),

@@ -22,7 +22,8 @@ from bridge.amocrm.errors import RateLimited
 
 # KEYS[1] tat key; ARGV[1] emission interval µs; ARGV[2] longest wait worth reserving µs.
 # Returns {reserved 0|1, wait µs}. Numbers are formatted with %.0f: Lua's default number→string
-# conversion keeps only 14 digits, which would corrupt a µs timestamp.
+# conversion keeps only 14 digits, which would corrupt a µs timestamp. Each granted slot is also
+# counted in ``<key>:used:<minute of Redis TIME>`` (kept two minutes) for the dashboard's rate use.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -32,6 +33,9 @@ local wait = tat - now
 if wait > tonumber(ARGV[2]) then return {0, string.format('%.0f', wait)} end
 local new_tat = tat + tonumber(ARGV[1])
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+local used = KEYS[1] .. ':used:' .. math.floor(tonumber(t[1]) / 60)
+redis.call('INCR', used)
+redis.call('EXPIRE', used, 120)
 return {1, string.format('%.0f', wait)}
 """
 
@@ -68,9 +72,9 @@ class RedisRateLimiter:
 
     ``margin_s`` widens the spacing between grants: the server counts *arrivals*, and network or
     scheduling jitter can pull two requests granted exactly 1/rate apart closer together (measured here:
-    4 processes at exactly 7/s put 8 arrivals into one second and drew 429s). With the default 20 ms,
-    7/s becomes one grant per 163 ms (≈6.1/s, the "aim below the limit" of spec §3/§4.1), and 8
-    consecutive arrivals span 1.14 s, so up to 140 ms of jitter still cannot make a 429.
+    4 processes at exactly 7/s put 8 arrivals into one second and drew 429s). With the default 15 ms,
+    7/s becomes one grant per 158 ms (≈6.3/s, the "aim below the limit" of spec §3/§4.1), and 8
+    consecutive arrivals span 1.10 s, so up to 100 ms of jitter still cannot make a 429.
     """
 
     def __init__(
@@ -113,6 +117,27 @@ class RedisRateLimiter:
     def penalize(self, seconds: float) -> None:
         """Push every process of this account back by ``seconds`` (after a 429)."""
         self._penalize(keys=[self.key], args=[_us(max(0.0, seconds))])
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Requests granted from an account's budget over the last ``seconds`` (the previous and current minute)."""
+
+    requests: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def usage(redis: Redis, base_url: str) -> Usage:
+    """How much of the account's budget every process drew lately (the counts ``acquire`` keeps per minute)."""
+    now_s, now_us = redis.time()
+    minute = now_s // 60
+    key = limiter_key(base_url) + ":used:"
+    counts = redis.mget([f"{key}{minute - 1}", f"{key}{minute}"])
+    return Usage(sum(int(c) for c in counts if c is not None), 60 + now_s % 60 + now_us / 1e6)
 
 
 def _us(seconds: float) -> int:

@@ -198,6 +198,12 @@ def run_segment(conn: Connection, tenant: str, segment: Segment, tz: ZoneInfo,
                          r.comment, int(r.visits or 0), Decimal(str(r.spend or 0)), last)
 
 
+def count_segment(conn: Connection, tenant: str, segment: Segment, tz: ZoneInfo) -> int:
+    """How many clients the segment holds (one COUNT over the same statement: the builder's live count)."""
+    query = segment_query(tenant, segment, tz, conn.dialect.name).order_by(None).subquery()
+    return int(conn.execute(select(func.count()).select_from(query)).scalar_one())
+
+
 # --- the card, by hand ------------------------------------------------------------------------------------
 
 

@@ -7,10 +7,12 @@ import dataclasses
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
+from bridge.amocrm.ratelimit import RedisRateLimiter, pause
 from bridge.queue import JobQueue, connect
 from bridge.store import users
 from bridge.store.models import DashboardUser, MessageRow
@@ -22,7 +24,10 @@ from webhooks.dashboard.campaigns import campaigns
 from webhooks.dashboard.i18n import TEXTS
 
 PAGES = ["/t/{slug}/", "/t/{slug}/playbook", "/t/{slug}/reconnect", "/t/{slug}/prepayments",
-         "/t/{slug}/prepayments.csv", "/t/{slug}/settings", "/t/{slug}/clients/1/timeline"]
+         "/t/{slug}/prepayments.csv", "/t/{slug}/prepayments.xlsx", "/t/{slug}/settings",
+         "/t/{slug}/clients/1/timeline", "/t/{slug}/clients", "/t/{slug}/clients/1", "/t/{slug}/clients/count",
+         "/t/{slug}/clients/segment.csv", "/t/{slug}/clients/segment.xlsx", "/t/{slug}/reports",
+         "/t/{slug}/reports/rating", "/t/{slug}/reports/lost.csv", "/t/{slug}/reports/birthdays.xlsx"]
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -65,6 +70,8 @@ def test_a_manager_sees_only_their_salon_and_another_salons_pages_are_404(web, d
         assert "Test Salon" not in theirs.text
         assert mine.status_code in (200, 404), page  # the timeline of client 1 belongs to salon: 404 for other
     assert http.get(f"{web}/t/other/clients/1/timeline", timeout=5).status_code == 404
+    assert http.get(f"{web}/t/other/clients/1", timeout=5).status_code == 404  # salon's client, not other's
+    assert http.get(f"{web}/api/tenants/salon/clients", timeout=5).status_code == 404  # a session opens no API
     home = http.get(f"{web}/", allow_redirects=False, timeout=5)
     assert home.headers["Location"] == "/t/other/"
     retry = http.post(f"{web}/t/salon/jobs/crm-other/retry",
@@ -148,6 +155,20 @@ def test_the_overview_shows_todays_events_backlog_failed_jobs_and_warnings_and_r
     assert "RuntimeError: the store was unreachable" in page and "crm-other" not in page  # only salon's job
     assert "<td>amocrm</td>" in page and "<td>yclients</td>" in page and "<td>liqpay</td>" in page
     assert "not connected" in page  # a warning from the same checks `salonbridge check --online` runs
+    assert 'id="amocrm-paused"' not in page
+
+
+def test_the_overview_shows_the_amocrm_budget_drawn_and_a_block(web, dash):  # noqa: F811
+    redis = dash.queue.connection
+    limiter = RedisRateLimiter.for_account(redis, dash.tenants["salon"].amocrm.base_url, max_wait_s=5)
+    for _ in range(3):
+        limiter.acquire()  # what the amoCRM client does before each request, from any process
+    pause(redis, "salon", datetime.now(UTC) + timedelta(hours=1), "403 from amoCRM")
+    http, _ = sign_in(web, "olena")
+    page = http.get(f"{web}/t/salon/", timeout=10).text
+    used = re.search(r'id="amocrm-rate">навантаження: ([\d.]+)/с з 7/с \((\d+) %\), (\d+) запитів', page)
+    assert used and int(used.group(3)) >= 3 and float(used.group(1)) > 0
+    assert TEXTS["uk"]["amocrm_paused"].split(":")[0] in re.search(r'id="amocrm-paused">([^<]+)<', page).group(1)
     job_id = re.search(r'<code>(evt-\d+)</code>', page).group(1)
     done = http.post(f"{web}/t/salon/jobs/{job_id}/retry", data={"csrf_token": token_of(page)}, timeout=10)
     assert TEXTS["uk"]["retried"] in done.text

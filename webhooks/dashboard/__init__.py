@@ -32,6 +32,6 @@ def install(app: Flask, public_url: str) -> None:
         WTF_CSRF_SSL_STRICT=public_url.startswith("https://"),
     )
     csrf.init_app(app)
-    from webhooks.dashboard import auth, campaigns, pages, playbook, reports, settings  # noqa: F401 (views on bp)
+    from webhooks.dashboard import auth, campaigns, client_reports, clients, pages, playbook, reports, settings  # noqa: F401 (views on bp)
 
     app.register_blueprint(bp)

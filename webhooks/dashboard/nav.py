@@ -1,4 +1,4 @@
-"""The tenant menu: one line per page. A new page (clients, reports, campaigns) adds its line here and
+"""The tenant menu: one line per page. A new page adds its line here and
 its views in its own module under ``webhooks/dashboard/`` (imported by ``install``)."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ TENANT_PAGES: list[NavItem] = [
     NavItem("dashboard.playbook", "nav_playbook"),
     NavItem("dashboard.reconnect", "nav_reconnect"),
     NavItem("dashboard.prepayments", "nav_prepayments"),
-    # NavItem("dashboard.clients", "nav_clients"),  <- the client base and reports land here
+    NavItem("dashboard.clients", "nav_clients"),
+    NavItem("dashboard.reports", "nav_reports"),
     NavItem("dashboard.settings", "nav_settings"),
 ]

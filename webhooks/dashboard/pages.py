@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from bridge import failed_jobs
 from bridge.amocrm.connect import ConnectionStatus, connection_status
+from bridge.amocrm.ratelimit import Usage, paused_until, usage
 from bridge.readiness import amocrm_problems
 from bridge.services import Services
 from bridge.store import crm_queue, insights, stats
@@ -37,6 +38,9 @@ class Overview:
     amocrm: ConnectionStatus | None = None
     queue_depth: int | None = None
     failed_jobs: list[failed_jobs.FailedJob] | None = None  # None: Redis unreachable
+    rate: Usage | None = None  # amoCRM requests drawn from the account's budget lately (every tenant on it)
+    rate_limit: float = 0.0  # the budget, requests per second
+    paused: datetime | None = None  # amoCRM blocked the account (403): calls wait until then
 
 
 def local_midnight(tenant: Tenant, now: datetime) -> datetime:
@@ -71,6 +75,9 @@ def overview_of(tenant: Tenant, svc: Services, now: datetime, *, jobs: bool = Tr
         try:
             found.queue_depth = svc.queue.depth()
             found.failed_jobs = failed_jobs.failed_jobs(svc.queue, svc.store, tenant.slug)
+            found.rate = usage(svc.queue.connection, tenant.amocrm.base_url)
+            found.rate_limit = tenant.amocrm.requests_per_second
+            found.paused = paused_until(svc.queue.connection, tenant.slug)
         except RedisError:
             log.warning("the dashboard could not read the queue (Redis unreachable)")
     return found
