@@ -65,6 +65,13 @@ class Install:
             return [pid for pid, args in found.items() if "gunicorn" in args]
         return [pid for pid, args in found.items() if args.endswith(f"salonbridge {kind}")]
 
+    def hold_clock(self, held: bool) -> None:
+        """Freeze (SIGSTOP) or thaw (SIGCONT) the clock. While the webhooks of a compressed year arrive, a
+        running clock would send a booking's confirmation or not depending on whether its completion had
+        arrived yet; held, it decides once every event is in, alike in both runs."""
+        for pid in self.processes("clock"):
+            os.kill(pid, signal.SIGSTOP if held else signal.SIGCONT)
+
     def stop_redis(self) -> None:
         stop_redis(self.redis)
 

@@ -75,15 +75,16 @@ STORE_QUERIES = {
               "FROM cycles y JOIN clients c ON c.id = y.client_id",
     "store_leads": "SELECT c.external_id, l.pipeline, l.stage, l.status, l.manual FROM leads l "
                    "JOIN clients c ON c.id = l.client_id",
-    "store_messages": "SELECT c.external_id, m.template, m.occasion, m.state, m.booking_id FROM messages m "
+    # (the occasion of a reminder names its send time, which counts from when the booking was processed)
+    "store_messages": "SELECT c.external_id, m.template, m.state, m.booking_id FROM messages m "
                       "JOIN clients c ON c.id = m.client_id",
-    "actions": "SELECT kind, state, count(*) FROM applied_actions GROUP BY kind, state",
+    # not compared: actions by kind, since an update that arrives after a newer one is stale and plans none
 }
 
 
 def store_state(database_url: str) -> Snapshot:
     """The install's own record of the same work: events by status, clients, visits, repeat-visit cycles,
-    leads, messages, and actions by kind and state."""
+    leads and messages."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
