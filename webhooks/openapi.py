@@ -176,7 +176,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "security": [{"tenantToken": []}],
         "responses": {"200": _json("The results of the contacts made in the period (default: the last 3 "
                                    "months)", {"type": "object"}),
-                      "400": _json("A bad date or period", _ERR),
+                      "400": _json("A bad date or period (to before from, or outside SALONBRIDGE_EARLIEST_DATE .. "
+                                   "SALONBRIDGE_YEARS_AHEAD years ahead)", _ERR),
                       "404": _RECONNECT_REFUSED["404"], "503": _RECONNECT_REFUSED["503"]}}},
     **{f"clients_api.{endpoint}": operation for endpoint, operation in clients_api.OPERATIONS.items()},
     "health.healthz": {"get": {
