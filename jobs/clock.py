@@ -36,6 +36,7 @@ from jobs.reconnect import enqueue_predicted
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "salonbridge:clock"
+QUEUE_MARK_KEY = "salonbridge:queue-mark"  # absent from a Redis that started empty or was flushed
 LOCK_TTL_S = 30
 HEARTBEAT_S = 5
 LONGEST_WAIT = 6  # × the coalescing window: how long a tenant that is never quiet waits for its sync
@@ -51,6 +52,7 @@ class Scheduled:
 
 def sweep_outbox(svc: Services, now: datetime) -> int:
     """Queue events whose job never made it to Redis, or whose job vanished (Redis flushed)."""
+    _reoffer_after_redis_lost_its_queue(svc, now)
     owed = inbox.owed(
         svc.store,
         older_than=now - timedelta(seconds=svc.settings.sweep_after_s),
@@ -61,6 +63,19 @@ def sweep_outbox(svc: Services, now: datetime) -> int:
     if requeued:
         log.info("sweeper queued %d owed event(s)", len(requeued))
     return len(requeued)
+
+
+def _reoffer_after_redis_lost_its_queue(svc: Services, now: datetime) -> None:
+    """A Redis restarted without its data (or flushed) holds none of the jobs the sweeper queued before;
+    without this they would wait for ``stuck_before`` (over ten minutes). The mark key tells: it is set
+    here and only an emptied Redis lacks it, so a restart costs one UPDATE, and a normal pass one EXISTS."""
+    redis = svc.queue.connection
+    if redis.exists(QUEUE_MARK_KEY):
+        return
+    reopened = inbox.reopen_enqueued(svc.store)
+    redis.set(QUEUE_MARK_KEY, now.isoformat())
+    if reopened:
+        log.info("Redis holds none of the %d queued event(s) (it started empty); queueing them again", reopened)
 
 
 def recover_abandoned(svc: Services, now: datetime) -> None:

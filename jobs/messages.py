@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 BATCH = 200
 LINK_LIFETIME = timedelta(days=60)
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+CONTACT_WAIT = timedelta(seconds=30)  # a message on the amoCRM contact looks again this much later
 
 
 def send_due(svc: Services, now: datetime) -> int:
@@ -90,6 +91,9 @@ def _send_one(svc: Services, tenant: Tenant, channels: dict, message_id: int, no
         return _finish(svc, message_id, "skipped", now, error=str(exc))
     channel = pick_channel(send.channels, channels, to)
     if isinstance(channel, NoChannel):
+        if to.amo_contact_id is None and stored.contact_owed(svc.store, tenant.slug, int(send.client_id)):
+            stored.retry_later(svc.store, message_id, now + CONTACT_WAIT, "waiting for the client's amoCRM contact")
+            return 0
         return _finish(svc, message_id, "skipped", now, error=channel.reason)
     stored.mark_sending(svc.store, message_id, channel.name, now)
     outgoing = OutgoingMessage(send.key, tenant.slug, send.client_id, send.template, to, rendered.text,

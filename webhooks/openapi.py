@@ -96,7 +96,13 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "summary": "amoCRM account webhook (lead status changes, task updates made by people)",
         "description": "Form-encoded as amoCRM sends it; each change is stored, then reconciled by a job.",
         "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
-        "responses": {"200": _json("Stored"), "404": _json("Unknown tenant or token", _ERR),
+        "responses": {"200": _json("Stored"),
+                      "400": _json("Not a usable amoCRM form (a key twice, too deep, too many fields…); "
+                                   "`reason` says which, nothing stored", _ERR),
+                      "404": _json("Unknown tenant or token", _ERR),
+                      "413": _json("Body over 1 MB", _ERR),
+                      "422": _json("A form amoCRM could send, with a value that cannot be processed; "
+                                   "`reason` names it, nothing stored", _ERR),
                       "503": _json("Storage unavailable; amoCRM delivers again later", _ERR)}}},
     "payment_hooks.payment_hook": {"post": {
         "operationId": "deliverPaymentCallback", "tags": ["intake"],
@@ -172,7 +178,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "security": [{"tenantToken": []}],
         "responses": {"200": _json("The results of the contacts made in the period (default: the last 3 "
                                    "months)", {"type": "object"}),
-                      "400": _json("A bad date or period", _ERR),
+                      "400": _json("A bad date or period (to before from, or outside SALONBRIDGE_EARLIEST_DATE .. "
+                                   "SALONBRIDGE_YEARS_AHEAD years ahead)", _ERR),
                       "404": _RECONNECT_REFUSED["404"], "503": _RECONNECT_REFUSED["503"]}}},
     **{f"clients_api.{endpoint}": operation for endpoint, operation in clients_api.OPERATIONS.items()},
     **{f"prepayments_api.{endpoint}": op for endpoint, op in prepayments_api.OPERATIONS.items()},

@@ -104,6 +104,11 @@ def results(tenant: Tenant):
         return jsonify(error="bad date", reason="from and to are dates: YYYY-MM-DD"), 400
     if last < first:
         return jsonify(error="bad period", reason="to is before from"), 400
+    settings = current_services().settings
+    latest = date(min(today.year + settings.years_ahead, 9998), 12, 31)
+    if first < settings.earliest_date or last > latest:  # also keeps the local day's UTC bounds representable
+        return jsonify(error="bad period",
+                       reason=f"from and to lie between {settings.earliest_date} and {latest}"), 400
     start = datetime.combine(first, time(0), tzinfo=tenant.timezone)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tenant.timezone)
     try:

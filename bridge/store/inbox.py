@@ -109,6 +109,12 @@ def owed(store: Store, *, older_than: datetime, stuck_before: datetime, limit: i
         return list(rows)
 
 
+def reopen_enqueued(store: Store) -> int:
+    """Offer every queued, unfinished row to the next sweep again: Redis lost the jobs it held."""
+    with store.session() as s:
+        return s.execute(update(OutboxRow).where(OutboxRow.state == "enqueued").values(state="pending")).rowcount
+
+
 def mark_requeued(store: Store, event_ids: list[int], now: datetime) -> None:
     if not event_ids:
         return

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from bridge.store import links
 from bridge.store.db import Store
-from bridge.store.models import Client, MessageRow
+from bridge.store.models import AppliedAction, Client, MessageRow
 from pipelines.actions import SendMessage
 
 STUCK_AFTER = timedelta(minutes=10)
@@ -69,6 +69,15 @@ def finish(store: Store, message_id: int, state: str, now: datetime, *, error: s
     with store.session() as s:
         s.execute(update(MessageRow).where(MessageRow.id == message_id).values(
             state=state, error=error, provider_id=provider_id, sent_at=now if state == "sent" else None))
+
+
+def contact_owed(store: Store, tenant: str, client_id: int) -> bool:
+    """The client's amoCRM contact is still to be found or created by the CRM sync (it lags behind under a
+    backlog: amoCRM takes 7 requests a second), so a message that runs on it can wait for it."""
+    with store.session() as s:
+        return s.scalar(select(AppliedAction.id).where(
+            AppliedAction.tenant == tenant, AppliedAction.client_id == client_id,
+            AppliedAction.kind == "UpsertContact", AppliedAction.state == "pending").limit(1)) is not None
 
 
 def retry_later(store: Store, message_id: int, at: datetime | None, error: str) -> None:

@@ -138,6 +138,18 @@ def test_redis_down_after_commit_still_acknowledges_and_the_sweeper_queues_later
     assert sweep_outbox(services, datetime.now(UTC)) == 0  # queued once, not again
 
 
+def test_events_queued_before_redis_lost_its_data_are_queued_again_at_the_next_sweep(base_url, services):
+    for n in range(3):
+        assert requests.post(hook(base_url), json=yclients_record(record_id=900 + n), timeout=10).status_code == 202
+    time.sleep(1.1)
+    sweep_outbox(services, datetime.now(UTC))  # the sweeper offers them (and records them as queued)
+    services.queue.connection.flushdb()  # Redis restarted without its data: the jobs are gone
+    assert services.queue.depth() == 0
+    assert sweep_outbox(services, datetime.now(UTC)) == 3  # not twelve minutes later
+    assert services.queue.depth() == 3
+    assert sweep_outbox(services, datetime.now(UTC)) == 0
+
+
 def test_health_and_metrics(base_url, services):
     assert requests.get(f"{base_url}/healthz", timeout=5).json() == {"status": "ok", "database": "ok", "redis": "ok"}
     requests.post(hook(base_url), json=yclients_record(), timeout=5)

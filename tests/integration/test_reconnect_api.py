@@ -75,6 +75,14 @@ def test_no_valid_token_is_the_same_404_whatever_was_wrong(base_url, slug, token
     assert all(a.json() == {"error": "not found", "reason": "no such resource"} for a in answers)
 
 
+@pytest.mark.parametrize("period", [{"from": "0001-01-01", "to": "0001-01-01"}, {"to": "9999-12-31"},
+                                    {"from": "1899-12-31"}])
+def test_results_for_a_period_at_the_ends_of_the_calendar_are_refused_not_a_5xx(base_url, period):
+    response = get(base_url, "/results", **period)
+    assert response.status_code == 400, response.text
+    assert "between" in response.json()["reason"]
+
+
 def test_only_the_bearer_scheme_is_accepted(base_url):
     answer = requests.get(f"{base_url}/api/tenants/salon/reconnect", headers={"Authorization": f"Basic {API_TOKEN}"},
                           timeout=5)

@@ -1,0 +1,121 @@
+"""What a run left behind, without the ids and times that differ between two runs, and how two runs differ.
+
+The amoCRM side is read from the sandbox's stored data (``/_sandbox/data/<table>``: unlimited, unjournaled),
+so reading it costs no API budget; the store side with plain SQL on the install's database. Every part is
+a sorted list (a multiset): a record written twice shows up as surely as one missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from sqlalchemy import create_engine, text
+
+MARKER = re.compile(r"\s*#[0-9a-f]{8}$")  # exactly-once marks name store ids, which differ per install
+MARKER_FIELD = "SB_MARKER"
+Snapshot = dict[str, list]
+
+
+def _table(url: str, name: str) -> list[dict[str, Any]]:
+    response = requests.get(f"{url}/_sandbox/data/{name}", timeout=30)
+    response.raise_for_status()
+    return response.json()[name]
+
+
+def _strip(value: str | None) -> str:
+    return MARKER.sub("", value or "")
+
+
+def amocrm_state(url: str, window: tuple[float, float]) -> Snapshot:
+    """Leads with pipeline and stage, contacts with their fields, tasks (open/completed, deadline, result),
+    notes and Salesbot launches, each named by the entity it belongs to. A deadline inside ``window`` (the
+    runs' own span: a task restored after its deadline passed is due "now") compares as 0."""
+    stages = {s["id"]: (p["name"], s["name"]) for p in _table(url, "pipelines") for s in p["statuses"]}
+    custom = {f["id"]: f for f in _table(url, "custom_fields")}
+    contacts, leads = _table(url, "contacts"), _table(url, "leads")
+    names = {("contacts", c["id"]): c["name"] for c in contacts} | {("leads", ld["id"]): _strip(ld["name"])
+                                                                   for ld in leads}
+
+    def fields(row: dict) -> tuple:
+        named = ((custom.get(f["field_id"], {}), f) for f in row.get("custom_fields_values") or [])
+        return tuple(sorted((known.get("name", str(f["field_id"])), tuple(str(v.get("value")) for v in f["values"]))
+                            for known, f in named if known.get("code") != MARKER_FIELD))
+
+    def due(at: int) -> int:
+        return 0 if window[0] <= at <= window[1] else at
+
+    def result(task: dict) -> str:
+        return _strip(task["result"].get("text")) if isinstance(task["result"], dict) else ""
+
+    return {
+        "contacts": sorted((c["name"], fields(c)) for c in contacts),
+        "leads": sorted((_strip(ld["name"]), *stages[ld["status_id"]], ld.get("price") or 0, fields(ld))
+                        for ld in leads),
+        "tasks": sorted((names.get((t["entity_type"], t["entity_id"]), ""), _strip(t["text"]), due(t["complete_till"]),
+                         t["is_completed"], result(t)) for t in _table(url, "tasks")),
+        "notes": sorted((names.get((n["entity_type"], n["entity_id"]), ""), n["note_type"],
+                         _strip(str((n.get("params") or {}).get("text", "")))) for n in _table(url, "notes")),
+        "messages": sorted((r["bot_id"], names.get((r["entity_type"], r["entity_id"]), ""), r["started"])
+                           for r in _table(url, "salesbot_runs")),
+    }
+
+
+STORE_QUERIES = {
+    # how many events, and how many not final; done vs stale depends on the order of arrival, by design
+    "events": "SELECT source, count(*), sum(CASE WHEN status IN ('done', 'stale', 'invalid') THEN 0 ELSE 1 END) "
+              "FROM inbound_events GROUP BY source",
+    "clients": "SELECT external_id, name, phone, email, opted_out FROM clients",
+    "visits": "SELECT v.external_id, v.status, v.branch, v.total_price, c.external_id FROM visits v "
+              "LEFT JOIN clients c ON c.id = v.client_id",
+    "cycles": "SELECT c.external_id, y.category, y.anchor_visit_id, y.task_state, y.task_exists, y.cancelled_by "
+              "FROM cycles y JOIN clients c ON c.id = y.client_id",
+    "store_leads": "SELECT c.external_id, l.pipeline, l.stage, l.status, l.manual FROM leads l "
+                   "JOIN clients c ON c.id = l.client_id",
+    # (the occasion of a reminder names its send time, which counts from when the booking was processed)
+    "store_messages": "SELECT c.external_id, m.template, m.state, m.booking_id FROM messages m "
+                      "JOIN clients c ON c.id = m.client_id",
+    # not compared: actions by kind, since an update that arrives after a newer one is stale and plans none
+}
+
+
+def store_state(database_url: str) -> Snapshot:
+    """The install's own record of the same work: events by status, clients, visits, repeat-visit cycles,
+    leads and messages."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return {part: sorted(tuple(str(v) for v in row) for row in conn.execute(text(sql)))
+                    for part, sql in STORE_QUERIES.items()}
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Difference:
+    part: str
+    missing: list  # in the clean run, not in the other
+    extra: list  # in the other run, not in the clean one (a duplicate counts here)
+
+    def __str__(self) -> str:
+        return f"{self.part}: {len(self.missing)} missing {self.missing[:3]}, {len(self.extra)} extra {self.extra[:3]}"
+
+
+def compare(clean: Snapshot, other: Snapshot) -> list[Difference]:
+    """Every part where the two runs differ, as multisets."""
+    out = []
+    for part in sorted(set(clean) | set(other)):
+        want, got = Counter(clean.get(part, [])), Counter(other.get(part, []))
+        if want != got:
+            out.append(Difference(part, sorted((want - got).elements()), sorted((got - want).elements())))
+    return out
+
+
+def figures(snapshot: Snapshot) -> dict[str, int]:
+    tasks = snapshot.get("tasks", [])
+    return {"contacts": len(snapshot.get("contacts", [])), "leads": len(snapshot.get("leads", [])),
+            "tasks_open": sum(1 for t in tasks if not t[3]), "tasks_completed": sum(1 for t in tasks if t[3]),
+            "notes": len(snapshot.get("notes", [])), "messages": len(snapshot.get("messages", []))}
