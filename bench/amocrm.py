@@ -91,9 +91,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--faults", action="store_true", help="5 %% 5xx, 2 %% slow, 1 %% 429 in bursts")
     parser.add_argument("--trickle", action="store_true", help="events one at a time: amoCRM calls per event")
+    parser.add_argument("--clients", type=int, default=None, help="--trickle: clients of the synthetic salon (40)")
+    parser.add_argument("--journal", type=Path, help="write the sandbox's request journal here (JSON), to see "
+                        "where the drain's time went")
     args = parser.parse_args()
     if args.trickle or args.smoke:
-        trickle(clients=6 if args.smoke else 40)
+        trickle(clients=args.clients or (6 if args.smoke else 40), journal=args.journal if args.trickle else None)
         if args.trickle:
             return
     total_actions = args.actions or (300 if args.smoke else 2000)
@@ -141,6 +144,8 @@ def main() -> None:
             ]
             elapsed, injected = drain_backlog(svc, slugs, url, injected, args.faults)
             stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
+            if args.journal:
+                args.journal.write_text(requests.get(f"{url}/_sandbox/requests", timeout=30).text, encoding="utf-8")
         finally:
             for proc in workers:  # workers first: a job they finish still has its amoCRM to talk to
                 proc.terminate()
@@ -182,7 +187,7 @@ def drain_backlog(svc, slugs: tuple[str, ...], url: str, injected: int, faults: 
     return time.monotonic() - started, injected
 
 
-def trickle(clients: int) -> None:
+def trickle(clients: int, journal: Path | None = None) -> None:
     from bridge import intake
     from bridge.amocrm.provisioning import run_setup
     from bridge.services import Services
@@ -217,12 +222,20 @@ def trickle(clients: int) -> None:
             run_setup(tenant, svc)
             requests.post(f"{url}/_sandbox/reset", json={"data": False, "stats": True, "limits": True}, timeout=5)
             bodies = synthetic.generate(seed=7, clients=clients)
+            mix: dict[tuple[str, ...], list[int]] = {}  # the amoCRM actions of one event → [events, calls]
+            seen, calls_before = 0, 0
             for body in bodies:
                 now = datetime.now(UTC)
                 intake.receive(svc.store, svc.queue, tenant, "yclients", body, now)
                 run_worker(svc, burst=True)
+                seen, kinds = _new_crm_actions(svc, seen)
                 drain(svc, tenant, now)
+                total = requests.get(f"{url}/_sandbox/stats", timeout=5).json()["total_requests"]
+                entry = mix.setdefault(kinds, [0, 0])
+                entry[0], entry[1], calls_before = entry[0] + 1, entry[1] + total - calls_before, total
             stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
+            if journal:
+                journal.write_text(requests.get(f"{url}/_sandbox/requests", timeout=30).text, encoding="utf-8")
         finally:
             sandbox.terminate()
             sandbox.wait(timeout=20)
@@ -231,6 +244,21 @@ def trickle(clients: int) -> None:
     calls = stats["total_requests"]
     top = ", ".join(f"{k}={v}" for k, v in list(stats["by_endpoint"].items())[:6])
     print(f"trickle: events={len(bodies)} calls={calls} calls_per_event={calls / len(bodies):.2f} ({top})")
+    for kinds, (events, sent) in sorted(mix.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {events:5d} events with {' + '.join(kinds) or 'no amoCRM action'}: {sent / events:.2f} calls each")
+
+
+def _new_crm_actions(svc, after_id: int) -> tuple[int, tuple[str, ...]]:
+    """The kinds of amoCRM actions recorded since ``after_id`` (one event's), and the newest id."""
+    from sqlalchemy import select
+
+    from bridge.store.effects import CRM_KINDS
+    from bridge.store.models import AppliedAction
+
+    with svc.store.session() as s:
+        rows = s.execute(select(AppliedAction.id, AppliedAction.kind).where(AppliedAction.id > after_id)).all()
+    newest = max((r.id for r in rows), default=after_id)
+    return newest, tuple(sorted({r.kind for r in rows if r.kind in CRM_KINDS}))
 
 
 if __name__ == "__main__":
