@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,7 +50,6 @@ class Install:
     log: Path
     base: str = ""
     run: subprocess.Popen | None = None
-    extra_logs: list[Path] = field(default_factory=list)
 
     @property
     def hook(self) -> str:

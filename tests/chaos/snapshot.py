@@ -52,7 +52,8 @@ def amocrm_state(url: str, window: tuple[float, float]) -> Snapshot:
         return _strip(task["result"].get("text")) if isinstance(task["result"], dict) else ""
 
     return {
-        "contacts": sorted((c["name"], fields(c)) for c in contacts),
+        "contacts": sorted(c["name"] for c in contacts),  # each client's contact once, none missing
+        "contact_fields": sorted((c["name"], fields(c)) for c in contacts),
         "leads": sorted((_strip(ld["name"]), *stages[ld["status_id"]], ld.get("price") or 0, fields(ld))
                         for ld in leads),
         "tasks": sorted((names.get((t["entity_type"], t["entity_id"]), ""), _strip(t["text"]), due(t["complete_till"]),
