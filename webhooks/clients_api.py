@@ -12,7 +12,7 @@ Unknown filters or fields, reversed ranges and periods are a 400 naming the prob
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -30,6 +30,7 @@ from pipelines.events import jsonable
 from pipelines.segments import SegmentError, combine, parse_segment
 from webhooks.api_auth import tenant_api
 from webhooks.context import current_services
+from webhooks.query_args import day_arg
 
 bp = Blueprint("clients_api", __name__)
 MAX_ROWS = 10_000
@@ -47,16 +48,6 @@ def _unavailable(tenant: Tenant) -> tuple:
     return response, 503
 
 
-def _day(name: str) -> date | None:
-    value = request.args.get(name)
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ReportError(f"{name}: expected YYYY-MM-DD, got {value!r}") from None
-
-
 @bp.get("/api/tenants/<slug>/reports/<name>")
 @tenant_api
 def report(tenant: Tenant, name: str):
@@ -65,7 +56,7 @@ def report(tenant: Tenant, name: str):
         return jsonify(error="unknown report", known=list(REPORTS)), 404
     today = datetime.now(tenant.timezone).date()
     try:
-        period = period_for(name, _day("from"), _day("to"), today)
+        period = period_for(name, day_arg("from"), day_arg("to"), today)
         branch = branch_id(tenant, request.args.get("branch") or None)
     except ReportError as exc:
         return _bad(str(exc))

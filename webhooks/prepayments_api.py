@@ -7,7 +7,6 @@ for several, ``branch`` an id or a name. A bad date, status or branch is a 400 n
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -19,25 +18,16 @@ from config.tenants import Tenant
 from pipelines.prepayment import PrepaymentStatus
 from webhooks.api_auth import tenant_api
 from webhooks.context import current_services
+from webhooks.query_args import day_arg
 
 bp = Blueprint("prepayments_api", __name__)
-
-
-def _day(name: str) -> date | None:
-    value = request.args.get(name)
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ReportError(f"{name}: expected YYYY-MM-DD, got {value!r}") from None
 
 
 @bp.get("/api/tenants/<slug>/prepayments")
 @tenant_api
 def prepayments(tenant: Tenant):
     try:
-        chosen = export.filters(tenant, _day("from"), _day("to"), request.args.getlist("status"),
+        chosen = export.filters(tenant, day_arg("from"), day_arg("to"), request.args.getlist("status"),
                                 request.args.get("branch") or None)
     except ReportError as exc:
         return jsonify(error="invalid request", reason=str(exc)), 400

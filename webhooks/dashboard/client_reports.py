@@ -18,19 +18,10 @@ from config.tenants import Tenant
 from webhooks.context import current_services
 from webhooks.dashboard.auth import tenant_page
 from webhooks.dashboard.blueprint import bp
+from webhooks.query_args import day_arg
 
 SHOWN = 200
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _day(name: str) -> date | None:
-    value = request.args.get(name)
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ReportError(f"{name}: expected YYYY-MM-DD, got {value!r}") from None
 
 
 def chosen(tenant: Tenant, name: str) -> tuple[Period, str | None, date]:
@@ -39,7 +30,7 @@ def chosen(tenant: Tenant, name: str) -> tuple[Period, str | None, date]:
         abort(404)
     today = datetime.now(tenant.timezone).date()
     branch = branch_id(tenant, request.args.get("branch") or None)
-    return period_for(name, _day("from"), _day("to"), today), branch, today
+    return period_for(name, day_arg("from"), day_arg("to"), today), branch, today
 
 
 @bp.get("/t/<slug>/reports")
