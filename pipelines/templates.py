@@ -30,11 +30,12 @@ class Template:
 # fmt: off
 TEMPLATES: dict[str, Template] = {t.id: t for t in (
     Template("welcome", ("name", "bonus", "branch", "link"), {
-        "ru": "{{ name }}, добро пожаловать! {{ branch }}: ваш бонус на первую запись — {{ bonus }}. "
-              "Подробности: {{ link }}",
-        "uk": "{{ name }}, вітаємо! {{ branch }}: ваш бонус на перший запис — {{ bonus }}. "
-              "Деталі: {{ link }}",
-        "en": "{{ name }}, welcome to {{ branch }}! Your first-booking bonus: {{ bonus }}. Details: {{ link }}",
+        "ru": "{{ name }}, добро пожаловать! {{ branch }}"
+              "{% if bonus %}: ваш бонус на первую запись — {{ bonus }}{% endif %}. Подробности: {{ link }}",
+        "uk": "{{ name }}, вітаємо! {{ branch }}"
+              "{% if bonus %}: ваш бонус на перший запис — {{ bonus }}{% endif %}. Деталі: {{ link }}",
+        "en": "{{ name }}, welcome to {{ branch }}!{% if bonus %} Your first-booking bonus: {{ bonus }}.{% endif %} "
+              "Details: {{ link }}",
     }, SERVICE),
     Template("confirmation", ("name", "service", "master", "branch", "date", "time", "link"), {
         "ru": "{{ name }}, вы записаны: {{ service }}, мастер {{ master }}, {{ date }} в {{ time }}, "
@@ -124,9 +125,12 @@ TEMPLATES: dict[str, Template] = {t.id: t for t in (
         "en": "{{ name }}, {{ text }} More: {{ link }}",
     }, MARKETING),
     Template("birthday_greeting", ("name", "bonus", "branch", "link"), {
-        "ru": "{{ name }}, с днём рождения! {{ branch }} дарит вам: {{ bonus }}. Записаться: {{ link }}",
-        "uk": "{{ name }}, з днем народження! {{ branch }} дарує вам: {{ bonus }}. Записатися: {{ link }}",
-        "en": "Happy birthday, {{ name }}! A gift from {{ branch }}: {{ bonus }}. Book: {{ link }}",
+        "ru": "{{ name }}, с днём рождения!{% if bonus %} {{ branch }} дарит вам: {{ bonus }}.{% endif %} "
+              "Записаться: {{ link }}",
+        "uk": "{{ name }}, з днем народження!{% if bonus %} {{ branch }} дарує вам: {{ bonus }}.{% endif %} "
+              "Записатися: {{ link }}",
+        "en": "Happy birthday, {{ name }}!{% if bonus %} A gift from {{ branch }}: {{ bonus }}.{% endif %} "
+              "Book: {{ link }}",
     }, MARKETING),
 )}
 # fmt: on

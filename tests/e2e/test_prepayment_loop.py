@@ -201,7 +201,8 @@ def test_an_unpaid_prepayment_expires_at_its_deadline_and_staff_are_asked_to_fre
     assert any(booking_id in t and "Звільніть час" in t for t in tasks(svc))  # ...so staff free the slot
     before = len(sms_to(gateway, 102))
     send_due(svc, datetime.now(UTC) + timedelta(days=1))
-    [cancelled] = sms_to(gateway, 102)[before:]
+    held_welcome = "вітаємо"  # a welcome held out of quiet hours (a night-time run) goes out now too
+    [cancelled] = [t for t in sms_to(gateway, 102)[before:] if held_welcome not in t]
     assert "не надійшла вчасно" in cancelled  # "did not arrive in time, the booking is cancelled"
 
 

@@ -262,3 +262,13 @@ def test_valid_templates_have_no_problems():
 def test_template_problems_name_the_path(templates, path, fragment):
     problems = validate_templates(templates)
     assert any(p == path and fragment in m for p, m in problems), problems
+
+
+@pytest.mark.parametrize("template_id", ["welcome", "birthday_greeting"])
+@pytest.mark.parametrize("language", ["ru", "uk", "en"])
+def test_a_salon_without_a_bonus_gets_no_empty_bonus_sentence(template_id, language):
+    text = render_message(template_id, language, {**VALUES, "bonus": ""}, timezone=KYIV).text
+    assert "—  ." not in text and ": ." not in text and " ." not in text
+    assert VALUES["name"] in text and VALUES["link"] in text
+    with_bonus = render_message(template_id, language, VALUES, timezone=KYIV).text
+    assert "-10%" in with_bonus
