@@ -22,7 +22,8 @@ def _cases():
             yield f"texts.{name}.{language}", variants[language], r"\{(\w+)\}"
     for template in TEMPLATES.values():
         for language in ("ru", "uk"):
-            yield f"templates.{template.id}.{language}", template.texts[language], r"\{\{\s*(\w+)\s*\}\}"
+            text = re.sub(r"\{%.*?%\}", "", template.texts[language])  # a tag prints nothing
+            yield f"templates.{template.id}.{language}", text, r"\{\{\s*(\w+)\s*\}\}"
 
 
 @pytest.mark.parametrize(("where", "text", "placeholder"), list(_cases()), ids=[c[0] for c in _cases()])
