@@ -60,7 +60,7 @@ def visit_block(visit: VisitState, *, tz: ZoneInfo, language: str,
     """One visit: its line, then a line per kind of goods it has."""
     labels = LABELS.get(language) or LABELS["ru"]
     head = [local_date(visit.start_at, tz, language), ", ".join(visit.services) or "—", visit.staff_name or "—",
-            branch_label(visit.branch) or "—"]
+            branch_label(visit.branch) or visit.branch or "—"]
     if visit.price is not None:
         head.append(money(visit.price))
     lines = [SEPARATOR.join(head)]

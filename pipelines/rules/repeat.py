@@ -21,7 +21,6 @@ from datetime import timedelta
 
 from pipelines.actions import Action, SendMessage, UpdateFields
 from pipelines.catalog import shortest_periods
-from pipelines.events import BookingStatus
 from pipelines.rules.context import Occasion, Scene
 from pipelines.rules.leads import advance, create_lead, move_lead
 from pipelines.rules.messaging import message, message_key
@@ -30,6 +29,7 @@ from pipelines.snapshot import Cycle, LeadState, TaskState
 from pipelines.stages import WON, Pipeline
 from pipelines.texts import local_date
 from pipelines.timing import due_at, lost_at, reminder_at
+from pipelines.transitions import Transition
 
 
 def on_event(o: Occasion) -> list[Action]:
@@ -50,9 +50,7 @@ def on_event(o: Occasion) -> list[Action]:
 
 def _goods_changed(o: Occasion) -> bool:
     """A visit already completed whose products or materials changed (a sale rung up after the visit)."""
-    stored = o.snapshot.visit
-    return (o.booking.status is BookingStatus.COMPLETED and stored is not None
-            and stored.status is BookingStatus.COMPLETED and o.visit_state().goods != stored.goods)
+    return Transition.GOODS_CHANGED in o.steps
 
 
 def _in_open_cycle(o: Occasion) -> bool:
