@@ -38,6 +38,35 @@ class ServiceLine:
     category_id: str | None = None  # the booking system's id of that category, when it gives one
 
 
+GOODS_KINDS = ("product", "material")  # sold to the client with the visit | used up for its services
+
+
+@dataclass(frozen=True)
+class GoodsLine:
+    """A product sold with the visit (``product``) or a material its services used (``material``)."""
+
+    kind: str  # one of GOODS_KINDS
+    title: str
+    quantity: Decimal = Decimal(1)  # in ``unit`` (materials are often fractional: 2.5 ml)
+    amount: Decimal | None = None  # money: what the client paid for a product, the cost of a material
+    unit: str | None = None
+    external_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GoodsLine:
+        return cls(kind=str(data["kind"]), title=str(data["title"]),
+                   quantity=_decimal(data.get("quantity")) or Decimal(1), amount=_decimal(data.get("amount")),
+                   unit=data.get("unit"), external_id=data.get("external_id"))
+
+
+def merge_goods(stored: tuple[GoodsLine, ...], given: tuple[GoodsLine, ...],
+                reported: tuple[str, ...]) -> tuple[GoodsLine, ...]:
+    """The visit's goods after a snapshot: each kind the snapshot reports replaces that kind's lines; a
+    kind it does not carry (YCLIENTS sends materials only when asked for them) keeps what was stored."""
+    kept = tuple(line for line in stored if line.kind not in reported)
+    return kept + tuple(line for line in given if line.kind in reported)
+
+
 @dataclass(frozen=True)
 class Staff:
     external_id: str
@@ -78,6 +107,8 @@ class Booking:
     channel: str = "unknown"
     created_at: datetime | None = None
     comment: str | None = None
+    goods: tuple[GoodsLine, ...] = ()  # products sold and materials used, where the source gives them
+    goods_reported: tuple[str, ...] = ()  # the GOODS_KINDS this snapshot carries (absent ≠ none)
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -131,6 +162,8 @@ class VisitEvent:
             channel=b.get("channel") or "unknown",
             created_at=datetime.fromisoformat(b["created_at"]) if b.get("created_at") else None,
             comment=b.get("comment"),
+            goods=tuple(GoodsLine.from_dict(g) for g in b.get("goods") or ()),
+            goods_reported=tuple(b.get("goods_reported") or ()),
         )
         c = data.get("client")
         client = None

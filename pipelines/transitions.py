@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pipelines.events import Booking, BookingStatus, VisitEvent
+from pipelines.events import Booking, BookingStatus, VisitEvent, merge_goods
 from pipelines.snapshot import VisitState
 
 
@@ -21,6 +21,7 @@ class Transition(StrEnum):
     RESTORED = "booking.restored"
     COMPLETED = "visit.completed"
     NO_SHOW = "visit.no_show"
+    GOODS_CHANGED = "visit.goods_changed"  # products or materials of a visit already completed changed
 
 
 _STATUS_TRANSITION = {
@@ -55,4 +56,7 @@ def transitions(previous: VisitState | None, booking: Booking) -> tuple[Transiti
         return (Transition.RESCHEDULED,)
     if booking.status is not previous.status:
         return (Transition.UPDATED,)
+    if (booking.status is BookingStatus.COMPLETED and booking.goods_reported
+            and merge_goods(previous.goods, booking.goods, booking.goods_reported) != previous.goods):
+        return (Transition.GOODS_CHANGED,)
     return ()

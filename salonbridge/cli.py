@@ -306,7 +306,8 @@ def import_history(tenant: str, file: Path, since: Any) -> None:
 
     Columns by header (English, Russian or Ukrainian names): date (and time), phone, email, name,
     client_id, booking_id, service, service_id, category, price, master, branch, status, comment,
-    birthday, gender, source, reason, card_type, tags, duration. Past visits become history: a repeat
+    birthday, gender, source, reason, card_type, tags, duration, products and materials (each
+    "title x2 unit = amount; ..."). Past visits become history: a repeat
     cycle due longer ago than clients.history_grace_days (tenant file, default 14) gets no amoCRM task,
     lead or message; cycles still due get their task. Running it again imports nothing twice; a run
     stopped half-way resumes. Invalid phones and merged duplicates are listed by row number.

@@ -214,7 +214,17 @@ def show_client(tenant: str, client: str, fmt: str) -> None:
     for visit in history:
         comment = f"  «{visit['comment']}»" if visit["comment"] else ""
         click.echo(f"  {visit['at']:%Y-%m-%d %H:%M}  {visit['status']:<10} {visit['master'] or '':<16} "
-                   f"{visit['price'] or '':>8}{comment}")
+                   f"{visit['price'] or '':>8}  {', '.join(visit['services'])}{comment}")
+        for key in ("products", "materials"):
+            if visit[key]:
+                click.echo(f"{'':20}{key}: {'; '.join(_goods_text(line) for line in visit[key])}")
+
+
+def _goods_text(line: dict[str, Any]) -> str:
+    """``Hand cream ×2 = 900`` / ``Gel polish 2.5 ml = 37.50``."""
+    quantity = f"{line['quantity'].normalize():f}"
+    text = line["title"] + (f" {quantity} {line['unit']}" if line["unit"] else f" ×{quantity}")
+    return text + (f" = {line['amount']}" if line["amount"] is not None else "")
 
 
 def _filter_options(fn: Callable) -> Callable:

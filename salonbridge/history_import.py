@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ ALIASES = {
     "card_type": ("card_type", "card", "карта"),
     "tags": ("tags", "теги"),
     "duration": ("duration", "duration_min"),
+    "products": ("products", "goods", "товары", "товари"),
+    "materials": ("materials", "consumables", "материалы", "матеріали"),
 }
 STATUSES = {"completed": "completed", "done": "completed", "visited": "completed", "came": "completed",
             "cancelled": "cancelled", "canceled": "cancelled", "no_show": "no_show", "no-show": "no_show",
@@ -311,6 +314,9 @@ def row_event(number: int, row: dict[str, Any], tenant: Any, people: People, sum
                    "gender": GENDERS.get(_text(row.get("gender")).lower())},
         "meta": {"import_row": number},
     }
+    goods = [line for kind in ("product", "material") for line in _goods(kind, _text(row.get(kind + "s")))]
+    if goods:
+        body["booking"]["goods"] = goods
     duration = _text(row.get("duration"))
     if duration.isdigit():
         body["booking"]["duration_min"] = min(int(duration), 1440)
@@ -318,6 +324,36 @@ def row_event(number: int, row: dict[str, Any], tenant: Any, people: People, sum
             "card_type": _text(row.get("card_type")) or None,
             "tags": [t.strip() for t in _text(row.get("tags")).split(",") if t.strip()] or None}
     return body, {k: v for k, v in card.items() if v}
+
+
+_GOODS_ITEM = re.compile(r"^(?P<title>.+?)(?:\s*[x×]\s*(?P<qty>\d+(?:[.,]\d+)?)\s*(?P<unit>[^\s=\d][^=]*?)?)?"
+                         r"(?:\s*=\s*(?P<amount>\S+))?$")
+
+
+def _goods(kind: str, cell: str) -> list[dict[str, Any]]:
+    """Goods of one cell, ``;``-separated: ``Hand cream x2 = 450; Serum = 300`` (products),
+    ``Gel polish x2.5 ml; Foil x3`` (materials): title, optional ×quantity with a unit, optional = amount."""
+    lines = []
+    for item in (part.strip() for part in cell.split(";")):
+        match = _GOODS_ITEM.match(item) if item else None
+        if match is None:
+            continue
+        line: dict[str, Any] = {"kind": kind, "title": match["title"].strip()[:200]}
+        if match["qty"]:
+            line["quantity"] = match["qty"].replace(",", ".")
+        if match["unit"] and match["unit"].strip():
+            line["unit"] = match["unit"].strip()[:32]
+        if match["amount"]:
+            line["amount"] = _amount(kind, match["amount"])
+        lines.append(line)
+    return lines
+
+
+def _amount(kind: str, value: str) -> str:
+    try:
+        return str(_price(value))
+    except ValueError as exc:
+        raise ValueError(f"{kind}s: {exc}".replace("price", "amount")) from None
 
 
 def _branch(tenant: Any, value: str) -> str | None:

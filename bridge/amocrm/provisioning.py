@@ -62,22 +62,24 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("contacts", "card_type", "text"),  # after the others: fields keep their sort when new ones are added
     ("contacts", "balance", "numeric"),
     ("contacts", "blacklisted", "select"),
+    ("contacts", "visit_history", "textarea"),  # the latest visits with their goods (pipelines.visit_history)
 )
 FIELD_NAMES: dict[str, dict[str, str]] = {
     "ru": {"last_visit": "Последний визит", "next_due": "Следующий визит (ожидаем)",
            "last_category": "Последняя категория", "favourite_master": "Любимый мастер", "branch": "Филиал",
            "source": "Источник", "visits_count": "Количество визитов", "total_spend": "Сумма покупок",
            "prepayment_status": "Предоплата", "card_type": "Тип карты", "balance": "Баланс",
-           "blacklisted": "Чёрный список"},
+           "blacklisted": "Чёрный список", "visit_history": "История визитов"},
     "uk": {"last_visit": "Останній візит", "next_due": "Наступний візит (очікуємо)",
            "last_category": "Остання категорія", "favourite_master": "Улюблений майстер", "branch": "Філія",
            "source": "Джерело", "visits_count": "Кількість візитів", "total_spend": "Сума покупок",
            "prepayment_status": "Передоплата", "card_type": "Тип картки", "balance": "Баланс",
-           "blacklisted": "Чорний список"},
+           "blacklisted": "Чорний список", "visit_history": "Історія візитів"},
     "en": {"last_visit": "Last visit", "next_due": "Next visit due", "last_category": "Last category",
            "favourite_master": "Favourite master", "branch": "Branch", "source": "Source",
            "visits_count": "Visits", "total_spend": "Total spend", "prepayment_status": "Prepayment",
-           "card_type": "Card type", "balance": "Balance", "blacklisted": "Blacklisted"},
+           "card_type": "Card type", "balance": "Balance", "blacklisted": "Blacklisted",
+           "visit_history": "Visit history"},
 }
 PREPAYMENT_ENUMS = ("pending", "paid", "expired", "refunded")
 FIELD_ENUMS = {"prepayment_status": PREPAYMENT_ENUMS, "blacklisted": ("yes", "no")}  # select fields' options

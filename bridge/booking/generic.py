@@ -23,7 +23,16 @@ from bridge.booking.parsing import Id, IsoDateTime, localize
 from bridge.booking.phones import normalize_email, to_e164
 from bridge.booking.source import Source
 from config.tenants import Tenant
-from pipelines.events import Booking, BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
+from pipelines.events import (
+    GOODS_KINDS,
+    Booking,
+    BookingStatus,
+    ClientInfo,
+    GoodsLine,
+    ServiceLine,
+    Staff,
+    VisitEvent,
+)
 
 SOURCE = "generic"
 STATUSES = tuple(s.value for s in BookingStatus)
@@ -61,6 +70,19 @@ class ServiceSchema(_Strict):
     quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
 
 
+class GoodsSchema(_Strict):
+    id = Id(allow_none=True, load_default=None, metadata={"description": "The product's id in your system"})
+    kind = fields.String(required=True, validate=validate.OneOf(GOODS_KINDS), metadata={
+        "description": "product: sold to the client with the visit; material: used up for its services."})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    quantity = fields.Decimal(load_default=None, validate=validate.Range(min=0, max=Decimal(100000)),
+                              metadata={"description": "In ``unit`` when given (2.5 ml), else pieces; default 1."})
+    unit = _text(32, allow_none=True, load_default=None)
+    amount = fields.Decimal(allow_none=True, load_default=None, validate=validate.Range(min=0, max=MAX_PRICE),
+                            metadata={"description": "Money for the line (all units, after discounts): what the "
+                                                     "client paid for a product, the cost of a material."})
+
+
 class BookingSchema(_Strict):
     id = Id(required=True, metadata={"description": "Booking id in your system (stable across changes)."})
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
@@ -73,6 +95,10 @@ class BookingSchema(_Strict):
     channel = fields.String(load_default="unknown", validate=validate.OneOf(CHANNELS))
     created_at = IsoDateTime(allow_none=True, load_default=None)
     comment = _text(2000, allow_none=True, load_default=None)
+    goods = fields.List(fields.Nested(GoodsSchema), allow_none=True, load_default=None,
+                        validate=validate.Length(max=200), metadata={"description": (
+                            "Products sold and materials used with the visit; absent: unknown (what was stored "
+                            "stays), an empty list: none.")})
 
 
 class ClientSchema(_Strict):
@@ -144,6 +170,9 @@ def normalize_generic(body: dict[str, Any], tenant: Tenant, received_at: datetim
         channel=b["channel"],
         created_at=localize(b["created_at"], tz) if b["created_at"] else None,
         comment=b["comment"] or None,
+        goods=tuple(GoodsLine(g["kind"], g["title"], Decimal(1) if g["quantity"] is None else g["quantity"],
+                              g["amount"], g["unit"], g["id"]) for g in b["goods"] or ()),
+        goods_reported=GOODS_KINDS if b["goods"] is not None else (),
     )
     client = _client(event["client"], tenant.country, warnings)
     extra: dict[str, Any] = {}

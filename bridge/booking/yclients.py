@@ -23,7 +23,7 @@ from bridge.booking.parsing import Id, IsoDateTime, localize, parse_birthday
 from bridge.booking.phones import normalize_email, to_e164
 from bridge.booking.source import ServiceInfo, Source, SourceApiError
 from config.tenants import Tenant
-from pipelines.events import Booking, BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
+from pipelines.events import Booking, BookingStatus, ClientInfo, GoodsLine, ServiceLine, Staff, VisitEvent
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,10 @@ class _RecordSchema(_Loose):
     client = fields.Nested(_ClientSchema, allow_none=True, load_default=None)
     comment = fields.String(allow_none=True, load_default=None)
     visit_id = Id(allow_none=True, load_default=None)
+    # Products sold (retail) and materials written off with the record; consumables only come with
+    # ``include_consumables=1``. Read leniently (``_goods``): a malformed line is dropped with a warning.
+    goods_transactions = fields.Raw(allow_none=True, load_default=None)
+    consumables = fields.Raw(allow_none=True, load_default=None)
 
     @validates_schema(skip_on_field_errors=False)
     def _has_start(self, data: dict[str, Any], **_: Any) -> None:
@@ -158,6 +162,7 @@ def normalize_record(body: dict[str, Any], tenant: Tenant, received_at: datetime
     seconds = rec["seance_length"] if rec["seance_length"] is not None else rec["length"]
     services = _services(rec["services"])
     costs = [line.price for line in services if line.price is not None]
+    goods, reported = _goods(rec, warnings)
 
     booking = Booking(
         external_id=rec["id"],
@@ -171,6 +176,8 @@ def normalize_record(body: dict[str, Any], tenant: Tenant, received_at: datetime
         channel="online" if rec["online"] else "admin",
         created_at=created_at,
         comment=rec["comment"] or None,
+        goods=goods,
+        goods_reported=reported,
     )
     extra: dict[str, Any] = {"visit_id": rec["visit_id"], "attendance": rec["attendance"]}
     client = _client(rec["client"], tenant.country, warnings)
@@ -244,6 +251,76 @@ def _services(items: list[dict[str, Any]] | None) -> tuple[ServiceLine, ...]:
         )
         for item in items or ()
     )
+
+
+_GOODS_FIELDS = (("goods_transactions", "product"), ("consumables", "material"))
+MAX_GOODS_LINES = 200
+
+
+def _goods(rec: dict[str, Any], warnings: list[str]) -> tuple[tuple[GoodsLine, ...], tuple[str, ...]]:
+    """Products sold (``goods_transactions``) and materials used (``consumables``), and the kinds the record
+    carried at all: a record without ``consumables`` says nothing about them (they come only on request).
+
+    A line is a storage operation: ``good`` {id, title}, ``amount`` (units, negative for a write-off),
+    ``cost`` (its money after discount, else ``cost_per_unit`` × units), ``unit`` / ``sale_unit`` /
+    ``service_unit`` {title}. Deleted lines are left out; a line without a title or with an unreadable number
+    is dropped with a warning rather than the whole record refused.
+    """
+    lines: list[GoodsLine] = []
+    reported: list[str] = []
+    for name, kind in _GOODS_FIELDS:
+        items = rec[name]
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            warnings.append(f"data.{name}: expected a list, ignored")
+            continue
+        reported.append(kind)
+        for i, item in enumerate(items[:MAX_GOODS_LINES]):
+            line = _goods_line(item, kind)
+            if isinstance(line, str):
+                warnings.append(f"data.{name}.{i}: {line}, dropped")
+            elif line is not None:
+                lines.append(line)
+    return tuple(lines), tuple(reported)
+
+
+def _goods_line(item: Any, kind: str) -> GoodsLine | str | None:
+    if not isinstance(item, dict):
+        return "not an object"
+    if item.get("deleted"):
+        return None
+    good = item.get("good") if isinstance(item.get("good"), dict) else {}
+    title = _text(good.get("title")) or _text(item.get("title")) or _text(item.get("good_title"))
+    if title is None:
+        return "no title"
+    try:
+        units = abs(_number(item.get("amount"), Decimal(1)))
+        per_unit = _number(item.get("cost_per_unit"), None)
+        cost = _number(item.get("cost"), None)
+    except ArithmeticError:
+        return "not a number"
+    if cost is None and per_unit is not None:
+        cost = per_unit * units
+    unit_keys = ("sale_unit", "unit") if kind == "product" else ("service_unit", "unit")
+    unit = next((_text(item[k].get("title")) for k in unit_keys if isinstance(item.get(k), dict)
+                 and _text(item[k].get("title"))), None)
+    good_id = good.get("id") if good.get("id") not in (None, "", 0) else item.get("good_id")
+    return GoodsLine(kind=kind, title=title[:200], quantity=units or Decimal(1),
+                     amount=abs(cost).quantize(Decimal("0.01")) if cost is not None else None,
+                     unit=unit[:32] if unit else None, external_id=_text(good_id))
+
+
+def _number(value: Any, default: Decimal | None) -> Decimal | None:
+    """A number sent as int, float or string (``"1,5"`` too); ``ArithmeticError`` when it is none."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ArithmeticError(value)
+    number = Decimal(str(value).strip().replace(",", "."))
+    if not number.is_finite() or abs(number) >= Decimal("1e10"):
+        raise ArithmeticError(value)
+    return number
 
 
 def _client(data: dict[str, Any] | None, country: str, warnings: list[str]) -> ClientInfo | None:

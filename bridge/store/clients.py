@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Select, String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from bridge.store.models import Client, Visit
+from bridge.store.models import Client, Visit, VisitService
+from bridge.store.visits import goods_of
 from pipelines.catalog import canonical_category
 from pipelines.segments import MonthDays, Range, Segment
 
@@ -252,6 +253,17 @@ def edit(session: Session, client: Client, values: Mapping[str, Any], now: datet
     return changed
 
 
+def _goods(stored: list[Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """A visit's goods for the card: ``products`` and ``materials``, each line with title, quantity, unit,
+    amount (Decimal) and the booking system's id."""
+    out: dict[str, list[dict[str, Any]]] = {"products": [], "materials": []}
+    for line in goods_of(stored):
+        out["products" if line.kind == "product" else "materials"].append(
+            {"title": line.title, "quantity": line.quantity, "unit": line.unit, "amount": line.amount,
+             "id": line.external_id})
+    return out
+
+
 def _apply(client: Client, values: Mapping[str, Any]) -> None:
     for key, value in values.items():
         if key not in CARD_FIELDS:
@@ -260,10 +272,16 @@ def _apply(client: Client, values: Mapping[str, Any]) -> None:
 
 
 def card(session: Session, client: Client, tz: ZoneInfo) -> dict[str, Any]:
-    """The card as the CLI and the API show it: fields, totals, favourite master, comments of bookings."""
+    """The card as the CLI and the API show it: fields, totals, favourite master, and every booking with its
+    services, products sold and materials used (amounts as Decimal) and comment."""
     rows = session.execute(
-        select(Visit.external_id, Visit.status, Visit.start_at, Visit.staff_name, Visit.branch, Visit.total_price,
-               Visit.comment).where(Visit.client_id == client.id).order_by(Visit.start_at.desc())).all()
+        select(Visit.id, Visit.external_id, Visit.status, Visit.start_at, Visit.staff_name, Visit.branch,
+               Visit.total_price, Visit.comment, Visit.goods)
+        .where(Visit.client_id == client.id).order_by(Visit.start_at.desc())).all()
+    services: dict[int, list[str]] = {}
+    lines = select(VisitService.visit_id, VisitService.title).join(Visit, Visit.id == VisitService.visit_id)
+    for line in session.execute(lines.where(Visit.client_id == client.id).order_by(VisitService.position)):
+        services.setdefault(line.visit_id, []).append(line.title)
     done = [r for r in rows if r.status == "completed"]
     spend = sum((r.total_price or Decimal(0) for r in done), Decimal(0))
     masters: dict[str, int] = {}
@@ -277,6 +295,7 @@ def card(session: Session, client: Client, tz: ZoneInfo) -> dict[str, Any]:
         "favourite_master": max(masters, key=lambda m: masters[m]) if masters else None,
         "last_visit": done[0].start_at.astimezone(tz).date() if done else None,
         "history": [{"booking": r.external_id, "status": r.status, "at": r.start_at.astimezone(tz),
-                     "master": r.staff_name, "branch": r.branch, "price": r.total_price, "comment": r.comment}
+                     "master": r.staff_name, "branch": r.branch, "price": r.total_price, "comment": r.comment,
+                     "services": services.get(r.id, []), **_goods(r.goods)}
                     for r in rows],
     }

@@ -120,6 +120,8 @@ class Visit(Base):
     total_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     channel: Mapped[str] = mapped_column(String(16), default="unknown")
     comment: Mapped[str | None] = mapped_column(Text)  # the booking's comment, kept with the client's history
+    # products sold and materials used (migration 0010_visit_goods): GoodsLine dicts, numbers as strings
+    goods: Mapped[list[Any] | None] = mapped_column(JSON)
     version: Mapped[datetime]  # occurred_at of the snapshot stored here
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)  # transitions with times
     categories: Mapped[list[Any]] = mapped_column(JSON, default=list)  # canonical categories of its services

@@ -40,7 +40,7 @@ from bridge.store.models import (
     Visit,
     VisitService,
 )
-from bridge.store.visits import visit_state
+from bridge.store.visits import goods_of, visit_state
 from pipelines.events import BookingStatus
 from pipelines.snapshot import (
     ClientState,
@@ -65,7 +65,7 @@ CLIENT = bindparam("client_id")
 _V, _VS = Visit.__table__.c, VisitService.__table__.c
 _VISITS = (
     select(_V.id, _V.external_id, _V.status, _V.start_at, _V.staff_id, _V.version, _V.categories, _V.staff_name,
-           _V.branch, _V.total_price, _VS.title)
+           _V.branch, _V.total_price, _V.goods, _VS.title)
     .select_from(Visit.__table__.outerjoin(VisitService.__table__, _VS.visit_id == _V.id))
     .where(_V.client_id == CLIENT)
     .order_by(_V.start_at, _V.external_id, _VS.position)
@@ -168,7 +168,7 @@ def _visits(session: Session, client_id: int) -> tuple[VisitState, ...]:
         VisitState(external_id=r.external_id, status=BookingStatus(r.status), start_at=r.start_at,
                    staff_id=r.staff_id, version=r.version, categories=tuple(r.categories or ()),
                    staff_name=r.staff_name, branch=r.branch, services=tuple(titles[r.id]),
-                   price=r.total_price)
+                   price=r.total_price, goods=goods_of(r.goods))
         for r in first.values()
     )
 

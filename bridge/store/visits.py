@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from bridge.store.models import Client, Visit, VisitService
 from pipelines.actions import RecordVisit
-from pipelines.events import BookingStatus, ClientInfo, VisitEvent
+from pipelines.events import BookingStatus, ClientInfo, GoodsLine, VisitEvent, jsonable, merge_goods
 from pipelines.snapshot import VisitState
 
 
@@ -39,7 +39,13 @@ def visit_state(visit: Visit) -> VisitState:
         branch=visit.branch,
         services=tuple(line.title for line in visit.services),
         price=visit.total_price,
+        goods=goods_of(visit.goods),
     )
+
+
+def goods_of(stored: list[Any] | None) -> tuple[GoodsLine, ...]:
+    """The visit's stored goods (``visits.goods``) as GoodsLine values, amounts as Decimal."""
+    return tuple(GoodsLine.from_dict(g) for g in stored or ())
 
 
 def find_client(session: Session, tenant: str, source: str, info: ClientInfo | None) -> Client | None:
@@ -115,6 +121,9 @@ def upsert_visit(
     visit.total_price = b.total_price
     visit.channel = b.channel
     visit.comment = b.comment
+    if b.goods_reported:
+        goods = merge_goods(goods_of(visit.goods), b.goods, b.goods_reported)
+        visit.goods = jsonable(goods) or None
     visit.version = event.occurred_at
     visit.updated_at = now
     if record is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipelines.events import Booking, BookingStatus, VisitEvent
+from pipelines.events import Booking, BookingStatus, VisitEvent, merge_goods
 from pipelines.policy import Policy
 from pipelines.snapshot import ClientState, Snapshot, VisitState
 from pipelines.transitions import Transition
@@ -117,6 +117,7 @@ class Occasion(Scene):
             branch=b.branch,
             services=tuple(line.title for line in b.services),
             price=b.total_price,
+            goods=merge_goods(self.snapshot.visit.goods if self.snapshot.visit else (), b.goods, b.goods_reported),
         )
 
     def other_upcoming(self, category: str | None = None) -> tuple[VisitState, ...]:

@@ -24,11 +24,12 @@ from pipelines.catalog import shortest_periods
 from pipelines.rules.context import Occasion, Scene
 from pipelines.rules.leads import advance, create_lead, move_lead
 from pipelines.rules.messaging import message, message_key
-from pipelines.rules.segments import card_fields, segment_fields
+from pipelines.rules.segments import card_fields, history_fields, segment_fields
 from pipelines.snapshot import Cycle, LeadState, TaskState
 from pipelines.stages import WON, Pipeline
 from pipelines.texts import local_date
 from pipelines.timing import due_at, lost_at, reminder_at
+from pipelines.transitions import Transition
 
 
 def on_event(o: Occasion) -> list[Action]:
@@ -40,7 +41,16 @@ def on_event(o: Occasion) -> list[Action]:
         lead = None
     if o.completed:
         actions += _entered(o, lead)
+    elif _goods_changed(o):
+        completed = (o.visit_state(), *o.snapshot.completed())
+        actions.append(UpdateFields(key=f"fields:history:{o.client.id}:{o.stamp}", client_id=o.client.id,
+                                    fields=history_fields(o, completed)))
     return actions
+
+
+def _goods_changed(o: Occasion) -> bool:
+    """A visit already completed whose products or materials changed (a sale rung up after the visit)."""
+    return Transition.GOODS_CHANGED in o.steps
 
 
 def _in_open_cycle(o: Occasion) -> bool:
@@ -49,7 +59,7 @@ def _in_open_cycle(o: Occasion) -> bool:
 
 def _entered(o: Occasion, open_lead: LeadState | None) -> list[Action]:
     completed = (o.visit_state(), *o.snapshot.completed())
-    fields = {**segment_fields(o, completed), **card_fields(o, completed)}
+    fields = {**segment_fields(o, completed), **card_fields(o, completed), **history_fields(o, completed)}
     actions: list[Action] = [
         UpdateFields(key=f"fields:{o.client.id}:{o.booking_id}", client_id=o.client.id, fields=fields,
                      tags=o.client.tags)

@@ -10,6 +10,7 @@ from pipelines.catalog import category_label, shortest_periods
 from pipelines.rules.context import Occasion, Scene
 from pipelines.snapshot import VisitState
 from pipelines.timing import due_at
+from pipelines.visit_history import render_visit_history
 
 
 def favourite_master(completed: Sequence[VisitState], window: int) -> str | None:
@@ -65,3 +66,11 @@ def segment_fields(scene: Scene, completed: Sequence[VisitState]) -> dict[str, s
         "last_visit": last.start_at.astimezone(scene.policy.timezone).isoformat(),
     }
     return {k: v for k, v in fields.items() if v}
+
+
+def history_fields(scene: Scene, completed: Sequence[VisitState]) -> dict[str, str]:
+    """``visit_history``: the latest completed visits with their services, master, branch, amount and
+    goods as the text of one contact field (pipelines.visit_history), so the admin sees them in amoCRM."""
+    text = render_visit_history(completed, tz=scene.policy.timezone, language=scene.language,
+                                branch_label=scene.policy.branch_label)
+    return {"visit_history": text} if text else {}

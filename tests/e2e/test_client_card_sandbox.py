@@ -177,3 +177,59 @@ def test_a_segment_tagged_from_the_command_line_gets_the_tag_on_its_amocrm_conta
     shown = CliRunner().invoke(main, ["clients", "segment", "salon", "--tag", "spring", "--format", "json"],
                                env=svc.settings.to_env())
     assert shown.output.count('"name": "Клієнт') == 3  # the cards here carry the tag too
+
+
+def test_a_completed_visit_with_goods_ends_with_the_visit_history_in_amocrm_and_the_goods_in_the_client_api(
+        settings, tmp_path, monkeypatch):
+    from tests.fakes.http import serve
+    from webhooks.app import create_app
+
+    monkeypatch.setenv("SALON_TEST_API_TOKEN", "api-t0ken-for-goods-9876543210")
+    with connected_salon(settings, tmp_path, monkeypatch,
+                         tenant_extra="api_token_env: SALON_TEST_API_TOKEN\n") as (svc, base_url):
+        now = datetime.now(UTC)
+        visit = now - timedelta(days=1)
+        done = booking(1, when=visit, changed=visit + timedelta(hours=2), status="update", attendance=1)
+        done["data"]["goods_transactions"] = [
+            {"id": 9001, "good_id": 55, "amount": -2, "cost_per_unit": 225, "cost": 450,
+             "good": {"id": 55, "title": "Крем для рук"}, "unit": {"title": "шт"}}]
+        done["data"]["consumables"] = [
+            {"id": 9002, "good_id": 7, "amount": "-2.5", "cost": "37.5", "good": {"id": 7, "title": "Гель-лак"},
+             "service_unit": {"title": "мл"}}]
+        before = len(contact_patches(base_url))
+        deliver(svc, booking(1, when=visit, changed=visit - timedelta(days=3)), done)
+
+        fields = contact_fields(svc)["Ольга"]
+        day = visit.astimezone(KYIV).strftime("%d.%m.%Y")
+        assert fields["visit_history"].splitlines() == [
+            f"{day} · Манікюр + гель-лак · Анна · {fields['branch']} · 650",
+            "  товари: Крем для рук 2 шт — 450", "  матеріали: Гель-лак 2.5 мл"]
+        assert fields["visits_count"] == "1"
+        # one contact update carried the history with the card's other fields (no note per visit)
+        sent = [entry for p in contact_patches(base_url)[before:] for entry in p["body"]
+                if any(v.get("values", [{}])[0].get("value") == fields["visit_history"]
+                       for v in entry.get("custom_fields_values") or [])]
+        assert len(sent) == 1 and len(sent[0]["custom_fields_values"]) > 5
+
+        later = dict(done, data={**done["data"], "last_change_date": (visit + timedelta(hours=5)).strftime(
+            "%Y-%m-%dT%H:%M:%S+0000")})
+        later["data"]["goods_transactions"] = [*done["data"]["goods_transactions"],
+                                               {"id": 9003, "amount": -1, "cost": "199.90",
+                                                "good": {"id": 56, "title": "Олія для кутикули"}}]
+        del later["data"]["consumables"]  # a webhook without them: the materials stored stay
+        deliver(svc, later)
+        history = contact_fields(svc)["Ольга"]["visit_history"]
+        assert "Олія для кутикули — 199.90" in history and "Гель-лак 2.5 мл" in history
+
+        with serve(create_app(services=svc)) as url:
+            headers = {"Authorization": "Bearer api-t0ken-for-goods-9876543210"}
+            listed = requests.get(f"{url}/api/tenants/salon/clients", headers=headers, timeout=10).json()
+            [client_id] = [c["client_id"] for c in listed["clients"] if c["name"] == "Ольга"]
+            card = requests.get(f"{url}/api/tenants/salon/clients/{client_id}", headers=headers, timeout=10).json()
+        [shown] = card["history"]
+        assert shown["services"] == ["Манікюр + гель-лак"]
+        assert shown["products"] == [
+            {"title": "Крем для рук", "quantity": "2", "unit": "шт", "amount": "450.00", "id": "55"},
+            {"title": "Олія для кутикули", "quantity": "1", "unit": None, "amount": "199.90", "id": "56"}]
+        assert shown["materials"] == [{"title": "Гель-лак", "quantity": "2.5", "unit": "мл", "amount": "37.50",
+                                       "id": "7"}]

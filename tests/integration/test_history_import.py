@@ -115,3 +115,25 @@ def test_replay_in_history_mode_creates_no_task_for_a_cycle_long_over(services):
         tasks = s.scalars(select(AppliedAction.client_id).where(AppliedAction.kind == "CreateTask")).all()
         phones = s.scalars(select(Client.phone).where(Client.id.in_(tasks))).all()
     assert phones == ["+380670000002"]  # the visit 200 days ago left history only
+
+
+def test_products_and_materials_columns_become_the_visits_goods(services, tmp_path):
+    from decimal import Decimal
+
+    from bridge.store.visits import goods_of
+    from pipelines.events import GoodsLine
+
+    path = tmp_path / "goods.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(["date", "phone", "name", "service", "price", "товари", "materials"])
+        writer.writerow([day(-40), "0675550101", "Олена", "Манікюр", "500", "Крем для рук x2 = 450; Пилка",
+                         "Гель-лак x2,5 мл"])
+        writer.writerow([day(-30), "0675550101", "Олена", "Манікюр", "500", "Крем = дорого", ""])
+    summary = run_import(services, services.tenants["salon"], path, since=None)
+    assert summary.events["accepted"] == 1 and "products: amount 'дорого' is not a number" in summary.rejected[0]
+    with services.store.session() as s:
+        [stored] = s.scalars(select(Visit.goods)).all()
+    assert goods_of(stored) == (GoodsLine("product", "Крем для рук", Decimal(2), Decimal(450)),
+                                GoodsLine("product", "Пилка"),
+                                GoodsLine("material", "Гель-лак", Decimal("2.5"), None, "мл"))

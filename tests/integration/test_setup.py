@@ -155,6 +155,7 @@ def test_setup_creates_the_three_pipelines_with_their_stages_in_order_and_the_fi
     assert [e["value"] for e in prepayment["enums"]] == [ENUM_NAMES["uk"][e] for e in PREPAYMENT_ENUMS]
     card = {k: contacts[names[k]]["type"] for k in ("card_type", "balance", "blacklisted")}
     assert card == {"card_type": "text", "balance": "numeric", "blacklisted": "select"}
+    assert contacts[names["visit_history"]]["type"] == "textarea"
     assert [e["value"] for e in contacts[names["blacklisted"]]["enums"]] == ["Так", "Ні"]
     assert {f["code"] for f in (*contacts.values(), *leads.values())} >= {"SB_MARKER", "SB_LAST_VISIT"}
 
@@ -189,6 +190,24 @@ def test_a_second_setup_changes_nothing_and_sends_no_write(connected, sandbox, s
     assert rows and all("unchanged" in row for row in rows), second.output
     assert "created" not in second.output and "renamed" not in second.output
     assert HOOK_TOKEN not in second.output
+
+
+def test_an_account_set_up_before_the_visit_history_field_gets_it_and_nothing_else(connected, sandbox,
+                                                                                   monkeypatch):
+    from bridge.amocrm import provisioning
+
+    older = tuple(f for f in provisioning.FIELDS if f[1] != "visit_history")
+    with monkeypatch.context() as patched:
+        patched.setattr(provisioning, "FIELDS", older)
+        run_setup(connected.tenants["salon"], connected)
+    assert FIELD_NAMES["uk"]["visit_history"] not in sandbox.fields("contacts")
+
+    report = run_setup(connected.tenants["salon"], connected)
+
+    changed = {key: action for key, action in actions(report).items() if action != "unchanged"}
+    assert changed == {"field:contacts:visit_history": "created"}, changed
+    assert sandbox.fields("contacts")[FIELD_NAMES["uk"]["visit_history"]]["type"] == "textarea"
+    assert all(action == "unchanged" for action in actions(run_setup(connected.tenants["salon"], connected)).values())
 
 
 def test_hand_made_renames_and_reorders_are_put_back_and_nothing_else_is_touched(connected, sandbox):
@@ -229,7 +248,7 @@ def test_dry_run_reports_what_would_happen_and_writes_nothing(connected, sandbox
     fresh = setup_cli(settings, "--dry-run")
     assert fresh.exit_code == 0, fresh.output
     assert "dry run: nothing was written" in fresh.output
-    assert "salon: 37 created (dry run" in fresh.output  # 3 pipelines, 15 stages, 18 fields, 1 webhook
+    assert "salon: 38 created (dry run" in fresh.output  # 3 pipelines, 15 stages, 19 fields, 1 webhook
     assert sandbox.writes() == {}
     assert load_account_map(connected.store, "salon") is None
     assert PIPELINE_NAMES["uk"][Pipeline.SALES] not in sandbox.pipelines()

@@ -30,7 +30,7 @@ from pipelines.actions import (
     SendMessage,
     UpdateCycle,
 )
-from pipelines.events import Booking, BookingStatus, ClientInfo, ServiceLine, Staff, VisitEvent
+from pipelines.events import Booking, BookingStatus, ClientInfo, GoodsLine, ServiceLine, Staff, VisitEvent, merge_goods
 from pipelines.planner import due, plan
 from pipelines.policy import Policy
 from pipelines.snapshot import (
@@ -68,10 +68,12 @@ def event(
     phone: str | None = "+380671234567",
     duration: int = 60,
     price: Decimal | None = None,
+    goods: tuple[GoodsLine, ...] | None = None,
 ) -> VisitEvent:
     staff = Staff(f"id-{master}", master)
+    reported = () if goods is None else ("product", "material")
     booking = Booking(booking_id, status, start, duration, branch, staff, tuple(services or (MANICURE,)),
-                      total_price=price)
+                      total_price=price, goods=goods or (), goods_reported=reported)
     client = ClientInfo("c-ext", "Olha", phone, None)
     return VisitEvent("salon", "yclients", f"{booking_id}:{occurred.isoformat()}", occurred, booking, client)
 
@@ -146,6 +148,7 @@ class Salon:
     def _do_RecordVisit(self, a: RecordVisit, now: datetime, ev: VisitEvent | None) -> None:
         assert ev is not None
         b = ev.booking
+        stored = next((v for v in self.snapshot.client_visits if v.external_id == b.external_id), None)
         state = VisitState(
             b.external_id,
             b.status,
@@ -157,6 +160,7 @@ class Salon:
             b.branch,
             tuple(s.title for s in b.services),
             b.total_price,
+            merge_goods(stored.goods if stored else (), b.goods, b.goods_reported),
         )
         visits = tuple(v for v in self.snapshot.client_visits if v.external_id != b.external_id) + (state,)
         client = self.snapshot.client
