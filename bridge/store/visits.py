@@ -23,10 +23,8 @@ def find_visit(session: Session, tenant: str, source: str, external_id: str) -> 
 
 
 def lock_client(session: Session, tenant: str, client_id: int) -> Client | None:
-    """The client, its row locked until the transaction ends (an event of the same client waits), read
-    afresh: what this transaction already wrote to the row (a prepayment's balance) is what it holds."""
-    query = select(Client).where(Client.id == client_id, Client.tenant == tenant).with_for_update()
-    return session.scalar(query.execution_options(populate_existing=True))
+    """The client, its row locked until the transaction ends (an event of the same client waits)."""
+    return session.scalar(select(Client).where(Client.id == client_id, Client.tenant == tenant).with_for_update())
 
 
 def visit_state(visit: Visit) -> VisitState:
