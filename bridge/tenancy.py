@@ -32,7 +32,7 @@ from config.vocabulary import Vocabulary
 from pipelines.catalog import CatalogOverrides, ServiceRule, canonical_category, check_catalog
 from pipelines.policy import DEFAULT_TRIGGERS, TRIGGERS, Policy
 from pipelines.segments import SegmentError, parse_segment
-from pipelines.stages import LOST, STAGES, WON, Pipeline
+from pipelines.stages import LOST, PREPAYMENT, STAGES, WON, Pipeline
 
 
 def vocabulary() -> Vocabulary:
@@ -42,7 +42,7 @@ def vocabulary() -> Vocabulary:
         channels=settings_schemas(),
         triggers=TRIGGERS,
         stages={p.value: STAGES[p] for p in Pipeline},
-        sales_open_stages=tuple(s for s in STAGES[Pipeline.SALES] if s not in (WON, LOST)),
+        sales_open_stages=tuple(s for s in STAGES[Pipeline.SALES] if s not in (WON, LOST, PREPAYMENT)),
     )
 
 

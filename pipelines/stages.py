@@ -26,10 +26,13 @@ class Outcome(StrEnum):
 
 WON = "won"
 LOST = "lost"
+# The seed's grey clock: a first booking waits here for its prepayment (seed 003); paid moves it on to
+# "first_booking", expired to the cancelled stage. Only the prepayment rules put a lead here.
+PREPAYMENT = "prepayment"
 
 # Open stages in funnel order, then the two closing ones. The order matters for forward-only moves.
 STAGES: dict[Pipeline, tuple[str, ...]] = {
-    Pipeline.SALES: ("first_booking", "no_show", "cancelled", WON, LOST),
+    Pipeline.SALES: (PREPAYMENT, "first_booking", "no_show", "cancelled", WON, LOST),
     Pipeline.REPEAT: ("next_visit_expected", "reminder_due", "contacted", WON, LOST),
     Pipeline.LOST: ("reminder", "come_back_promo", "manager_call", WON, LOST),
 }
@@ -43,6 +46,7 @@ PIPELINE_NAMES: dict[str, dict[Pipeline, str]] = {
 STAGE_NAMES: dict[str, dict[Pipeline, dict[str, str]]] = {
     "ru": {
         Pipeline.SALES: {
+            PREPAYMENT: "Ждём предоплату",
             "first_booking": "Первая запись",
             "no_show": "Не пришёл",
             "cancelled": "Отменил запись",
@@ -66,6 +70,7 @@ STAGE_NAMES: dict[str, dict[Pipeline, dict[str, str]]] = {
     },
     "uk": {
         Pipeline.SALES: {
+            PREPAYMENT: "Чекаємо передоплату",
             "first_booking": "Перший запис",
             "no_show": "Не прийшов",
             "cancelled": "Скасував запис",
@@ -89,6 +94,7 @@ STAGE_NAMES: dict[str, dict[Pipeline, dict[str, str]]] = {
     },
     "en": {
         Pipeline.SALES: {
+            PREPAYMENT: "Prepayment pending",
             "first_booking": "First booking",
             "no_show": "No-show",
             "cancelled": "Cancelled",

@@ -39,6 +39,7 @@ WEBHOOK_SETTINGS = (
     "add_task", "update_task", "delete_task",
 )
 STAGE_COLORS = {  # only at creation (from the 21 writable colours); people may recolour afterwards
+    "prepayment": "#e6e8ea",  # the seed's grey clock
     "first_booking": "#98cbff", "no_show": "#ffc8c8", "cancelled": "#ffdbdb",
     "next_visit_expected": "#d6eaff", "reminder_due": "#fffd7f", "contacted": "#deff81",
     "reminder": "#ffeab2", "come_back_promo": "#f9deff", "manager_call": "#ffce5a",

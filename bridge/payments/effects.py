@@ -23,7 +23,10 @@ from pipelines.rules.prepayment import on_change
 def record_change(
     session: Session, policy: Policy, row: PrepaymentRow, change: StatusChange, now: datetime, occasion: str
 ) -> int:
-    """Record what ``change`` of ``row`` shows to staff and the client; returns how many actions were new."""
+    """Record what ``change`` of ``row`` shows to staff and the client; returns how many actions were new.
+
+    Called after ``prepayments.apply_change`` in the same transaction: the snapshot read here holds the
+    client's balance with the change's top-up or refund, which ``on_change`` writes on the contact."""
     if row.client_id is None:
         return 0
     client = visits.lock_client(session, row.tenant, row.client_id)

@@ -3,13 +3,15 @@
 Events (``on_event``):
 - A new booking (or one restored after a cancellation) that a prepayment rule selects: a new attempt
   of the booking's prepayment (``RequestPrepayment``), the lead's ``prepayment_status`` set to pending
-  (the seed's grey clock), and the link message; the link itself is made when the message is sent.
+  (the seed's grey clock; a first booking's Sales lead also waits at the "prepayment" stage, which the
+  Sales rules choose through ``asks_for_prepayment``), and the link message; the link itself is made
+  when the message is sent.
 - The booking cancelled while its prepayment is open: the prepayment is cancelled; cancelled after
   paying: kept as a deposit or a refund task for staff (``paid_then_cancelled``).
 
 Status changes from anywhere — a provider's callback, the deadline, the booking — become the same
-actions (``on_change``): the lead's field, a note for staff, a task when a person must act, and the
-client's message.
+actions (``on_change``): the lead's field and stage, the contact's balance, a note for staff, a task
+when a person must act, and the client's message.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pipelines.prepayment import (
     CRM_OPTION,
     ClientFacts,
     Effect,
+    PrepaymentDecision,
     PrepaymentStatus,
     StatusChange,
     decide,
@@ -44,8 +47,10 @@ from pipelines.prepayment import (
 )
 from pipelines.prepayment.money import amount_text
 from pipelines.rules.context import Occasion, Scene
+from pipelines.rules.leads import move_lead
 from pipelines.rules.messaging import message
 from pipelines.snapshot import PrepaymentState
+from pipelines.stages import PREPAYMENT, Pipeline
 from pipelines.texts import local_date, text
 
 FIELD = "prepayment_status"  # the lead field setup provisions (select: pending / paid / expired / refunded)
@@ -60,20 +65,44 @@ def on_event(o: Occasion, planned: Sequence[Action] = ()) -> list[Action]:
     if o.cancelled and current is not None:
         change = on_booking_cancelled(PrepaymentStatus(current.status), config.paid_then_cancelled)
         return _booking_moved(o, current, change)
-    if not o.is_new_booking or (current is not None and PrepaymentStatus(current.status) not in CLOSED_UNPAID):
+    attempt = _next_attempt(o)
+    if attempt is None:
         return []
     created = [a.key for a in planned if isinstance(a, CreateLead)]
-    return _request(o, (current.attempt if current else 0) + 1, created[-1] if created else None)
+    return _request(o, attempt, created[-1] if created else None)
+
+
+def asks_for_prepayment(o: Occasion) -> bool:
+    """Whether this event opens a prepayment attempt: the Sales rules then create (or reopen) the first
+    booking's lead at the prepayment stage instead of "first booking"."""
+    return _next_attempt(o) is not None and _decision(o).required
+
+
+def _next_attempt(o: Occasion) -> int | None:
+    """The attempt a new or restored booking would open, or None when it opens none (no prepayment
+    section, not a new booking, or an attempt still open or already paid)."""
+    if o.policy.prepayment is None or not o.is_new_booking:
+        return None
+    current = o.snapshot.prepayment(o.booking_id)
+    if current is not None and PrepaymentStatus(current.status) not in CLOSED_UNPAID:
+        return None
+    return (current.attempt if current else 0) + 1
+
+
+def _decision(o: Occasion) -> PrepaymentDecision:
+    config = o.policy.prepayment
+    assert config is not None
+    facts = ClientFacts(tags=frozenset(o.event.client.tags if o.event.client else ()),
+                        completed_visits=len(o.snapshot.completed()))
+    return decide(config, o.booking, facts, currency=config.currency or o.policy.currency,
+                  timezone=o.policy.timezone, now=o.now,
+                  line_categories=lambda line: categories_of(line, o.policy))
 
 
 def _request(o: Occasion, attempt: int, new_lead: str | None) -> list[Action]:
     config = o.policy.prepayment
     assert config is not None
-    facts = ClientFacts(tags=frozenset(o.event.client.tags if o.event.client else ()),
-                        completed_visits=len(o.snapshot.completed()))
-    decision = decide(config, o.booking, facts, currency=config.currency or o.policy.currency,
-                      timezone=o.policy.timezone, now=o.now,
-                      line_categories=lambda line: categories_of(line, o.policy))
+    decision = _decision(o)
     key = f"prepay:{o.client.id}:{o.booking_id}:{attempt}"
     if not decision.required:
         reason = f"booking {o.booking_id}: no prepayment ({decision.reason.value} {decision.detail})".strip()
@@ -109,7 +138,11 @@ def _booking_moved(o: Occasion, current: PrepaymentState, change: StatusChange) 
 
 
 def on_change(scene: Scene, prepayment: PrepaymentState, change: StatusChange, occasion: str) -> list[Action]:
-    """What staff and the client see of a prepayment's change (the row itself is written by the caller)."""
+    """What staff and the client see of a prepayment's change (the row itself is written by the caller).
+
+    ``scene.snapshot`` is read after the caller wrote the change: the client's ``balance`` there already
+    holds a top-up or refund, and is what the amoCRM contact's ``balance`` is set to.
+    """
     config = scene.policy.prepayment
     if config is None:
         return []
@@ -118,6 +151,9 @@ def on_change(scene: Scene, prepayment: PrepaymentState, change: StatusChange, o
     effects = set(change.effects)
     if Effect.UPDATE_LEAD in effects and change.changed:
         actions += _lead_field(scene, key, change.new_status)
+        actions += _lead_stage(scene, prepayment, change.new_status)
+    if change.changed and effects & {Effect.TOP_UP_BALANCE, Effect.RECORD_REFUND}:
+        actions += _contact_balance(scene, key)
     if change.changed or Effect.NOTIFY_ADMIN in effects:
         actions.append(_note(scene, prepayment, key, change.new_status, change.alert))
     if change.alert:
@@ -170,6 +206,29 @@ def _lead_field(scene: Scene, key: str, status: PrepaymentStatus, new_lead: str 
         return []
     return [UpdateFields(key=f"{key}:lead", client_id=scene.client.id, lead_key=lead,
                          fields={FIELD: CRM_OPTION[status]})]
+
+
+def _lead_stage(scene: Scene, prepayment: PrepaymentState, status: PrepaymentStatus) -> list[Action]:
+    """The grey clock as a stage: a Sales lead waiting at "prepayment" moves on to "first booking" once
+    paid, and to the cancelled stage once expired (the visit is cancelled). Held money leaves it waiting
+    for staff; a refund and a lead anywhere else (moved on, closed, another pipeline) are not moved."""
+    lead = scene.snapshot.open_lead(Pipeline.SALES)
+    if lead is None or lead.stage != PREPAYMENT:
+        return []
+    stage = {PrepaymentStatus.PAID: "first_booking",
+             PrepaymentStatus.EXPIRED: scene.policy.sales_cancelled_stage}.get(status)
+    if stage is None:
+        return []
+    return [move_lead(scene, lead, stage, f"{prepayment.order_ref or prepayment.booking_id}:{status.value}")]
+
+
+def _contact_balance(scene: Scene, key: str) -> list[Action]:
+    """The contact's ``balance`` field follows the card's, as the store left it after the change (an
+    absolute value: coalesced with the client's other field updates, the newest wins)."""
+    balance = scene.client.balance
+    if balance is None:
+        return []
+    return [UpdateFields(key=f"{key}:balance", client_id=scene.client.id, fields={"balance": str(balance)})]
 
 
 def _note(scene: Scene, prepayment: PrepaymentState, key: str, status: PrepaymentStatus,

@@ -2,7 +2,8 @@
 
 - First booking of a client with no completed visit: contact upserted, Sales lead at "first booking"
   (or moved back there when an earlier first booking was missed), welcome message with the bonus, once
-  per client ever.
+  per client ever. A booking that asks for a prepayment puts the lead at "prepayment" instead (the
+  seed's grey clock); the prepayment rules move it on when it is paid or expires.
 - First visit completed: the Sales lead is won (the Repeat visits rules take the client from there).
 - No-show or cancellation with no other booking to come: the lead goes to the configured stage and
   an admin gets a call task. With another booking to come the client has rebooked: nothing to chase.
@@ -14,7 +15,8 @@ from pipelines.actions import Action, CreateTask, Skip, TaskKind, UpsertContact
 from pipelines.rules.context import Occasion
 from pipelines.rules.leads import create_lead, move_lead
 from pipelines.rules.messaging import message
-from pipelines.stages import WON, Pipeline
+from pipelines.rules.prepayment import asks_for_prepayment
+from pipelines.stages import PREPAYMENT, WON, Pipeline
 from pipelines.texts import local_date, text
 
 _MISSED_STAGES = ("no_show", "cancelled")
@@ -50,13 +52,13 @@ def _contact(o: Occasion) -> UpsertContact:
 
 def _first_booking(o: Occasion) -> list[Action]:
     lead = o.snapshot.open_lead(Pipeline.SALES)
+    stage = PREPAYMENT if asks_for_prepayment(o) else "first_booking"  # the grey clock until it is paid
     actions: list[Action] = []
     if lead is None:
         key = f"lead:sales:{o.client.id}:{o.booking_id}"
-        actions.append(create_lead(o, Pipeline.SALES, "first_booking", key, o.visit_state(),
-                                   responsible=_responsible(o)))
+        actions.append(create_lead(o, Pipeline.SALES, stage, key, o.visit_state(), responsible=_responsible(o)))
     elif lead.stage in _MISSED_STAGES:
-        actions.append(move_lead(o, lead, "first_booking", o.stamp))
+        actions.append(move_lead(o, lead, stage, o.stamp))
     return actions + _welcome(o)
 
 

@@ -1,8 +1,10 @@
-"""Paid booking end to end, over real HTTP: a booking a rule selects → the link by SMS → the client pays
-at the (fake) provider → its signed callback → the lead's prepayment status, a note and the client's
-thank-you, income in the ledger, the client's balance topped up, the receipt on the YCLIENTS visit; and
-a booking nobody pays expires at its deadline: the YCLIENTS visit is cancelled, or, where the booking
-system cannot be told, staff get a task to free the slot."""
+"""Paid booking end to end, over real HTTP: a booking a rule selects → its Sales lead waits at the
+prepayment stage (the grey clock) → the link by SMS → the client pays at the (fake) provider → its signed
+callback → the lead moves on to First booking with its prepayment status, a note and the client's
+thank-you, income in the ledger, the client's balance topped up on the card and on the amoCRM contact,
+the receipt on the YCLIENTS visit; and a booking nobody pays expires at its deadline: the lead goes to
+Cancelled, the YCLIENTS visit is cancelled, or, where the booking system cannot be told, staff get a
+task to free the slot."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from jobs.messages import send_due
 from jobs.payments import expire
 from jobs.worker import run_worker
 from payment_sandbox import running
+from pipelines.stages import PREPAYMENT
 from salonbridge.cli import main
 from tests.e2e.conftest import connected_salon
 from tests.e2e.test_playbook_sandbox import booking
@@ -109,6 +112,33 @@ def lead_status(svc, booking_id: str) -> str | None:
     return statuses[0] if statuses else None
 
 
+def lead_stages(svc) -> list[str]:
+    """The stage (our key) of every lead in our pipelines."""
+    api = client_for(svc.tenants["salon"], svc)
+    account = load_account_map(svc.store, "salon")
+    found = [account.stage_of(lead["pipeline_id"], lead["status_id"]) for lead in api.iterate("/api/v4/leads", "leads")]
+    return sorted(where[1] for where in found if where is not None)
+
+
+def lead_stage(svc) -> str | None:
+    """The one lead's stage (tests with a single booking)."""
+    [stage] = lead_stages(svc) or [None]
+    return stage
+
+
+def contact_balance(svc, record_id: int) -> Decimal | None:
+    """The ``balance`` field of the booking's client's amoCRM contact (None: never written)."""
+    api = client_for(svc.tenants["salon"], svc)
+    field = load_account_map(svc.store, "salon").fields[("contacts", "balance")]
+    for contact in api.iterate("/api/v4/contacts", "contacts"):
+        values = contact.get("custom_fields_values") or []
+        phones = [v["values"][0]["value"] for v in values if v.get("field_code") == "PHONE"]
+        if phones and phones[0].endswith(f"{record_id:05d}"):
+            found = [v["values"][0]["value"] for v in values if v["field_id"] == field.id]
+            return Decimal(str(found[0])) if found else None
+    raise AssertionError(f"no contact for booking {record_id}")
+
+
 def balance(svc, row) -> Decimal | None:
     with svc.store.session() as s:
         return s.get(Client, row.client_id).balance
@@ -170,6 +200,7 @@ def test_a_paid_prepayment_turns_the_lead_green_thanks_the_client_and_books_the_
     link = re.search(r"https?://\S+", link_sms).group(0)
     drain(svc, svc.tenants["salon"], datetime.now(UTC))
     assert lead_status(svc, booking_id) == "pending"  # the grey clock
+    assert lead_stage(svc) == PREPAYMENT  # ...and the stage it waits in
 
     page = requests.get(link, timeout=10)
     assert page.status_code == 200
@@ -180,6 +211,8 @@ def test_a_paid_prepayment_turns_the_lead_green_thanks_the_client_and_books_the_
     assert booking_commands.run(svc, "salon", datetime.now(UTC)) == 0  # no YCLIENTS API here: nothing to tell
     drain(svc, svc.tenants["salon"], datetime.now(UTC))
     assert lead_status(svc, booking_id) == "paid"
+    assert lead_stage(svc) == "first_booking"  # green: booked
+    assert contact_balance(svc, 101) == Decimal("300")  # the contact's balance follows the card's
     send_due(svc, datetime.now(UTC))
     assert any(row.receipt_number in t for t in sms_to(gateway, 101))
     with svc.store.session() as s:
@@ -198,6 +231,8 @@ def test_an_unpaid_prepayment_expires_at_its_deadline_and_staff_are_asked_to_fre
     assert booking_commands.run(svc, "salon", datetime.now(UTC)) == 0  # cannot cancel it through an API...
     drain(svc, svc.tenants["salon"], datetime.now(UTC))
     assert lead_status(svc, booking_id) == "expired"
+    assert lead_stage(svc) == "cancelled"  # the visit is off
+    assert contact_balance(svc, 102) is None  # nothing was paid: no balance written
     assert any(booking_id in t and "Звільніть час" in t for t in tasks(svc))  # ...so staff free the slot
     before = len(sms_to(gateway, 102))
     send_due(svc, datetime.now(UTC) + timedelta(days=1))
@@ -228,6 +263,8 @@ def test_with_the_yclients_api_paid_is_a_comment_on_the_visit_and_expired_cancel
     assert yclients_api.record(111111, 201).get("deleted") is not True
     drain(svc, svc.tenants["salon"], datetime.now(UTC))
     assert lead_statuses(svc) == ["expired", "paid"]
+    assert lead_stages(svc) == ["cancelled", "first_booking"]
+    assert (contact_balance(svc, 201), contact_balance(svc, 202)) == (Decimal("300"), None)
     assert not any("Звільніть час" in t for t in tasks(svc))  # nobody has to free it by hand
 
 
@@ -258,6 +295,7 @@ def test_declined_is_not_final_nothing_booked_and_the_client_not_thanked(salon):
     row = attempt(svc, booking_id)
     settle_all(svc)
     assert (row.status, ledger(svc, row), lead_status(svc, booking_id)) == ("failed", [], "pending")
+    assert lead_stage(svc) == PREPAYMENT  # the link still works: the lead keeps waiting
     assert not any(THANKS in t for t in sms_to(gateway, 401))
     report = report_row(svc, booking_id)
     assert (report["status"], report["failed_at"] is not None, report["receipt_number"]) == ("failed", True, None)
@@ -273,6 +311,7 @@ def test_a_duplicate_callback_books_the_income_once_and_thanks_once(salon):
     assert (row.status, ledger(svc, row), balance(svc, row)) == ("paid", [("income", Decimal("300"))],
                                                                  Decimal("300.00"))
     assert lead_status(svc, booking_id) == "paid"
+    assert (lead_stage(svc), contact_balance(svc, 402)) == ("first_booking", Decimal("300"))  # counted once
     assert sum(row.receipt_number in t for t in sms_to(gateway, 402)) == 1
     assert report_row(svc, booking_id)["status"] == "paid"
 
@@ -286,6 +325,7 @@ def test_a_tampered_callback_changes_nothing_anywhere(salon):
     settle_all(svc)
     assert (row.status, ledger(svc, row), balance(svc, row)) == ("pending", [], None)
     assert lead_status(svc, booking_id) == "pending"
+    assert (lead_stage(svc), contact_balance(svc, 403)) == (PREPAYMENT, None)
     assert not any(THANKS in t for t in sms_to(gateway, 403))
     assert report_row(svc, booking_id)["status"] == "pending"
 
@@ -299,6 +339,7 @@ def test_a_different_amount_is_held_and_staff_get_the_alert(salon):
     settle_all(svc)
     assert (row.status, ledger(svc, row), balance(svc, row)) == ("held", [], None)
     assert lead_status(svc, booking_id) == "pending"  # not green
+    assert (lead_stage(svc), contact_balance(svc, 404)) == (PREPAYMENT, None)  # staff decide
     assert any("Перевірте передоплату" in t and "expected 300.00 UAH" in t for t in tasks(svc))
     assert not any(THANKS in t for t in sms_to(gateway, 404))
     report = report_row(svc, booking_id)
@@ -313,11 +354,12 @@ def test_paid_after_expiry_is_held_and_alerted_not_confirmed(salon):
     row = attempt(svc, booking_id)
     assert expire(svc, "salon", [row.id], row.deadline_at + timedelta(minutes=1)) == 1
     settle_all(svc)
-    assert lead_status(svc, booking_id) == "expired"
+    assert (lead_status(svc, booking_id), lead_stage(svc)) == ("expired", "cancelled")
     pay(link)  # the provider's page still took the money
     row = attempt(svc, booking_id)
     settle_all(svc)
     assert (row.status, ledger(svc, row), balance(svc, row)) == ("held", [], None)
+    assert (lead_stage(svc), contact_balance(svc, 405)) == ("cancelled", None)  # not confirmed
     assert any("paid after the prepayment was expired" in t for t in tasks(svc))
     send_due(svc, datetime.now(UTC) + timedelta(days=1))
     texts = sms_to(gateway, 405)
@@ -331,6 +373,7 @@ def test_a_refund_after_payment_is_booked_and_shown_as_refunded(salon):
     booking_id = first_booking(svc, 406)
     pay(link_sent(svc, gateway, 406))
     settle_all(svc)
+    assert (lead_stage(svc), contact_balance(svc, 406)) == ("first_booking", Decimal("300"))
     ref = attempt(svc, booking_id).order_ref
     requests.post(f"{pay_url}/_sandbox/orders/liqpay/{ref}/refund", timeout=15).raise_for_status()
     row = attempt(svc, booking_id)
@@ -338,6 +381,8 @@ def test_a_refund_after_payment_is_booked_and_shown_as_refunded(salon):
     assert row.status == "refunded" and lead_status(svc, booking_id) == "refunded"
     assert ledger(svc, row) == [("income", Decimal("300")), ("refund", Decimal("-300"))]
     assert balance(svc, row) == Decimal("0.00")  # topped up, then taken back
+    assert contact_balance(svc, 406) == Decimal("0")  # on the contact too
+    assert lead_stage(svc) == "first_booking"  # a refund says nothing about the visit: the lead stays
     assert sum(row.receipt_number in t for t in sms_to(gateway, 406)) == 1  # thanked once, before the refund
     report = report_row(svc, booking_id)
     assert (report["status"], report["refunded_at"] is not None) == ("refunded", True)

@@ -3,6 +3,7 @@ callbacks as received, the expiry scan and the report."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -11,8 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
+from bridge.payments.effects import record_change
 from bridge.store import prepayments as repo
-from bridge.store.models import Base, Client, LedgerEntry, PaymentCallback
+from bridge.store.models import AppliedAction, Base, Client, LedgerEntry, PaymentCallback
+from config.prepayment_model import PrepaymentConfig, PrepaymentRule
 from pipelines.prepayment import PaymentReport, PrepaymentStatus, ProviderStatus, on_deadline, on_report
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -88,6 +91,31 @@ def test_paid_records_income_with_a_receipt_and_refund_a_negative_entry(services
         entries = s.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).all()
         assert [(e.kind, e.amount) for e in entries] == [("income", Decimal("300")), ("refund", Decimal("-300"))]
     assert balance(services, client.id) == Decimal("150.00")  # once up, once down: duplicates changed nothing
+
+
+def contact_balances(s) -> list[str]:
+    """The ``balance`` values recorded for the amoCRM contact, oldest first."""
+    rows = s.scalars(select(AppliedAction).where(AppliedAction.kind == "UpdateFields").order_by(AppliedAction.id))
+    return [r.payload["fields"]["balance"] for r in rows if "balance" in r.payload["fields"]]
+
+
+def test_the_contact_is_given_the_balance_the_change_left_on_the_card_once_per_change(services):
+    policy = dataclasses.replace(services.policy("salon"), prepayment=PrepaymentConfig(
+        provider="liqpay", rules=(PrepaymentRule(name="all"),)))
+    with services.store.session() as s:
+        client = Client(tenant="salon", name="Ольга", created_at=NOW, updated_at=NOW, tags=[],
+                        balance=Decimal("150"))
+        s.add(client)
+        s.flush()
+        attempt(s, client_id=client.id)
+    for status, expected in ((ProviderStatus.PAID, ["450.00"]), (ProviderStatus.PAID, ["450.00"]),
+                             (ProviderStatus.REFUNDED, ["450.00", "150.00"])):
+        with services.store.session() as s:
+            assert s.get(Client, client.id).balance is not None  # the card already in this session...
+            row = repo.find_by_order_ref(s, "salon", "bk-500-1", lock=True)
+            change, _ = settle(s, row, report(status))
+            record_change(s, policy, row, change, NOW, f"cb:{status}")
+            assert contact_balances(s) == expected  # ...and still the value the change left (a repeat adds none)
 
 
 def test_held_money_is_no_income_and_its_refund_no_ledger_entry(services):

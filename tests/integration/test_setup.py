@@ -5,6 +5,7 @@ The fixtures here (``sandbox``, ``salon``, ``connected``) are reused by the OAut
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from bridge.amocrm.account_map import AccountMap, load_account_map, save_account
 from bridge.amocrm.connect import token_store
 from bridge.amocrm.provisioning import ENUM_NAMES, FIELD_NAMES, PREPAYMENT_ENUMS, Action, run_setup
 from bridge.services import Services
-from pipelines.stages import LOST, PIPELINE_NAMES, STAGE_NAMES, STAGES, WON, Pipeline
+from pipelines.stages import LOST, PIPELINE_NAMES, PREPAYMENT, STAGE_NAMES, STAGES, WON, Pipeline
 from salonbridge.cli import main
 from tests.conftest import TENANT_YAML
 from tests.fakes.http import serve
@@ -139,7 +140,7 @@ def test_setup_creates_the_three_pipelines_with_their_stages_in_order_and_the_fi
         found = pipelines[PIPELINE_NAMES["uk"][pipeline]]
         expected = [STAGE_NAMES["uk"][pipeline][k] for k in STAGES[pipeline] if k not in (WON, LOST)]
         if pipeline is Pipeline.SALES:
-            expected[0] = CUSTOM_FIRST_BOOKING
+            expected[expected.index(STAGE_NAMES["uk"][pipeline]["first_booking"])] = CUSTOM_FIRST_BOOKING
         assert [s["name"] for s in open_stages(found)] == expected
         closing = {s["id"]: s["name"] for s in found["_embedded"]["statuses"] if s["id"] in (142, 143)}
         assert closing == {142: STAGE_NAMES["uk"][pipeline][WON], 143: STAGE_NAMES["uk"][pipeline][LOST]}
@@ -167,9 +168,11 @@ def test_setup_creates_the_three_pipelines_with_their_stages_in_order_and_the_fi
     saved = load_account_map(connected.store, "salon")
     assert saved == report.account_map and saved.is_complete()
     sales = pipelines[PIPELINE_NAMES["uk"][Pipeline.SALES]]
-    assert saved.location(Pipeline.SALES, "first_booking") == (sales["id"], open_stages(sales)[0]["id"])
+    assert saved.location(Pipeline.SALES, PREPAYMENT) == (sales["id"], open_stages(sales)[0]["id"])  # grey clock
+    assert open_stages(sales)[0]["color"] == "#e6e8ea"
+    assert saved.location(Pipeline.SALES, "first_booking") == (sales["id"], open_stages(sales)[1]["id"])
     assert saved.location(Pipeline.LOST, WON) == (pipelines[PIPELINE_NAMES["uk"][Pipeline.LOST]]["id"], 142)
-    assert saved.stage_of(sales["id"], open_stages(sales)[1]["id"]) == (Pipeline.SALES, "no_show")
+    assert saved.stage_of(sales["id"], open_stages(sales)[2]["id"]) == (Pipeline.SALES, "no_show")
     assert saved.field_id("contacts", "last_visit") == contacts[names["last_visit"]]["id"]
     paid = next(e["id"] for e in prepayment["enums"] if e["value"] == ENUM_NAMES["uk"]["paid"])
     assert saved.enum_id("leads", "prepayment_status", "paid") == paid
@@ -248,7 +251,7 @@ def test_dry_run_reports_what_would_happen_and_writes_nothing(connected, sandbox
     fresh = setup_cli(settings, "--dry-run")
     assert fresh.exit_code == 0, fresh.output
     assert "dry run: nothing was written" in fresh.output
-    assert "salon: 38 created (dry run" in fresh.output  # 3 pipelines, 15 stages, 19 fields, 1 webhook
+    assert "salon: 39 created (dry run" in fresh.output  # 3 pipelines, 16 stages, 19 fields, 1 webhook
     assert sandbox.writes() == {}
     assert load_account_map(connected.store, "salon") is None
     assert PIPELINE_NAMES["uk"][Pipeline.SALES] not in sandbox.pipelines()
@@ -299,6 +302,33 @@ def test_a_deleted_stage_is_recreated_in_its_place(connected, sandbox):
     names = STAGE_NAMES["uk"][Pipeline.LOST]
     stages = open_stages(sandbox.pipelines()[PIPELINE_NAMES["uk"][Pipeline.LOST]])
     assert [s["name"] for s in stages] == [names["reminder"], names["come_back_promo"], names["manager_call"]]
+
+
+def test_an_install_set_up_before_the_prepayment_stage_gets_it_in_front_of_first_booking(connected, sandbox):
+    tenant = connected.tenants["salon"]
+    run_setup(tenant, connected)
+    ids = load_account_map(connected.store, "salon")
+    sales = ids.pipeline_id(Pipeline.SALES)
+    sandbox.api("DELETE", f"/api/v4/leads/pipelines/{sales}/statuses/{ids.status_id(Pipeline.SALES, PREPAYMENT)}")
+    older = {p: dataclasses.replace(v, statuses={k: s for k, s in v.statuses.items() if k != PREPAYMENT})
+             for p, v in ids.pipelines.items()}
+    save_account_map(connected.store, "salon", AccountMap(older, ids.fields))  # what that release saved
+    assert not load_account_map(connected.store, "salon").is_complete()  # `check` asks for setup
+    before = open_stages(sandbox.pipelines()[PIPELINE_NAMES["uk"][Pipeline.SALES]])
+    sandbox.reset_stats()
+
+    report = run_setup(tenant, connected)
+
+    assert {k: v for k, v in actions(report).items() if v != "unchanged"} == {"stage:sales:prepayment": "created"}
+    assert sandbox.writes() == {"POST /api/v4/leads/pipelines/{pipeline_id}/statuses": 1}
+    after = open_stages(sandbox.pipelines()[PIPELINE_NAMES["uk"][Pipeline.SALES]])
+    assert [s["name"] for s in after] == [STAGE_NAMES["uk"][Pipeline.SALES][PREPAYMENT], *(s["name"] for s in before)]
+    assert [(s["id"], s["sort"]) for s in after[1:]] == [(s["id"], s["sort"]) for s in before]  # nothing renumbered
+    saved = load_account_map(connected.store, "salon")
+    assert saved.is_complete() and saved.status_id(Pipeline.SALES, PREPAYMENT) == after[0]["id"]
+    sandbox.reset_stats()
+    assert {i.action for i in run_setup(tenant, connected).items} == {Action.UNCHANGED}  # and then it stays put
+    assert sandbox.writes() == {}
 
 
 def test_without_saved_ids_everything_is_found_again_by_name(connected, sandbox):

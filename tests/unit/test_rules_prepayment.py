@@ -20,6 +20,7 @@ from pipelines.actions import (
     ChangePrepayment,
     CreateLead,
     CreateTask,
+    MoveLead,
     RequestPrepayment,
     SendMessage,
     Skip,
@@ -30,6 +31,7 @@ from pipelines.events import BookingStatus as S
 from pipelines.prepayment import Effect, Outcome, PrepaymentStatus, StatusChange
 from pipelines.rules.context import Scene
 from pipelines.rules.prepayment import on_change
+from pipelines.stages import PREPAYMENT, Pipeline
 from tests.unit.playbook_sim import HAIRCUT, MANICURE, POLICY, T0, Salon, of
 from tests.unit.playbook_sim import event as ev
 
@@ -174,3 +176,106 @@ def test_held_money_becomes_a_task_with_the_alert():
     [task] = of(actions, CreateTask)
     assert "150.00 UAH" in task.text
     assert of(actions, SendMessage) == []
+
+
+# --- the grey clock as a Sales stage, and the contact's balance ---------------------------------------
+
+def test_a_first_booking_that_asks_for_a_prepayment_waits_at_the_prepayment_stage_one_that_does_not_is_booked():
+    [lead] = of(book(salon()), CreateLead)
+    assert (lead.pipeline, lead.stage) == (Pipeline.SALES, PREPAYMENT)
+    [lead] = of(book(salon(), service=HAIRCUT), CreateLead)  # no rule selects a haircut
+    assert lead.stage == "first_booking"
+    [lead] = of(book(Salon(policy=POLICY)), CreateLead)  # a salon that takes no prepayments
+    assert lead.stage == "first_booking"
+
+
+def test_a_first_booking_restored_after_its_prepayment_was_cancelled_waits_at_the_prepayment_stage_again():
+    s = salon()
+    book(s)
+    book(s, status=S.CANCELLED, occurred=T0 + timedelta(hours=1))
+    assert s.snapshot.open_lead(Pipeline.SALES).stage == "cancelled"
+    actions = book(s, status=S.SCHEDULED, occurred=T0 + timedelta(hours=2))
+    assert [(m.stage, m.pipeline) for m in of(actions, MoveLead)] == [(PREPAYMENT, Pipeline.SALES)]
+
+
+def with_balance(s: Salon, balance: str | None) -> Salon:
+    client = dataclasses.replace(s.snapshot.client, balance=None if balance is None else Decimal(balance))
+    s.snapshot = dataclasses.replace(s.snapshot, client=client)
+    return s
+
+
+PAID = (Effect.RECORD_INCOME, Effect.TOP_UP_BALANCE, Effect.UPDATE_LEAD, Effect.UPDATE_BOOKING, Effect.NOTIFY_ADMIN,
+        Effect.NOTIFY_CLIENT)
+EXPIRED = (Effect.REMOVE_INVOICE, Effect.CANCEL_VISIT, Effect.UPDATE_LEAD, Effect.NOTIFY_CLIENT)
+REFUNDED = (Effect.RECORD_REFUND, Effect.UPDATE_LEAD, Effect.NOTIFY_ADMIN)
+
+
+def contact_fields(actions) -> list[dict]:
+    return [dict(a.fields) for a in of(actions, UpdateFields) if a.lead_key is None]
+
+
+def test_paid_moves_the_waiting_lead_on_to_first_booking_and_writes_the_topped_up_balance_on_the_contact():
+    s = with_balance(salon(), None)
+    book(s)
+    with_balance(s, "200.00")  # the store topped the card up before the change is shown
+    lead = s.snapshot.open_lead(Pipeline.SALES)
+    actions = on_change(scene_of(s), s.snapshot.prepayment("b1"),
+                        change(PrepaymentStatus.PENDING, PrepaymentStatus.PAID, *PAID), "cb:1")
+    [move] = of(actions, MoveLead)
+    assert (move.lead_key, move.pipeline, move.stage) == (lead.key, Pipeline.SALES, "first_booking")
+    assert contact_fields(actions) == [{"balance": "200.00"}]
+    again = on_change(scene_of(s), s.snapshot.prepayment("b1"),
+                      change(PrepaymentStatus.PENDING, PrepaymentStatus.PAID, *PAID), "cb:2")
+    assert [a.key for a in again] == [a.key for a in actions]  # a second delivery plans the same keys
+
+
+def test_expired_moves_the_waiting_lead_to_the_cancelled_stage_and_leaves_the_balance_alone():
+    s = with_balance(salon(), "50.00")
+    book(s)
+    actions = on_change(scene_of(s), s.snapshot.prepayment("b1"),
+                        change(PrepaymentStatus.PENDING, PrepaymentStatus.EXPIRED, *EXPIRED), "deadline")
+    assert [m.stage for m in of(actions, MoveLead)] == ["cancelled"]
+    assert contact_fields(actions) == []
+    s.policy = dataclasses.replace(s.policy, sales_cancelled_stage="no_show")  # the salon's own choice
+    actions = on_change(scene_of(s), s.snapshot.prepayment("b1"),
+                        change(PrepaymentStatus.PENDING, PrepaymentStatus.EXPIRED, *EXPIRED), "deadline")
+    assert [m.stage for m in of(actions, MoveLead)] == ["no_show"]
+
+
+def test_a_refund_takes_the_balance_back_on_the_contact_and_leaves_the_lead_where_it_is():
+    s = salon()
+    book(s)
+    s.snapshot = dataclasses.replace(s.snapshot, leads=tuple(
+        dataclasses.replace(lead, stage="first_booking") for lead in s.snapshot.leads))  # paid earlier
+    with_balance(s, "0.00")
+    actions = on_change(scene_of(s), s.snapshot.prepayment("b1"),
+                        change(PrepaymentStatus.PAID, PrepaymentStatus.REFUNDED, *REFUNDED), "cb:3")
+    assert of(actions, MoveLead) == []
+    assert contact_fields(actions) == [{"balance": "0.00"}]
+    assert [a.fields for a in of(actions, UpdateFields) if a.lead_key] == [{"prepayment_status": "refunded"}]
+
+
+def test_held_money_and_duplicates_move_nothing_and_write_no_balance():
+    s = with_balance(salon(), "200.00")
+    book(s)
+    state = s.snapshot.prepayment("b1")
+    held = on_change(scene_of(s), state, change(PrepaymentStatus.PENDING, PrepaymentStatus.HELD,
+                                                Effect.UPDATE_LEAD, Effect.NOTIFY_ADMIN, alert="paid 20"), "cb:4")
+    duplicate = on_change(scene_of(s), state, change(PrepaymentStatus.PAID, PrepaymentStatus.PAID), "cb:5")
+    for actions in (held, duplicate):
+        assert of(actions, MoveLead) == [] and contact_fields(actions) == []
+
+
+def test_a_lead_not_waiting_at_the_prepayment_stage_is_never_moved_by_a_prepayment():
+    s = with_balance(salon(), "200.00")
+    book(s, service=HAIRCUT)  # the first booking asked for nothing: its lead is at "first booking"
+    book(s, "b2", occurred=T0 + timedelta(hours=1))  # a second one asks, the lead stays where it is
+    assert s.snapshot.open_lead(Pipeline.SALES).stage == "first_booking"
+    for new, effects in ((PrepaymentStatus.PAID, PAID), (PrepaymentStatus.EXPIRED, EXPIRED)):
+        actions = on_change(scene_of(s), s.snapshot.prepayment("b2"), change(PrepaymentStatus.PENDING, new, *effects),
+                            "x")
+        assert of(actions, MoveLead) == []
+    s.snapshot = dataclasses.replace(s.snapshot, leads=())  # no lead at all (e.g. Repeat lead already won)
+    actions = on_change(scene_of(s), s.snapshot.prepayment("b2"),
+                        change(PrepaymentStatus.PENDING, PrepaymentStatus.PAID, *PAID), "x")
+    assert of(actions, MoveLead) == [] and contact_fields(actions) == [{"balance": "200.00"}]
