@@ -37,7 +37,7 @@ def test_demo_runs_the_whole_system_and_reports_what_amocrm_shows(tmp_path):
     result = run_demo(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "amoCRM sandbox provisioned: 3 pipelines, 16 stages and 18 fields created" in out
+    assert "amoCRM sandbox provisioned: 3 pipelines, 16 stages and 19 fields created" in out
     assert "events accepted" in out and "duplicates ignored" in out
     assert "Продажі:" in out  # leads read back from the sandbox, per pipeline and stage
     assert "tasks created" in out and "HTTP 429: 0" in out
