@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pipelines.events import BookingStatus
+from pipelines.events import BookingStatus, ServiceLine
 from pipelines.stages import Pipeline
 
 
@@ -30,6 +30,7 @@ class VisitState:
     branch: str | None = None
     services: tuple[str, ...] = ()  # service titles, for texts
     price: Decimal | None = None  # the booking's value (sum of its lines), the budget of leads about it
+    lines: tuple[ServiceLine, ...] = ()  # its service lines (id, title, category), for per-category texts
 
     def is_upcoming(self, now: datetime) -> bool:
         """Still expects the client: scheduled/confirmed and not yet started."""

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from bridge.store.models import Client, Visit, VisitService
 from pipelines.actions import RecordVisit
-from pipelines.events import BookingStatus, ClientInfo, VisitEvent
+from pipelines.events import BookingStatus, ClientInfo, ServiceLine, VisitEvent
 from pipelines.snapshot import VisitState
 
 
@@ -39,6 +39,7 @@ def visit_state(visit: Visit) -> VisitState:
         branch=visit.branch,
         services=tuple(line.title for line in visit.services),
         price=visit.total_price,
+        lines=tuple(ServiceLine(line.external_id, line.title, line.category) for line in visit.services),
     )
 
 
