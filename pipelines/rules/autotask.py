@@ -4,15 +4,18 @@
   the periodicity, at the tenant's working hour. Several services of one category: the shortest
   periodicity wins (the earliest reason to call). Packages count for each of their categories.
   A service with no category, or a category with no periodicity, opens nothing and says so.
-- A booking created or restored (scheduled/confirmed) with a service of the SAME category while the
-  task is still open (deadline passed or not) cancels it, with a result text naming the booking; the
+- A booking created or restored (scheduled/confirmed) with a service of the SAME category, starting after
+  the visit the cycle counts from, while the task is still open (deadline passed or not) cancels it, with a result text naming the booking; the
   cycle remembers the booking. Other categories leave it alone. A task a person completed is never
   touched.
 - If that booking is cancelled, the task is restored with its own deadline, or now if that passed.
   Only a cancellation restores: a no-show leaves the task closed (the lost-client rules take over).
   If another same-category booking is still to come, the cycle points at that one instead.
-- A visit completed while the client already has a same-category booking to come opens its cycle
-  already cancelled, without creating a task (it is created if that booking is cancelled).
+- A visit completed while the client already has a same-category booking to come gets its task created
+  and cancelled at once, as when that booking comes after the visit (it is restored if the booking is
+  cancelled). A visit older than the one the category's cycle counts from (processed late) is kept as
+  history: cycle opened and closed, task created and cancelled by the booking that followed it. So the
+  result does not depend on the order the events were processed in (docs/playbook.md).
 """
 
 from __future__ import annotations

@@ -26,16 +26,17 @@ from tests.chaos.chaos import Chaos, Plan
 from tests.chaos.delivery import Sender, messy, out_of_order
 from tests.chaos.install import SLUG, Install, install
 from tests.chaos.logs import formats, phones_in, read_logs
-from tests.chaos.snapshot import amocrm_state, compare, figures, store_state
+from tests.chaos.snapshot import amocrm_state, compare, excuse_unknown, figures, store_state, unknown_outcomes
 
-# Known: the playbook's result depends on the order a client's events are processed in. A booking whose
-# "completed" update is processed before its creation (the creation is then stale) does not close the previous
-# repeat-visit cycle of its category the way "created, then completed" does, and a visit processed after a
-# later one of its category is skipped ("older than the visit the cycle counts from"); the cycles, their
-# tasks, the Repeat visits leads, the contact's fields and the messages for those bookings then differ. Worker
-# kills and parallel workers make that order differ from the clean run's; these parts are compared and
-# printed, and reported as an expected failure. Everything else is asserted.
-ORDER_DEPENDENT = {"leads", "store_leads", "cycles", "tasks", "notes", "contact_fields", "messages", "store_messages"}
+# Known: the client's one Repeat visits lead is won by whichever booking in a category with an open cycle is
+# processed first while it is open, and a completed visit starts a new one only when none is open. A client
+# coming for two categories whose bookings of different categories are processed in the other order than
+# they were made (parallel workers, a killed job coming back later) ends with other leads won by other
+# bookings (other budgets and fields), sometimes one lead fewer. Deciding that by the bookings' own creation
+# times needs the source's creation time stored with the visit, and a won lead's budget corrected when an
+# earlier booking is processed late. These parts are compared and printed, and reported as an expected
+# failure; everything else is asserted (tasks, cycles, contact fields, notes and messages included).
+ORDER_DEPENDENT = {"leads", "store_leads"}
 
 pytestmark = [
     pytest.mark.chaos,
@@ -101,7 +102,8 @@ def test_the_chaos_run_ends_exactly_as_the_clean_run_and_logs_no_phone(tmp_path)
         token_version = token_store(chaos.svc).load(SLUG).version
     logs = read_logs([chaos.log, *chaos.folder.glob("instance/**/*.log")])
     leaked = phones_in(logs, phones(bodies))
-    diffs = compare(amo_clean, amo_chaos) + compare(store_clean, store_chaos)
+    unknown = unknown_outcomes(chaos.env["DATABASE_URL"])
+    diffs = excuse_unknown(compare(amo_clean, amo_chaos) + compare(store_clean, store_chaos), unknown)
 
     print(f"\nchaos: {len(bodies)} webhooks, {len(deliveries)} deliveries "
           f"({out_of_order(deliveries, bodies)} first copies out of order) posted in {posted_s:.0f} s; "
@@ -114,7 +116,7 @@ def test_the_chaos_run_ends_exactly_as_the_clean_run_and_logs_no_phone(tmp_path)
           f"{clean_settled:.0f} s); {total_s:.0f} s in all")
     print(f"chaos: amoCRM account {figures(amo_chaos)} (clean: {figures(amo_clean)}); events "
           f"{store_chaos['events']}; differences {len(diffs)}; log lines {logs.count(chr(10))}, phones found "
-          f"{len(leaked)} of {len(phones(bodies))}")
+          f"{len(leaked)} of {len(phones(bodies))}; messages of unknown outcome (a 5xx, never resent) {len(unknown)}")
     for diff in diffs:
         print(f"  {diff}")
 
@@ -125,7 +127,7 @@ def test_the_chaos_run_ends_exactly_as_the_clean_run_and_logs_no_phone(tmp_path)
     assert leaked == set(), f"{len(leaked)} phones in the chaos run's logs"
     assert [d for d in diffs if d.part not in ORDER_DEPENDENT] == [], "the chaos run differs from the clean run"
     if diffs:
-        pytest.xfail(f"the playbook's result depends on the order of a client's events: {len(diffs)} parts differ")
+        pytest.xfail(f"the Repeat visits leads depend on the order of a client's bookings: {len(diffs)} parts differ")
 
 
 def test_the_log_search_finds_a_phone_in_every_format():
