@@ -5,9 +5,9 @@
   periodicity wins (the earliest reason to call). Packages count for each of their categories.
   A service with no category, or a category with no periodicity, opens nothing and says so.
 - A booking created or restored (scheduled/confirmed) with a service of the SAME category, starting after
-  the visit the cycle counts from, while the task is still open (deadline passed or not) cancels it, with a result text naming the booking; the
-  cycle remembers the booking. Other categories leave it alone. A task a person completed is never
-  touched.
+  the visit the cycle counts from, while the task is still open (deadline passed or not) cancels it, with
+  a result text naming the booking; the cycle remembers the booking. Other categories leave it alone. A
+  task a person completed is never touched.
 - If that booking is cancelled, the task is restored with its own deadline, or now if that passed.
   Only a cancellation restores: a no-show leaves the task closed (the lost-client rules take over).
   If another same-category booking is still to come, the cycle points at that one instead.
