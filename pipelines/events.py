@@ -133,6 +133,11 @@ class VisitEvent:
     source_event: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def is_history(self) -> bool:
+        """An imported visit (channel ``import``, or a booking-system import marking ``extra["history"]``)."""
+        return self.booking.channel == "import" or bool(self.extra.get("history"))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, the one stored with the inbound event and replayed from files."""
         return jsonable(self)

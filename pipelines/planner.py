@@ -13,7 +13,8 @@ from datetime import datetime
 
 from pipelines.actions import Action, RecordVisit, Skip
 from pipelines.catalog import booking_categories
-from pipelines.events import VisitEvent
+from pipelines.events import BookingStatus, VisitEvent
+from pipelines.fold import fold
 from pipelines.policy import Policy
 from pipelines.rules import autotask, birthday, campaign, lost, prepayment, reconnect, repeat, sales, service_messages
 from pipelines.rules.context import Occasion, Scene
@@ -38,10 +39,22 @@ def plan(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -
     """Actions caused by ``event`` given what is stored; deterministic for a fixed ``now``.
 
     A stale snapshot (older than the stored one) and a snapshot that changes nothing both plan nothing.
-    A booking without a client gets only its bookkeeping (RecordVisit).
+    A booking without a client gets only its bookkeeping (RecordVisit). A visit first seen already
+    completed (or missed) is its booking's creation and then its completion: planned as those two steps,
+    the second against the state the first leaves, so it ends as if the creation had arrived first.
     """
     if is_stale(snapshot.visit, event):
         return []
+    if snapshot.visit is None and snapshot.client is not None and event.booking.status in _OVER \
+            and not event.is_history:
+        return _fresh(_booked_then_over(event, snapshot, policy, now), snapshot.applied)
+    return _fresh(_plan_one(event, snapshot, policy, now), snapshot.applied)
+
+
+_OVER = (BookingStatus.COMPLETED, BookingStatus.NO_SHOW)
+
+
+def _plan_one(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
     steps = transitions(snapshot.visit, event.booking)
     if not steps:
         return []
@@ -51,7 +64,18 @@ def plan(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -
     actions: list[Action] = [RecordVisit(key=key, booking_id=booking_id, transitions=steps, categories=categories)]
     if snapshot.client is not None:
         actions += _playbook(event, snapshot, policy, now, steps, categories)
-    return _fresh(actions, snapshot.applied)
+    return actions
+
+
+def _booked_then_over(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
+    """The creation (as a scheduled booking), then the completion or no-show; one RecordVisit for both."""
+    booked = dataclasses.replace(event, booking=dataclasses.replace(event.booking, status=BookingStatus.SCHEDULED))
+    first = _plan_one(booked, snapshot, policy, now)
+    after = fold(snapshot, first, booked, now)
+    second = _plan_one(event, after, policy, now)
+    records = [a for a in (*first, *second) if isinstance(a, RecordVisit)]
+    record = dataclasses.replace(records[0], transitions=tuple(t for r in records for t in r.transitions))
+    return [record, *(a for a in (*first, *second) if not isinstance(a, RecordVisit))]
 
 
 def due(snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pipelines.events import BookingStatus, GoodsLine
+from pipelines.events import BookingStatus, GoodsLine, ServiceLine
 from pipelines.stages import Pipeline
 
 
@@ -31,6 +31,7 @@ class VisitState:
     services: tuple[str, ...] = ()  # service titles, for texts
     price: Decimal | None = None  # the booking's value (sum of its lines), the budget of leads about it
     goods: tuple[GoodsLine, ...] = ()  # products sold and materials used with it, for the visit history
+    lines: tuple[ServiceLine, ...] = ()  # its service lines (id, title, category), for per-category texts
 
     def is_upcoming(self, now: datetime) -> bool:
         """Still expects the client: scheduled/confirmed and not yet started."""

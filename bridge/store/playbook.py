@@ -41,7 +41,7 @@ from bridge.store.models import (
     VisitService,
 )
 from bridge.store.visits import goods_of, visit_state
-from pipelines.events import BookingStatus
+from pipelines.events import BookingStatus, ServiceLine
 from pipelines.snapshot import (
     ClientState,
     Cycle,
@@ -65,7 +65,8 @@ CLIENT = bindparam("client_id")
 _V, _VS = Visit.__table__.c, VisitService.__table__.c
 _VISITS = (
     select(_V.id, _V.external_id, _V.status, _V.start_at, _V.staff_id, _V.version, _V.categories, _V.staff_name,
-           _V.branch, _V.total_price, _V.goods, _VS.title)
+           _V.branch, _V.total_price, _V.goods, _VS.title, _VS.external_id.label("line_id"),
+           _VS.category.label("line_category"))
     .select_from(Visit.__table__.outerjoin(VisitService.__table__, _VS.visit_id == _V.id))
     .where(_V.client_id == CLIENT)
     .order_by(_V.start_at, _V.external_id, _VS.position)
@@ -157,18 +158,18 @@ def snapshot_for(
 def _visits(session: Session, client_id: int) -> tuple[VisitState, ...]:
     """The client's visits with their service titles, in one query (visits joined to their lines)."""
     rows = session.execute(_VISITS, {"client_id": client_id})
-    titles: dict[int, list[str]] = {}
+    lines: dict[int, list[ServiceLine]] = {}
     first: dict[int, Any] = {}
     for row in rows:
         first.setdefault(row.id, row)
-        lines = titles.setdefault(row.id, [])
+        own = lines.setdefault(row.id, [])
         if row.title is not None:
-            lines.append(row.title)
+            own.append(ServiceLine(row.line_id, row.title, row.line_category))
     return tuple(
         VisitState(external_id=r.external_id, status=BookingStatus(r.status), start_at=r.start_at,
                    staff_id=r.staff_id, version=r.version, categories=tuple(r.categories or ()),
-                   staff_name=r.staff_name, branch=r.branch, services=tuple(titles[r.id]),
-                   price=r.total_price, goods=goods_of(r.goods))
+                   staff_name=r.staff_name, branch=r.branch, services=tuple(line.title for line in lines[r.id]),
+                   price=r.total_price, goods=goods_of(r.goods), lines=tuple(lines[r.id]))
         for r in first.values()
     )
 

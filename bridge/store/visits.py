@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from bridge.store.models import Client, Visit, VisitService
 from pipelines.actions import RecordVisit
-from pipelines.events import BookingStatus, ClientInfo, GoodsLine, VisitEvent, jsonable, merge_goods
+from pipelines.events import BookingStatus, ClientInfo, GoodsLine, ServiceLine, VisitEvent, jsonable, merge_goods
 from pipelines.snapshot import VisitState
 
 
@@ -40,6 +40,7 @@ def visit_state(visit: Visit) -> VisitState:
         services=tuple(line.title for line in visit.services),
         price=visit.total_price,
         goods=goods_of(visit.goods),
+        lines=tuple(ServiceLine(line.external_id, line.title, line.category) for line in visit.services),
     )
 
 

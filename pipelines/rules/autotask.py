@@ -4,15 +4,18 @@
   the periodicity, at the tenant's working hour. Several services of one category: the shortest
   periodicity wins (the earliest reason to call). Packages count for each of their categories.
   A service with no category, or a category with no periodicity, opens nothing and says so.
-- A booking created or restored (scheduled/confirmed) with a service of the SAME category while the
-  task is still open (deadline passed or not) cancels it, with a result text naming the booking; the
-  cycle remembers the booking. Other categories leave it alone. A task a person completed is never
-  touched.
+- A booking created or restored (scheduled/confirmed) with a service of the SAME category, starting after
+  the visit the cycle counts from, while the task is still open (deadline passed or not) cancels it, with
+  a result text naming the booking; the cycle remembers the booking. Other categories leave it alone. A
+  task a person completed is never touched.
 - If that booking is cancelled, the task is restored with its own deadline, or now if that passed.
   Only a cancellation restores: a no-show leaves the task closed (the lost-client rules take over).
   If another same-category booking is still to come, the cycle points at that one instead.
-- A visit completed while the client already has a same-category booking to come opens its cycle
-  already cancelled, without creating a task (it is created if that booking is cancelled).
+- A visit completed while the client already has a same-category booking to come gets its task created
+  and cancelled at once, as when that booking comes after the visit (it is restored if the booking is
+  cancelled). A visit older than the one the category's cycle counts from (processed late) is kept as
+  history: cycle opened and closed, task created and cancelled by the booking that followed it. So the
+  result does not depend on the order the events were processed in (docs/playbook.md).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pipelines.actions import (
 from pipelines.catalog import categories_of, category_label, shortest_periods
 from pipelines.events import ServiceLine
 from pipelines.rules.context import Occasion
-from pipelines.snapshot import Cycle, TaskState
+from pipelines.snapshot import Cycle, TaskState, VisitState
 from pipelines.texts import local_date, text
 from pipelines.timing import due_at
 
@@ -57,26 +60,50 @@ def _cancel(o: Occasion) -> list[Action]:
     actions: list[Action] = []
     for category in o.categories:
         cycle = o.snapshot.cycle(category)
-        if cycle and cycle.task_active and cycle.anchor_visit_id != o.booking_id:
-            actions += _cancel_one(o, cycle)
+        if (cycle and cycle.task_active and cycle.anchor_visit_id != o.booking_id
+                and o.booking.start_at > _anchor_start(o, cycle)):
+            actions += _cancel_one(o, cycle, o.visit_state())
     return actions
 
 
-def _cancel_one(o: Occasion, cycle: Cycle) -> list[Action]:
-    services = ", ".join(s.title for s in o.booking.services if cycle.category in categories_of(s, o.policy))
-    when = local_date(o.booking.start_at, o.policy.timezone, o.language)
-    result = text("periodic_cancelled", o.language, service=services, date=when, booking=o.booking_id)
+def _cancel_one(o: Occasion, cycle: Cycle, booking: VisitState, occasion: str | None = None) -> list[Action]:
+    """Close the cycle's task because ``booking`` (same category, after the anchor visit) is to come.
+
+    ``occasion`` tells this cancellation apart (default: the event's stamp); a cycle cancelled as it opens
+    uses a fixed one, so a visit completed again does not cancel it twice.
+    """
+    occasion = occasion or o.stamp
+    lines = booking.lines or tuple(ServiceLine("", title) for title in booking.services)
+    services = ", ".join(s.title for s in lines if cycle.category in categories_of(s, o.policy)) or ", ".join(
+        booking.services)
+    when = local_date(booking.start_at, o.policy.timezone, o.language)
+    result = text("periodic_cancelled", o.language, service=services, date=when, booking=booking.external_id)
     return [
         CompleteTask(
-            key=f"{cycle.task_key}:cancel:{o.stamp}", client_id=o.client.id, task_key=cycle.task_key, result=result
+            key=f"{cycle.task_key}:cancel:{occasion}", client_id=o.client.id, task_key=cycle.task_key, result=result
         ),
-        _update(o, cycle, "cancel", TaskState.CANCELLED_BY_BOOKING, o.booking_id, cycle.task_exists),
+        _update(o, cycle, "cancel", TaskState.CANCELLED_BY_BOOKING, booking.external_id, cycle.task_exists,
+                occasion),
     ]
 
 
-def _update(o: Occasion, cycle: Cycle, why: str, state: TaskState, by: str | None, exists: bool) -> UpdateCycle:
+def _anchor_start(o: Occasion, cycle: Cycle) -> datetime:
+    """When the visit the cycle counts from started (from the stored visit, else from the due date)."""
+    anchor = o.visit(cycle.anchor_visit_id)
+    return anchor.start_at if anchor else cycle.due_at - timedelta(days=cycle.period_days)
+
+
+def _to_come(o: Occasion, category: str, after: datetime) -> tuple[VisitState, ...]:
+    """The client's other same-category bookings still to come that start after ``after``, soonest first
+    (a booking before the visit a cycle counts from is not its next visit, whatever order events came in)."""
+    later = (v for v in o.other_upcoming(category) if v.start_at > after)
+    return tuple(sorted(later, key=lambda v: (v.start_at, v.external_id)))
+
+
+def _update(o: Occasion, cycle: Cycle, why: str, state: TaskState, by: str | None, exists: bool,
+            occasion: str | None = None) -> UpdateCycle:
     return UpdateCycle(
-        key=f"cycle:{o.client.id}:{cycle.category}:{cycle.anchor_visit_id}:{why}:{o.stamp}",
+        key=f"cycle:{o.client.id}:{cycle.category}:{cycle.anchor_visit_id}:{why}:{occasion or o.stamp}",
         client_id=o.client.id,
         category=cycle.category,
         anchor_visit_id=cycle.anchor_visit_id,
@@ -98,7 +125,7 @@ def _restore(o: Occasion) -> list[Action]:
 
 
 def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
-    still = o.other_upcoming(cycle.category)
+    still = _to_come(o, cycle.category, _anchor_start(o, cycle))
     if still:
         by = still[0].external_id
         return [_update(o, cycle, "repoint", TaskState.CANCELLED_BY_BOOKING, by, cycle.task_exists)]
@@ -151,8 +178,7 @@ def _open(o: Occasion) -> list[Action]:
     for category, (days, line) in periods.items():
         previous = o.snapshot.cycle(category)
         if previous and previous.anchor_visit_id != o.booking_id and _older_than(o, previous):
-            reason = f"visit {o.booking_id} is older than visit {previous.anchor_visit_id} the cycle counts from"
-            actions.append(_skip(o, category, reason))
+            actions += _superseded(o, category, days, line, previous)
             continue
         actions += _close(o, previous) + _open_cycle(o, category, days, line)
     return actions
@@ -209,30 +235,46 @@ def _close(o: Occasion, cycle: Cycle | None) -> list[Action]:
     return actions
 
 
-def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> list[Action]:
-    pre_booked = o.other_upcoming(category)
-    cycle = Cycle(
+def _new_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> Cycle:
+    return Cycle(
         category=category,
         anchor_visit_id=o.booking_id,
         due_at=due_at(o.booking.start_at, days, o.policy),
         period_days=days,
         task_key=f"task:periodic:{o.client.id}:{category}:{o.booking_id}",
-        task_state=TaskState.CANCELLED_BY_BOOKING if pre_booked else TaskState.OPEN,
-        cancelled_by=pre_booked[0].external_id if pre_booked else None,
-        task_exists=not pre_booked,
         service=line.title,
         master=o.master,
     )
+
+
+def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> list[Action]:
+    cycle = _new_cycle(o, category, days, line)
     opened = OpenCycle.of(f"cycle:open:{o.client.id}:{category}:{o.booking_id}", o.client.id, cycle)
     if o.is_history and cycle.due_at < o.now - timedelta(days=o.policy.history_grace_days):
         # history mode: a cycle long over is kept as history, with no task and nothing for the playbook
         return [opened, CloseCycle(key=f"cycle:close:{o.client.id}:{category}:{o.booking_id}", client_id=o.client.id,
                                    category=category, anchor_visit_id=o.booking_id,
                                    reason=f"history: due {cycle.due_at.date().isoformat()}, long over at import")]
-    if not pre_booked:
-        return [opened, _task(o, cycle, cycle.due_at)]
-    note = text(
-        "periodic_pre_booked", o.language, category=category_label(category, o.language), booking=cycle.cancelled_by
-    )
-    return [opened, AddNote(key=f"note:{cycle.task_key}:pre_booked", client_id=o.client.id, text=note)]
+    actions: list[Action] = [opened, _task(o, cycle, cycle.due_at)]
+    pre_booked = _to_come(o, category, o.booking.start_at)
+    if pre_booked:
+        # the task is created and cancelled at once, as when the booking comes after the visit: the same
+        # result whichever of the two the booking system reported first
+        actions += _cancel_one(o, cycle, pre_booked[0], "opened")
+    return actions
 
+
+def _superseded(o: Occasion, category: str, days: int, line: ServiceLine, newer: Cycle) -> list[Action]:
+    """A visit older than the one the category's cycle counts from, processed after it: its cycle is kept
+    as history, its task created and closed as cancelled by the booking that followed it (what the visit
+    left when processed in order); the newer cycle and its task stay as they are."""
+    cycle = _new_cycle(o, category, days, line)
+    followed = o.next_in(category)
+    if followed is None:
+        reason = f"visit {o.booking_id} is older than visit {newer.anchor_visit_id} the cycle counts from"
+        return [_skip(o, category, reason)]
+    close = CloseCycle(key=f"cycle:close:{o.client.id}:{category}:{o.booking_id}", client_id=o.client.id,
+                       category=category, anchor_visit_id=o.booking_id,
+                       reason=f"visit {newer.anchor_visit_id} completed in the same category")
+    return [OpenCycle.of(f"cycle:open:{o.client.id}:{category}:{o.booking_id}", o.client.id, cycle),
+            _task(o, cycle, cycle.due_at), *_cancel_one(o, cycle, followed, "opened"), close]

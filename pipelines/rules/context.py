@@ -11,6 +11,8 @@ from pipelines.policy import Policy
 from pipelines.snapshot import ClientState, Snapshot, VisitState
 from pipelines.transitions import Transition
 
+_GOING_AHEAD = (BookingStatus.SCHEDULED, BookingStatus.CONFIRMED, BookingStatus.COMPLETED)
+
 
 @dataclass(frozen=True)
 class Scene:
@@ -58,7 +60,7 @@ class Occasion(Scene):
     def is_history(self) -> bool:
         """An imported visit (channel ``import``, or a booking-system import marking ``extra["history"]``):
         history mode, no task or message for what is long over."""
-        return self.booking.channel == "import" or bool(self.event.extra.get("history"))
+        return self.event.is_history
 
     @property
     def was_upcoming(self) -> bool:
@@ -118,7 +120,16 @@ class Occasion(Scene):
             services=tuple(line.title for line in b.services),
             price=b.total_price,
             goods=merge_goods(self.snapshot.visit.goods if self.snapshot.visit else (), b.goods, b.goods_reported),
+            lines=b.services,
         )
+
+    def next_in(self, category: str) -> VisitState | None:
+        """The client's first booking in ``category`` after this one (booked, confirmed or completed), known
+        whatever order the events came in: the booking that followed this visit there."""
+        later = [v for v in self.snapshot.client_visits
+                 if v.external_id != self.booking_id and category in v.categories
+                 and v.start_at > self.booking.start_at and v.status in _GOING_AHEAD]
+        return min(later, key=lambda v: (v.start_at, v.external_id), default=None)
 
     def other_upcoming(self, category: str | None = None) -> tuple[VisitState, ...]:
         """The client's other bookings still to come, optionally only those with ``category``."""

@@ -49,9 +49,12 @@ def budget(value: Decimal | None) -> int | None:
 
 
 def lead_fields(scene: Scene, about: VisitState | None) -> dict[str, str]:
-    """branch, favourite_master, last_category and last_visit: from the client's completed visits when
-    there are any (newest first, ``about`` included), else from ``about`` itself (a first booking)."""
+    """branch, favourite_master, last_category and last_visit: from the client's completed visits up to
+    ``about`` when there are any (newest first, ``about`` included), else from ``about`` itself (a first
+    booking). Visits after ``about`` are left out, so a lead says the same whenever its visit is processed."""
     completed = scene.snapshot.completed()
+    if about is not None:
+        completed = tuple(v for v in completed if v.start_at <= about.start_at)
     if about is not None and about.status is BookingStatus.COMPLETED and all(
             v.external_id != about.external_id for v in completed):
         completed = (about, *completed)

@@ -17,12 +17,13 @@ Clock (``on_clock``, per cycle):
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from pipelines.actions import Action, SendMessage, UpdateFields
 from pipelines.catalog import shortest_periods
 from pipelines.rules.context import Occasion, Scene
-from pipelines.rules.leads import advance, create_lead, move_lead
+from pipelines.rules.leads import advance, budget, create_lead, move_lead
 from pipelines.rules.messaging import message, message_key
 from pipelines.rules.segments import card_fields, history_fields, segment_fields
 from pipelines.snapshot import Cycle, LeadState, TaskState
@@ -64,13 +65,28 @@ def _entered(o: Occasion, open_lead: LeadState | None) -> list[Action]:
         UpdateFields(key=f"fields:{o.client.id}:{o.booking_id}", client_id=o.client.id, fields=fields,
                      tags=o.client.tags)
     ]
-    if open_lead is None and shortest_periods(o.booking.services, o.policy) and not _long_over(o):
+    periods = shortest_periods(o.booking.services, o.policy)
+    followed = min((v for v in map(o.next_in, periods) if v is not None),
+                   key=lambda v: (v.start_at, v.external_id), default=None)
+    if open_lead is not None and followed is not None and _lead_of_later_visit(o, open_lead):
+        open_lead = None  # this visit came before the one that lead is about: it had its own
+    if open_lead is None and periods and not _long_over(o):
         key = f"lead:repeat:{o.client.id}:{o.booking_id}"
-        actions.append(
-            create_lead(o, Pipeline.REPEAT, "next_visit_expected", key, completed[0],
-                        responsible=o.policy.responsible_for(o.booking.branch))
-        )
+        lead = create_lead(o, Pipeline.REPEAT, "next_visit_expected", key, o.visit_state(),
+                           responsible=o.policy.responsible_for(o.booking.branch))
+        actions.append(lead)
+        if followed is not None:
+            # already rebooked (or a later visit was processed first): won at once, as that booking would
+            # have won it had it come after this visit; its value is the lead's budget
+            won = move_lead(o, LeadState(key, Pipeline.REPEAT, lead.stage), WON, f"{o.stamp}:followed")
+            actions.append(dataclasses.replace(won, price=budget(followed.price)))
     return actions
+
+
+def _lead_of_later_visit(o: Occasion, lead: LeadState) -> bool:
+    """The Repeat lead was started by a visit after this one (its key names that visit)."""
+    visit = o.visit(lead.key.rsplit(":", 1)[-1])
+    return visit is not None and visit.start_at > o.booking.start_at
 
 
 def _long_over(o: Occasion) -> bool:

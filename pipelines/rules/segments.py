@@ -28,11 +28,16 @@ def card_fields(o: Occasion, completed: Sequence[VisitState]) -> dict[str, str]:
     blacklisted (the select's option key).
 
     ``completed`` includes the event's own visit (newest first); next_due is the earliest due date of
-    the cycles this visit opens and of the client's other open cycles.
+    the cycles this visit opens (or, for a visit a later one already followed, of the cycle that one
+    opened) and of the client's other open cycles.
     """
     spend = sum((v.price for v in completed if v.price is not None), Decimal(0))
-    dues = [due_at(o.booking.start_at, days, o.policy) for days, _ in shortest_periods(o.booking.services,
-                                                                                      o.policy).values()]
+    dues = []
+    for category, (days, _) in shortest_periods(o.booking.services, o.policy).items():
+        cycle = o.snapshot.cycle(category)
+        later = cycle is not None and cycle.anchor_visit_id != o.booking_id and cycle.due_at > due_at(
+            o.booking.start_at, days, o.policy) and o.next_in(category) is not None
+        dues.append(cycle.due_at if later and cycle else due_at(o.booking.start_at, days, o.policy))
     dues += [c.due_at for c in o.snapshot.cycles if c.category not in o.categories]
     fields = {"visits_count": str(len(completed)), "total_spend": str(spend)}
     if dues:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
+from sqlalchemy import func, select
 
 from amocrm_sandbox import create_sandbox_app
 from amocrm_sandbox.options import SandboxOptions
@@ -24,7 +25,9 @@ from bridge.amocrm.oauth import TokenResponse
 from bridge.amocrm.provisioning import run_setup
 from bridge.services import Services
 from bridge.store import crm_queue, stats
+from bridge.store.models import MessageRow
 from config.settings import Settings
+from jobs.messages import CONTACT_WAIT
 from salonbridge import synthetic
 from salonbridge.demo import free_port
 from salonbridge.report import due_messages
@@ -82,7 +85,7 @@ class Install:
         by_status = stats.events_by_status(self.svc.store)
         owed = {"events": sum(n for status, n in by_status.items() if status not in FINAL),
                 "amocrm": len(crm_queue.backlog(self.svc.store)),
-                "messages": due_messages(self.svc, SLUG)}
+                "messages": due_messages(self.svc, SLUG) + held_for_contact(self.svc)}
         try:
             owed["queued"] = self.svc.queue.depth()
         except Exception:  # Redis away: the store says the rest
@@ -100,6 +103,15 @@ class Install:
             if time.monotonic() - started > timeout_s:
                 raise AssertionError(f"{self.name}: still owed after {timeout_s:.0f} s: {self.pending()}")
             time.sleep(0.5)
+
+
+def held_for_contact(svc: Services) -> int:
+    """Messages put back a moment because the client's amoCRM contact was still to be created: owed too,
+    though not yet due (the contact comes with the amoCRM work that is still owed or just done)."""
+    with svc.store.session() as s:
+        return s.scalar(select(func.count()).select_from(MessageRow).where(
+            MessageRow.tenant == SLUG, MessageRow.state == "scheduled",
+            MessageRow.send_at <= datetime.now(UTC) + CONTACT_WAIT + timedelta(seconds=5))) or 0
 
 
 def tenant_file(amocrm_url: str) -> str:

@@ -22,20 +22,29 @@ import requests
 
 from bridge.amocrm.connect import token_store
 from salonbridge import synthetic
-from tests.chaos.chaos import Chaos, Plan
+from tests.chaos.chaos import SHORT_SIZE, Chaos, Plan
 from tests.chaos.delivery import Sender, messy, out_of_order
 from tests.chaos.install import SLUG, Install, install
 from tests.chaos.logs import formats, phones_in, read_logs
-from tests.chaos.snapshot import amocrm_state, compare, figures, store_state
+from tests.chaos.snapshot import amocrm_state, compare, excuse_unknown, figures, store_state, unknown_outcomes
 
-# Known: the playbook's result depends on the order a client's events are processed in. A booking whose
-# "completed" update is processed before its creation (the creation is then stale) does not close the previous
-# repeat-visit cycle of its category the way "created, then completed" does, and a visit processed after a
-# later one of its category is skipped ("older than the visit the cycle counts from"); the cycles, their
-# tasks, the Repeat visits leads, the contact's fields and the messages for those bookings then differ. Worker
-# kills and parallel workers make that order differ from the clean run's; these parts are compared and
-# printed, and reported as an expected failure. Everything else is asserted.
-ORDER_DEPENDENT = {"leads", "store_leads", "cycles", "tasks", "notes", "contact_fields", "messages", "store_messages"}
+# Known, and compared and printed, then reported as an expected failure; every other part is asserted
+# (cycles, contact fields, Salesbot launches and the store's messages included in the short run):
+# - leads, store_leads: the client's one Repeat visits lead is won by whichever booking in a category with an
+#   open cycle is processed first while it is open, and a completed visit starts a new one only when none is
+#   open; a client of two categories whose bookings are processed in another order than they were made ends
+#   with other leads won by other bookings (budgets, fields), sometimes one lead fewer.
+# - tasks, notes: an amoCRM task is closed once, with a result naming the booking that cancelled it; when two
+#   same-category bookings after a visit are processed in the other order, the other one names it, and a
+#   cancellation processed before the other booking's creation restores the task (a note) where the in-order
+#   run only re-pointed it. The store's cycles end the same.
+ORDER_DEPENDENT = {"leads", "store_leads", "tasks", "notes"}
+# Known in the longer runs only (measured at 1,681 webhooks): when several of a client's events are processed
+# long after later ones (events queued while Redis was down are queued again by the sweeper), a visit
+# completed before the bookings that followed it were processed has its task cancelled by the first later
+# booking known then (another cancelled_by in its cycle), and a new client's welcome names the booking
+# processed first.
+DEEPER_REORDERS = {"cycles", "store_messages"}
 
 pytestmark = [
     pytest.mark.chaos,
@@ -101,7 +110,8 @@ def test_the_chaos_run_ends_exactly_as_the_clean_run_and_logs_no_phone(tmp_path)
         token_version = token_store(chaos.svc).load(SLUG).version
     logs = read_logs([chaos.log, *chaos.folder.glob("instance/**/*.log")])
     leaked = phones_in(logs, phones(bodies))
-    diffs = compare(amo_clean, amo_chaos) + compare(store_clean, store_chaos)
+    unknown = unknown_outcomes(chaos.env["DATABASE_URL"])
+    diffs = excuse_unknown(compare(amo_clean, amo_chaos) + compare(store_clean, store_chaos), unknown)
 
     print(f"\nchaos: {len(bodies)} webhooks, {len(deliveries)} deliveries "
           f"({out_of_order(deliveries, bodies)} first copies out of order) posted in {posted_s:.0f} s; "
@@ -114,7 +124,7 @@ def test_the_chaos_run_ends_exactly_as_the_clean_run_and_logs_no_phone(tmp_path)
           f"{clean_settled:.0f} s); {total_s:.0f} s in all")
     print(f"chaos: amoCRM account {figures(amo_chaos)} (clean: {figures(amo_clean)}); events "
           f"{store_chaos['events']}; differences {len(diffs)}; log lines {logs.count(chr(10))}, phones found "
-          f"{len(leaked)} of {len(phones(bodies))}")
+          f"{len(leaked)} of {len(phones(bodies))}; messages of unknown outcome (a 5xx, never resent) {len(unknown)}")
     for diff in diffs:
         print(f"  {diff}")
 
@@ -123,9 +133,10 @@ def test_the_chaos_run_ends_exactly_as_the_clean_run_and_logs_no_phone(tmp_path)
     assert token_version >= 2 and amo_figures["token_pairs_issued"] >= 2, "the access token was never refreshed"
     assert amo_clean["leads"] and amo_clean["tasks"] and amo_clean["notes"]
     assert leaked == set(), f"{len(leaked)} phones in the chaos run's logs"
-    assert [d for d in diffs if d.part not in ORDER_DEPENDENT] == [], "the chaos run differs from the clean run"
+    known = ORDER_DEPENDENT | (DEEPER_REORDERS if plan.webhooks > SHORT_SIZE else set())
+    assert [d for d in diffs if d.part not in known] == [], "the chaos run differs from the clean run"
     if diffs:
-        pytest.xfail(f"the playbook's result depends on the order of a client's events: {len(diffs)} parts differ")
+        pytest.xfail(f"the result depends on the order of a client's events: {len(diffs)} parts differ")
 
 
 def test_the_log_search_finds_a_phone_in_every_format():

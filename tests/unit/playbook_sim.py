@@ -161,6 +161,7 @@ class Salon:
             tuple(s.title for s in b.services),
             b.total_price,
             merge_goods(stored.goods if stored else (), b.goods, b.goods_reported),
+            b.services,
         )
         visits = tuple(v for v in self.snapshot.client_visits if v.external_id != b.external_id) + (state,)
         client = self.snapshot.client
@@ -207,12 +208,15 @@ class Salon:
 
     def _do_OpenCycle(self, a: OpenCycle, now: datetime, ev: VisitEvent | None) -> None:
         cycle = a.cycle()
-        others = tuple(c for c in self.snapshot.cycles if c.category != a.category)
+        others = tuple(c for c in self.snapshot.cycles if (c.category, c.anchor_visit_id) != (a.category,
+                                                                                            a.anchor_visit_id))
         self.snapshot = dataclasses.replace(self.snapshot, cycles=(*others, cycle))
 
     def _do_UpdateCycle(self, a: UpdateCycle, now: datetime, ev: VisitEvent | None) -> None:
-        cycle = self.snapshot.cycle(a.category)
-        assert cycle is not None and cycle.anchor_visit_id == a.anchor_visit_id
+        cycle = next((c for c in self.snapshot.cycles if (c.category, c.anchor_visit_id) == (a.category,
+                                                                                              a.anchor_visit_id)), None)
+        if cycle is None:  # closed already (as in the store, the update changes no open cycle)
+            return
         self._cycle(
             dataclasses.replace(cycle, task_state=a.task_state, cancelled_by=a.cancelled_by, task_exists=a.task_exists)
         )
@@ -242,7 +246,8 @@ class Salon:
         self.snapshot = dataclasses.replace(self.snapshot, prepayments=(*others, state))
 
     def _cycle(self, cycle: Cycle) -> None:
-        others = tuple(c for c in self.snapshot.cycles if c.category != cycle.category)
+        others = tuple(c for c in self.snapshot.cycles
+                       if (c.category, c.anchor_visit_id) != (cycle.category, cycle.anchor_visit_id))
         self.snapshot = dataclasses.replace(self.snapshot, cycles=(*others, cycle))
 
     # --- looking -------------------------------------------------------------------------------

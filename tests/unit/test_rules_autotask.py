@@ -177,17 +177,18 @@ def test_a_category_without_periodicity_gets_no_task_and_a_reason():
     assert any(isinstance(a, Skip) and "laser" in a.reason for a in salon.log)
 
 
-def test_a_visit_completed_with_the_next_one_already_booked_opens_without_a_task():
+def test_a_visit_completed_with_the_next_one_already_booked_gets_its_task_cancelled_at_once():
     salon = Salon()
     salon.send(ev("v1", S.SCHEDULED, T0, MANICURE, occurred=T0 - DAY))
     salon.send(ev("v2", S.SCHEDULED, T0 + 21 * DAY, MANICURE, occurred=T0))
     salon.send(ev("v1", S.COMPLETED, T0, MANICURE, occurred=T0 + timedelta(hours=2)))
     cycle = salon.snapshot.cycle("manicure")
-    assert (cycle.task_state, cycle.cancelled_by, cycle.task_exists) == (TaskState.CANCELLED_BY_BOOKING, "v2", False)
-    assert TASK not in salon.tasks
+    assert (cycle.task_state, cycle.cancelled_by, cycle.task_exists) == (TaskState.CANCELLED_BY_BOOKING, "v2", True)
+    assert not salon.tasks[TASK].open and "v2" in salon.tasks[TASK].result
     actions = salon.send(ev("v2", S.CANCELLED, T0 + 21 * DAY, MANICURE, occurred=T0 + 3 * DAY))
-    [created] = of(actions, CreateTask)
-    assert (created.key, created.deadline) == (TASK, DUE)
+    [restored] = of(actions, RestoreTask)
+    assert (restored.task_key, restored.deadline) == (TASK, DUE)
+    assert salon.tasks[TASK].open
 
 
 def test_the_deadline_keeps_the_working_hour_across_a_dst_change():
