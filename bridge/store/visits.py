@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from bridge.store.models import Client, Visit, VisitService
@@ -43,7 +43,11 @@ def visit_state(visit: Visit) -> VisitState:
 
 
 def find_client(session: Session, tenant: str, source: str, info: ClientInfo | None) -> Client | None:
-    """Match by the source's client id, then phone, then email (the order amoCRM contacts dedupe in)."""
+    """Match by the source's client id, then phone, then email (the order amoCRM contacts dedupe in).
+
+    One query whatever matches: the probes are OR-ed (each has an index of its own) and the rows ranked by
+    the first probe they meet, then by id.
+    """
     if info is None:
         return None
     probes: list[Any] = []
@@ -53,13 +57,14 @@ def find_client(session: Session, tenant: str, source: str, info: ClientInfo | N
         probes.append(Client.phone == info.phone)
     if info.email:
         probes.append(Client.email == info.email)
-    for probe in probes:  # locked until the transaction ends: a clock tick waits for this event, and vice versa
-        found = session.scalar(
-            select(Client).where(Client.tenant == tenant, probe).order_by(Client.id).limit(1).with_for_update()
-        )
-        if found is not None:
-            return found
-    return None
+    if not probes:
+        return None
+    rank = case(*((probe, i) for i, probe in enumerate(probes)), else_=len(probes)) if len(probes) > 1 else None
+    # Locked until the transaction ends: a clock tick waits for this event, and vice versa.
+    return session.scalar(
+        select(Client).where(Client.tenant == tenant, or_(*probes))
+        .order_by(*((rank,) if rank is not None else ()), Client.id).limit(1).with_for_update()
+    )
 
 
 def upsert_client(session: Session, event: VisitEvent, now: datetime) -> Client | None:
