@@ -79,7 +79,8 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
         client = visits.upsert_client(s, event, now)
         if client is not None:
             client.wake_at = now  # the clock looks at the new state on its next tick (one UPDATE with the rest)
-        s.flush()
+            if client.id is None:
+                s.flush()  # a new client's id goes into the plan's keys; a known client's changes go with the visit
         # Keys already recorded are dropped by ``actions.record`` (a plan is recorded in one transaction, so a
         # retried job never finds half of it), which spares loading every key the client ever had.
         policy = svc.policy(tenant.slug)

@@ -48,8 +48,7 @@ def record(
             "state": "pending" if crm else "done", "applied_at": None if crm else now,
             "event_id": event_id, "client_id": client_id, "created_at": now, "attempts": 0,
         })
-    inserted = set(session.scalars(_insert_new(session).returning(AppliedAction.key),
-                                   rows))
+    inserted = set(session.scalars(_insert_new(session), rows))
     fresh = tuple(a for a in unique.values() if a.key in inserted)
     if fresh:
         session.flush()  # the effects run as plain SQL at once: what the caller added goes in first
@@ -58,12 +57,16 @@ def record(
     return Recorded(fresh, any(effect_of(a).crm is not None for a in fresh))
 
 
+_TABLE = AppliedAction.__table__  # Core, so the rows go out as one multi-row statement
+# Built once per database: recording runs for every event and every clock evaluation.
+_INSERT_NEW = {
+    "postgresql": postgresql.insert(_TABLE).on_conflict_do_nothing(constraint="uq_action_key")
+    .returning(_TABLE.c.key),
+    "sqlite": sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["tenant", "key"]).returning(_TABLE.c.key),
+}
+
+
 def _insert_new(session: Session):
-    """INSERT … ON CONFLICT (tenant, key) DO NOTHING, for the session's database."""
-    table = AppliedAction.__table__  # Core, so the rows go out as one multi-row statement
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(constraint="uq_action_key")
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=["tenant", "key"])
-    return insert(table)
+    """INSERT … ON CONFLICT (tenant, key) DO NOTHING RETURNING key, for the session's database."""
+    statement = _INSERT_NEW.get(session.get_bind().dialect.name)
+    return statement if statement is not None else insert(_TABLE).returning(_TABLE.c.key)

@@ -25,7 +25,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **kwargs)
+    if engine.dialect.name == "postgresql":
+        _tune_postgresql(engine)
+    return engine
+
+
+def _tune_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # No JIT compilation: our statements touch a few rows each, but on tables without fresh statistics
+        # (after a bulk load) their estimated cost passes jit_above_cost, and compiling them took 8-12 ms
+        # for a query that runs in 0.05 ms (a client's snapshot at 100,000 clients).
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET jit = off")
+        dbapi_conn.commit()
 
 
 def _tune_sqlite(engine: Engine) -> None:

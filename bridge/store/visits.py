@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from bridge.store.models import Client, Visit, VisitService
@@ -13,18 +13,27 @@ from pipelines.actions import RecordVisit
 from pipelines.events import BookingStatus, ClientInfo, GoodsLine, ServiceLine, VisitEvent, jsonable, merge_goods
 from pipelines.snapshot import VisitState
 
+# Built once (every event runs them): only the bound values change, so SQLAlchemy's statement cache is hit
+# without rebuilding and re-coercing the clauses each time.
+_FIND_VISIT = (
+    select(Visit).options(joinedload(Visit.services))
+    .where(Visit.tenant == bindparam("tenant"), Visit.source == bindparam("source"),
+           Visit.external_id == bindparam("external_id"))
+)
+_LOCK_CLIENT = select(Client).where(Client.id == bindparam("client_id"), Client.tenant == bindparam("tenant")) \
+    .with_for_update()
+
 
 def find_visit(session: Session, tenant: str, source: str, external_id: str) -> Visit | None:
     """The stored booking with its service lines (one query: an update compares them)."""
     return session.scalars(
-        select(Visit).options(joinedload(Visit.services))
-        .where(Visit.tenant == tenant, Visit.source == source, Visit.external_id == external_id)
+        _FIND_VISIT, {"tenant": tenant, "source": source, "external_id": external_id}
     ).unique().first()
 
 
 def lock_client(session: Session, tenant: str, client_id: int) -> Client | None:
     """The client, its row locked until the transaction ends (an event of the same client waits)."""
-    return session.scalar(select(Client).where(Client.id == client_id, Client.tenant == tenant).with_for_update())
+    return session.scalar(_LOCK_CLIENT, {"client_id": client_id, "tenant": tenant})
 
 
 def visit_state(visit: Visit) -> VisitState:
@@ -49,24 +58,41 @@ def goods_of(stored: list[Any] | None) -> tuple[GoodsLine, ...]:
     return tuple(GoodsLine.from_dict(g) for g in stored or ())
 
 
+_PROBES = {
+    "external_id": (Client.source == bindparam("source")) & (Client.external_id == bindparam("external_id")),
+    "phone": Client.phone == bindparam("phone"),
+    "email": Client.email == bindparam("email"),
+}
+_FIND_CLIENT: dict[tuple[str, ...], Any] = {}  # by the probes an event has, built on first use
+
+
+def _find_client_statement(probes: tuple[str, ...]) -> Any:
+    """Rows matching any probe (each has an index of its own), ranked by the first probe they meet, then by id;
+    locked until the transaction ends (a clock tick waits for this event, and vice versa)."""
+    statement = _FIND_CLIENT.get(probes)
+    if statement is None:
+        where = [_PROBES[name] for name in probes]
+        rank = (case(*((probe, i) for i, probe in enumerate(where)), else_=len(where)),) if len(where) > 1 else ()
+        statement = _FIND_CLIENT[probes] = (
+            select(Client).where(Client.tenant == bindparam("tenant"), or_(*where))
+            .order_by(*rank, Client.id).limit(1).with_for_update()
+        )
+    return statement
+
+
 def find_client(session: Session, tenant: str, source: str, info: ClientInfo | None) -> Client | None:
-    """Match by the source's client id, then phone, then email (the order amoCRM contacts dedupe in)."""
+    """Match by the source's client id, then phone, then email (the order amoCRM contacts dedupe in), in one
+    query whatever matches."""
     if info is None:
         return None
-    probes: list[Any] = []
-    if info.external_id:
-        probes.append((Client.source == source) & (Client.external_id == info.external_id))
-    if info.phone:
-        probes.append(Client.phone == info.phone)
-    if info.email:
-        probes.append(Client.email == info.email)
-    for probe in probes:  # locked until the transaction ends: a clock tick waits for this event, and vice versa
-        found = session.scalar(
-            select(Client).where(Client.tenant == tenant, probe).order_by(Client.id).limit(1).with_for_update()
-        )
-        if found is not None:
-            return found
-    return None
+    values = {"external_id": info.external_id, "phone": info.phone, "email": info.email}
+    probes = tuple(name for name, value in values.items() if value)
+    if not probes:
+        return None
+    params = {"tenant": tenant, **{name: values[name] for name in probes}}
+    if "external_id" in probes:
+        params["source"] = source
+    return session.scalar(_find_client_statement(probes), params)
 
 
 def upsert_client(session: Session, event: VisitEvent, now: datetime) -> Client | None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bridge.store.db import Store
@@ -26,8 +26,12 @@ class Due:
     wake_at: datetime
 
 
+_CLIENTS = Client.__table__
+_SET_WAKEUP = update(_CLIENTS).where(_CLIENTS.c.id == bindparam("b_id"))  # built once: every evaluation runs it
+
+
 def set_wakeup(session: Session, client_id: int, at: datetime | None) -> None:
-    session.execute(update(Client).where(Client.id == client_id).values(wake_at=at))
+    session.execute(_SET_WAKEUP, {"b_id": client_id, "wake_at": at})
 
 
 def wake_all(store: Store, tenant: str, now: datetime) -> int:

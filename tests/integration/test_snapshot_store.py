@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 
 from bridge.store import actions, playbook
-from bridge.store.models import Client, Visit
+from bridge.store.models import Client, Visit, VisitService
 from pipelines import actions as act
 from pipelines.snapshot import LostStep, TaskState
 from pipelines.stages import Pipeline
@@ -103,3 +103,34 @@ def test_a_snapshot_costs_the_same_statements_after_one_visit_and_after_forty(se
                 event.remove(services.store.engine, "before_cursor_execute", count)
             counts.append((len(seen), client.id, len(snap.client_visits)))
     assert [(n, v) for n, _, v in counts] == [(2, 1), (2, 41)]
+
+
+def test_each_visit_comes_back_with_its_services_in_booking_order(services):
+    with services.store.session() as s:
+        client = _client(s)
+        _visits(s, client, 3)
+        first, second, bare = sorted(client.visits, key=lambda v: v.start_at)
+        first.services = [VisitService(position=i, external_id=f"x{i}", title=t) for i, t in enumerate(("Б", "А", "В"))]
+        second.services = [VisitService(position=0, external_id="y", title="Стрижка")]
+        bare.services = []
+    with services.store.session() as s:
+        snap = playbook.snapshot_for(s, s.get(Client, client.id), None)
+    assert [v.services for v in snap.client_visits] == [("Б", "А", "В"), ("Стрижка",), ()]
+
+
+def test_a_snapshot_reads_only_the_clients_own_lines_on_a_store_never_analyzed(services):
+    """Right after a bulk load PostgreSQL has no statistics; the snapshot must still not scan every line."""
+    if services.store.engine.dialect.name != "postgresql":
+        return
+    visits = [dict(id=i, tenant="salon", source="yclients", external_id=f"b{i}", status="completed", start_at=NOW,
+                   version=NOW, history=[], created_at=NOW, updated_at=NOW) for i in range(1, 20_001)]
+    lines = [dict(visit_id=i, position=0, external_id="m", title="Манікюр", quantity=1) for i in range(1, 20_001)]
+    with services.store.session() as s:
+        s.execute(insert(Visit.__table__), visits)
+        s.execute(insert(VisitService.__table__), lines)
+    with services.store.engine.connect() as conn:
+        sql = playbook._VISITS_PG.compile(conn)
+        plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {sql}".replace("%(client_id)s", "7")).scalars())
+        jit = conn.exec_driver_sql("SHOW jit").scalar()
+    assert "Seq Scan on visit_services" not in plan, plan
+    assert jit == "off"  # nor compile a plan whose cost, estimated without statistics, looks large
