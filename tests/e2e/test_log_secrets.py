@@ -22,7 +22,7 @@ from tests.fakes.http import serve
 from tests.helpers import yclients_record
 from tests.processes import salonbridge_run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.security]
 
 CLIENT_PAGE_TOKEN = "cpT0ken-abcdefghijklmnopqrstuvwxyz012345"
 
