@@ -7,7 +7,8 @@ This module proves what no other test does:
 - the JSON API of one salon is a 404 with another salon's valid token, on every route;
 - no secret (booking, amoCRM and API tokens, the amoCRM client secret, payment keys, ``SECRET_KEY``) appears in
   ``/metrics``, in an error answer (404, 405, 400, 413, 500) or in the log lines these requests write;
-- a check that would miss a broken guarantee is itself tested (``test_the_hook_check_fails_...``).
+- the checks fail when a guarantee is broken on purpose (``test_the_hook_check_fails_...``,
+  ``test_the_isolation_check_fails_...``).
 
 Linked here by the ``security`` marker, where they already were:
 - a payment callback replayed after a later status is ignored, a tampered one is refused:
@@ -196,21 +197,35 @@ def api_paths(app, slug: str) -> list[tuple[str, str]]:
     return out
 
 
-def test_one_salons_api_token_opens_no_route_of_another_salon(services):
+def foreign_answers(services) -> dict[str, int]:
+    """Every JSON API route of one salon asked with the other salon's valid token, both ways: the answers
+    that are neither 403 nor 404."""
     app = create_app(services=services)
     client = app.test_client()
     own = {"Authorization": f"Bearer {SECRETS['SALON_API']}"}
     assert client.get("/api/tenants/salon/clients", headers=own).status_code == 200  # the token works at home
+    other = {"Authorization": f"Bearer {SECRETS['OTHER_API']}"}
     paths = api_paths(app, "other")
     assert len(paths) >= 10, paths
     answers = {f"{method} {path}": client.open(path, method=method, headers=own, json={}).status_code
                for method, path in paths}
     answers |= {f"{method} {path} (other's token)": client.open(path.replace("/other/", "/salon/"), method=method,
-                                                               json={}, headers={"Authorization":
-                                                                                 f"Bearer {SECRETS['OTHER_API']}"}
-                                                               ).status_code
+                                                               headers=other, json={}).status_code
                 for method, path in paths}
-    assert {k: v for k, v in answers.items() if v not in (403, 404)} == {}
+    return {k: v for k, v in answers.items() if v not in (403, 404)}
+
+
+def test_one_salons_api_token_opens_no_route_of_another_salon(services):
+    assert foreign_answers(services) == {}
+
+
+def test_the_isolation_check_fails_when_any_token_opens_any_salon(services, monkeypatch):
+    """The guarantee broken on purpose: an API that takes a token without asking whose it is is caught."""
+    import webhooks.api_auth
+
+    monkeypatch.setattr(webhooks.api_auth, "authorized_tenant", lambda slug: services.tenants.get(slug))
+    opened = foreign_answers(services)
+    assert "GET /api/tenants/other/clients" in opened and len(opened) >= 10, opened
 
 
 def test_no_secret_in_metrics_error_answers_or_their_log_lines(services, caplog):
@@ -234,7 +249,8 @@ def test_no_secret_in_metrics_error_answers_or_their_log_lines(services, caplog)
     }
     assert answers["metrics"].status_code == 200 and answers["500"].status_code == 500
     assert answers["413"].status_code == 413
-    secrets = {name: value for name, value in SECRETS.items() if name != TOKEN_ENV}  # the token is in the URL sent
+    secrets = {name: value for name, value in SECRETS.items()  # the token is in the URL sent; a public key is public
+               if name not in (TOKEN_ENV, "SALON_LP_PUBLIC")}
     leaks = {(where, name) for where, answer in answers.items() for name, value in secrets.items()
              if value in answer.get_data(as_text=True) or value in str(answer.headers)}
     leaks |= {("log", name) for name, value in SECRETS.items() if value in caplog.text}
