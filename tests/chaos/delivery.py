@@ -1,9 +1,11 @@
 """Deliveries as a careless sender makes them: every webhook three times, some out of order, posted from a
 few connections; an answer that is not 2xx (the web is down, a restart) is posted again, as a sender that
-retries would, until it is answered 2xx."""
+retries would, until it is answered 2xx. Given several addresses (webs behind a balancer), deliveries take
+turns and a delivery not answered 2xx is posted again to the next address."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -43,8 +45,10 @@ def out_of_order(plan: list[dict[str, Any]], bodies: list[dict[str, Any]]) -> in
 class Sender:
     """Posts a plan of deliveries from ``connections`` threads; ``done`` counts deliveries answered 2xx."""
 
-    def __init__(self, url: str, connections: int = 4, give_up_s: float = 180.0) -> None:
-        self.url, self.connections, self.give_up_s = url, connections, give_up_s
+    def __init__(self, url: str | list[str], connections: int = 4, give_up_s: float = 180.0) -> None:
+        self.urls = [url] if isinstance(url, str) else list(url)
+        self.connections, self.give_up_s = connections, give_up_s
+        self._turn = itertools.count()
         self.answers: Counter = Counter()  # every attempt: its status, or the exception's name
         self.retried = 0
         self.done = 0
@@ -59,10 +63,13 @@ class Sender:
 
     def _deliver(self, body: dict[str, Any]) -> None:
         deadline = time.monotonic() + self.give_up_s
+        turn = next(self._turn)
         while True:
+            url = self.urls[turn % len(self.urls)]
+            turn += 1
             started = time.perf_counter()
             try:
-                status: int | str = self._session().post(self.url, json=body, timeout=15).status_code
+                status: int | str = self._session().post(url, json=body, timeout=15).status_code
             except requests.RequestException as exc:
                 status = type(exc).__name__
                 self._local.__dict__.pop("session", None)
@@ -81,4 +88,14 @@ class Sender:
     def post_all(self, plan: list[dict[str, Any]]) -> None:
         with ThreadPoolExecutor(max_workers=self.connections) as pool:
             for future in [pool.submit(self._deliver, body) for body in plan]:
+                future.result()
+
+    def post_paced(self, plan: list[dict[str, Any]], per_second: float) -> None:
+        """Like ``post_all``, but a new delivery starts only every 1/``per_second`` s: a burst that lasts."""
+        with ThreadPoolExecutor(max_workers=self.connections) as pool:
+            futures = []
+            for body in plan:
+                futures.append(pool.submit(self._deliver, body))
+                time.sleep(1 / per_second)
+            for future in futures:
                 future.result()

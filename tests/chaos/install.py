@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -31,8 +30,8 @@ from jobs.messages import CONTACT_WAIT
 from salonbridge import synthetic
 from salonbridge.demo import free_port
 from salonbridge.report import due_messages
-from tests.e2e.test_outages import children, start_redis, stop_redis
 from tests.fakes.http import serve
+from tests.processes import children, salonbridge_run, start_redis, stop_redis
 
 SLUG = "salon"
 HOOK_TOKEN = "chaos-hook-t0ken-0123456789"
@@ -81,16 +80,7 @@ class Install:
         self.redis = start_redis(self.redis_port, self.folder)
 
     def pending(self) -> dict[str, int]:
-        """What is still owed: events not final, amoCRM actions, due messages, queued jobs."""
-        by_status = stats.events_by_status(self.svc.store)
-        owed = {"events": sum(n for status, n in by_status.items() if status not in FINAL),
-                "amocrm": len(crm_queue.backlog(self.svc.store)),
-                "messages": due_messages(self.svc, SLUG) + held_for_contact(self.svc)}
-        try:
-            owed["queued"] = self.svc.queue.depth()
-        except Exception:  # Redis away: the store says the rest
-            owed["queued"] = -1
-        return {k: v for k, v in owed.items() if v}
+        return pending(self.svc)
 
     def settle(self, timeout_s: float, quiet_s: float = 3.0) -> float:
         """Seconds until nothing is owed, twice ``quiet_s`` apart (the clock may find more); raises on timeout."""
@@ -112,6 +102,27 @@ def held_for_contact(svc: Services) -> int:
         return s.scalar(select(func.count()).select_from(MessageRow).where(
             MessageRow.tenant == SLUG, MessageRow.state == "scheduled",
             MessageRow.send_at <= datetime.now(UTC) + CONTACT_WAIT + timedelta(seconds=5))) or 0
+
+
+def pending(svc: Services) -> dict[str, int]:
+    """What an install still owes: events not final, amoCRM actions, due messages, queued jobs."""
+    by_status = stats.events_by_status(svc.store)
+    owed = {"events": sum(n for status, n in by_status.items() if status not in FINAL),
+            "amocrm": len(crm_queue.backlog(svc.store)),
+            "messages": due_messages(svc, SLUG) + held_for_contact(svc)}
+    try:
+        owed["queued"] = svc.queue.depth()
+    except Exception:  # Redis away: the store says the rest
+        owed["queued"] = -1
+    return {k: v for k, v in owed.items() if v}
+
+
+def connect_amocrm(svc: Services, amocrm: str) -> None:
+    """Store an OAuth pair the sandbox issued and run ``setup`` (pipelines, fields) for the salon."""
+    pair = requests.post(f"{amocrm}/_sandbox/tokens", json={"action": "pair"}, timeout=5).json()
+    token_store(svc).save_authorized(SLUG, TokenResponse(pair["access_token"], pair["refresh_token"],
+                                                         datetime.now(UTC) + timedelta(hours=23)))
+    run_setup(svc.tenants[SLUG], svc)
 
 
 def tenant_file(amocrm_url: str) -> str:
@@ -156,38 +167,6 @@ def install(name: str, folder: Path) -> Iterator[Install]:
         it = Install(name, folder, env, amocrm, redis_port, redis, svc, folder / "run.log")
         stack.callback(lambda: stop_redis(it.redis))
         stack.callback(svc.close)
-        pair = requests.post(f"{amocrm}/_sandbox/tokens", json={"action": "pair"}, timeout=5).json()
-        token_store(svc).save_authorized(SLUG, TokenResponse(pair["access_token"], pair["refresh_token"],
-                                                             datetime.now(UTC) + timedelta(hours=23)))
-        run_setup(svc.tenants[SLUG], svc)
-        it.run, it.base = stack.enter_context(_salonbridge_run(env, web_port, it.log)), public
+        connect_amocrm(svc, amocrm)
+        it.run, it.base = stack.enter_context(salonbridge_run(env, it.log, port=web_port))
         yield it
-
-
-@contextmanager
-def _salonbridge_run(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen([sys.executable, "-m", "salonbridge", "run", "--bind", f"127.0.0.1:{port}",
-                             "--workers", "2"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(f"http://127.0.0.1:{port}"):
-            assert proc.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, "the web server did not start"
-            time.sleep(0.2)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return requests.get(f"{base}/healthz", timeout=2).status_code < 500
-    except requests.RequestException:
-        return False

@@ -17,11 +17,12 @@ from bridge.store.db import Store
 from config.logging import mask
 from config.settings import Settings
 from tests.conftest import TENANT_YAML, TOKEN
-from tests.e2e.test_outages import install, salonbridge_run  # noqa: F401 - the fixture is used by name
+from tests.e2e.test_outages import install  # noqa: F401 - the fixture is used by name
 from tests.fakes.http import serve
 from tests.helpers import yclients_record
+from tests.processes import salonbridge_run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.security]
 
 CLIENT_PAGE_TOKEN = "cpT0ken-abcdefghijklmnopqrstuvwxyz012345"
 

@@ -17,7 +17,7 @@ import pytest
 
 from salonbridge.demo import free_port
 from tests.conftest import TENANT_YAML, TOKEN, TOKEN_ENV
-from tests.e2e.test_outages import redis_server
+from tests.processes import redis_server
 
 pytestmark = pytest.mark.slow
 

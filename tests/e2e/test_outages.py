@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,42 +28,12 @@ from config.settings import Settings
 from salonbridge.demo import free_port
 from tests.conftest import TENANT_YAML, TOKEN, TOKEN_ENV
 from tests.helpers import yclients_record
+from tests.processes import children, redis_server, salonbridge_run, start_redis, stop_redis
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs a redis-server binary"),
 ]
-
-
-@contextmanager
-def redis_server(port: int, folder: Path) -> Iterator[subprocess.Popen]:
-    proc = start_redis(port, folder)
-    try:
-        yield proc
-    finally:
-        stop_redis(proc)
-
-
-def start_redis(port: int, folder: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True,
-                              timeout=2).stdout.strip() == "PONG":
-                return proc
-        except (subprocess.TimeoutExpired, FileNotFoundError):
-            pass
-        time.sleep(0.1)
-    return proc
-
-
-def stop_redis(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -88,43 +57,6 @@ def install(tmp_path: Path) -> Iterator[dict]:
     env.pop("SALONBRIDGE_LOG_JSON", None)
     with redis_server(port, tmp_path) as server:
         yield {"env": env, "redis_port": port, "redis": server, "dir": tmp_path}
-
-
-@contextmanager
-def salonbridge_run(env: dict, log: Path, workers: int = 2) -> Iterator[tuple[subprocess.Popen, str]]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "salonbridge", "run", "--bind", f"127.0.0.1:{port}",
-                             "--workers", str(workers)], env=env, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(base):
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the web server did not start"
-            time.sleep(0.2)
-        yield proc, base
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return requests.get(f"{base}/healthz", timeout=2).status_code < 500
-    except requests.RequestException:
-        return False
-
-
-def children(proc: subprocess.Popen) -> dict[int, str]:
-    """The run's children by pid: their command lines."""
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
-    return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in out.strip().splitlines()}
 
 
 class Poster(threading.Thread):

@@ -114,12 +114,14 @@ def test_page_shows_upcoming_and_last_ten_completed_visits_with_masked_contacts(
     assert 'id="opt-out"' in html and 'id="opt-in"' not in html
 
 
+@pytest.mark.security
 def test_names_are_escaped(services, web):
     client_id = seed_client(services, name="<script>alert(1)</script>")
     html = requests.get(page_url(services, web, client_id), timeout=5).text
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+@pytest.mark.security
 def test_a_tampered_foreign_or_misdirected_link_is_a_bare_404(services, web):
     client_id = seed_client(services)
     good = page_url(services, web, client_id)
@@ -144,6 +146,7 @@ def test_a_tampered_foreign_or_misdirected_link_is_a_bare_404(services, web):
         assert response.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.security
 def test_an_expired_link_is_410_and_says_to_ask_the_salon(services, web):
     client_id = seed_client(services)
     response = requests.get(page_url(services, web, client_id, expires_in=timedelta(seconds=-1)), timeout=5)
@@ -208,6 +211,7 @@ def test_opt_out_and_back_flip_the_flag_and_leave_one_note_each(services, web):
         "Клієнт знову підписався на повідомлення на своїй сторінці.")
 
 
+@pytest.mark.security
 def test_forms_without_the_right_csrf_field_are_403_and_change_nothing(services, web):
     client_id = seed_client(services)
     url = page_url(services, web, client_id)
@@ -232,6 +236,7 @@ def test_forms_without_the_right_csrf_field_are_403_and_change_nothing(services,
     assert not crm_sync_queued(services)
 
 
+@pytest.mark.security
 def test_forms_on_an_expired_or_bad_link_are_refused_before_anything_else(services, web):
     client_id = seed_client(services)
     expired = page_url(services, web, client_id, expires_in=timedelta(seconds=-1))

@@ -49,6 +49,7 @@ def sign_in(base: str, username: str, password: str = PASSWORD) -> tuple[request
     return http, answer
 
 
+@pytest.mark.security
 def test_every_page_sends_a_signed_out_visitor_to_sign_in(web):
     for page in ["/", *PAGES]:
         url = web + page.format(slug="salon")
@@ -59,6 +60,7 @@ def test_every_page_sends_a_signed_out_visitor_to_sign_in(web):
     assert retry.status_code in (302, 400)  # no session: no CSRF token either, refused before anything runs
 
 
+@pytest.mark.security
 def test_a_manager_sees_only_their_salon_and_another_salons_pages_are_404(web, dash):  # noqa: F811
     http, answer = sign_in(web, "ivan")  # manager of "other"
     assert answer.url == f"{web}/t/other/"
@@ -87,6 +89,7 @@ def test_an_agency_admin_sees_every_salon(web):
         assert http.get(f"{web}/t/{slug}/settings", timeout=10).status_code == 200
 
 
+@pytest.mark.security
 def test_forms_without_the_csrf_token_are_refused(web, dash):  # noqa: F811
     plain = requests.post(f"{web}/login", data={"username": "agency", "password": PASSWORD}, timeout=10)
     assert plain.status_code == 400
@@ -99,6 +102,7 @@ def test_forms_without_the_csrf_token_are_refused(web, dash):  # noqa: F811
     assert dash.queue.rq.failed_job_registry.count == 2  # nothing was retried
 
 
+@pytest.mark.security
 def test_the_sign_in_rate_limit_holds_per_address_and_name(web):
     for _ in range(MAX_FAILURES):
         _, answer = sign_in(web, "olena", "wrong password!")
@@ -110,6 +114,7 @@ def test_the_sign_in_rate_limit_holds_per_address_and_name(web):
     assert other.status_code == 200 and other.url == f"{web}/"
 
 
+@pytest.mark.security
 def test_signing_out_ends_the_session_and_cookies_are_http_only(web):
     http, answer = sign_in(web, "olena")
     cookie = answer.history[0].headers["Set-Cookie"]
@@ -119,6 +124,7 @@ def test_signing_out_ends_the_session_and_cookies_are_http_only(web):
     assert http.get(f"{web}/t/salon/", allow_redirects=False, timeout=5).status_code == 302
 
 
+@pytest.mark.security
 def test_the_session_cookie_is_secure_when_the_install_is_served_over_https(dash):  # noqa: F811
     https = dataclasses.replace(dash.settings, public_url="https://salons.example.com")
     with serve(create_app(settings=https, services=dash)) as web:
@@ -139,6 +145,7 @@ def test_with_redis_down_sign_in_is_refused_and_the_overview_says_what_is_missin
     assert overview.status_code == 200 and TEXTS["uk"]["redis_down"] in overview.text
 
 
+@pytest.mark.security
 def test_a_new_password_signs_out_the_sessions_signed_in_before(web, dash):  # noqa: F811
     http, _ = sign_in(web, "olena")
     assert http.get(f"{web}/t/salon/", allow_redirects=False, timeout=5).status_code == 200

@@ -154,6 +154,7 @@ def test_a_duplicate_callback_changes_nothing(services, web, sandbox, provider):
     assert [d["accepted"] for d in sandbox_order(sandbox, provider, ref)["deliveries"]] == [True, True]
 
 
+@pytest.mark.security
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_tampered_callback_is_refused_with_403_and_changes_nothing(services, web, sandbox, provider, caplog):
     ref, url = open_for(services, web, provider)
@@ -181,6 +182,7 @@ def test_a_different_amount_is_held_with_an_alert_never_paid(services, web, sand
     assert row.alert == "paid 30 UAH, expected 300.00 UAH: not accepted automatically"
 
 
+@pytest.mark.security
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_refund_later_moves_to_refunded_and_a_replayed_success_is_ignored(services, web, sandbox, provider):
     ref, url = open_for(services, web, provider)
@@ -225,6 +227,7 @@ def test_an_unknown_order_is_answered_200_and_changes_nothing(services, web, san
         assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 0
 
 
+@pytest.mark.security
 def test_a_verified_callback_for_another_liqpay_merchant_is_ignored(services, web, sandbox):
     from bridge.payments import CheckoutOrder
     from bridge.payments.liqpay import LiqPay

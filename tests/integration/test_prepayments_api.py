@@ -74,6 +74,7 @@ def test_bad_filters_are_a_400_naming_the_problem(base_url, params, reason):
     assert answer.status_code == 400 and reason in answer.json()["reason"]
 
 
+@pytest.mark.security
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_without_the_tenants_token_it_is_a_404(base_url, token):
     assert get(base_url, token).status_code == 404

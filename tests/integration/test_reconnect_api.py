@@ -69,6 +69,7 @@ def test_an_unknown_category_is_refused_with_the_known_ones(base_url):
 @pytest.mark.parametrize(("slug", "token"), [
     ("salon", None), ("salon", "wrong-token"), ("nobody", API_TOKEN), ("quiet", API_TOKEN), ("salon", ""),
 ])
+@pytest.mark.security
 def test_no_valid_token_is_the_same_404_whatever_was_wrong(base_url, slug, token):
     answers = [get(base_url, path, token, slug) for path in ("", "/clients")]
     assert [a.status_code for a in answers] == [404, 404]
@@ -143,5 +144,6 @@ def test_a_bad_campaign_request_is_refused_with_the_reason(base_url, body, statu
     assert answer.json()["error"]
 
 
+@pytest.mark.security
 def test_a_campaign_needs_the_token(base_url):
     assert campaign(base_url, {"all": True}, token="wrong").status_code == 404
