@@ -9,9 +9,11 @@ Goal: utilization ≥ 0.95, calls per action well under 1, no 429. Runs on 127.0
 read timeout (processed, answer lost) and 1 % 429 in bursts of five; goal utilization ≥ 0.80 and no 429
 beyond the injected ones.
 
-``--trickle``: a salon's normal day instead of a backlog — the demo's deliveries arrive one at a time,
-each processed and synced before the next (no batching across events). Prints ``calls_per_event=…``
-(amoCRM requests ÷ deliveries, Salesbot launches included); goal ≤ 1.2.
+``--trickle``: a salon's normal days instead of a backlog — the synthetic salon's year of deliveries
+replayed on a virtual clock, each received and processed at the moment YCLIENTS sends it, while the
+clock's work runs at the instants it would: wake-ups, due messages, and the amoCRM sync once the
+tenant's work has been quiet for ``SALONBRIDGE_CRM_COALESCE_S``. Prints ``calls_per_event=…`` (amoCRM
+requests ÷ deliveries, the clock's work and Salesbot launches included); goal ≤ 1.2.
 """
 
 from __future__ import annotations
@@ -188,14 +190,17 @@ def drain_backlog(svc, slugs: tuple[str, ...], url: str, injected: int, faults: 
 
 
 def trickle(clients: int, journal: Path | None = None) -> None:
+    """The synthetic salon's year as an install lives it, on a virtual clock: each delivery is received and
+    processed at the moment YCLIENTS sends it, and between deliveries the clock's own work runs at the
+    instants it would — the playbook's wake-ups, due messages (Salesbot launches), and the amoCRM sync
+    of ``jobs.clock.sync_crm_backlog``: once a tenant's work has been quiet for the coalescing window."""
     from bridge import intake
     from bridge.amocrm.provisioning import run_setup
     from bridge.services import Services
     from config.logging import configure_logging
     from config.settings import Settings
     from jobs import context
-    from jobs.crm_sync import drain
-    from jobs.worker import run_worker
+    from jobs.process_event import handle_event
     from salonbridge import synthetic
 
     with tempfile.TemporaryDirectory(prefix="sb-bench-trickle-") as tmp:
@@ -222,17 +227,13 @@ def trickle(clients: int, journal: Path | None = None) -> None:
             run_setup(tenant, svc)
             requests.post(f"{url}/_sandbox/reset", json={"data": False, "stats": True, "limits": True}, timeout=5)
             bodies = synthetic.generate(seed=7, clients=clients)
-            mix: dict[tuple[str, ...], list[int]] = {}  # the amoCRM actions of one event → [events, calls]
-            seen, calls_before = 0, 0
+            clock = VirtualClock(svc, tenant, url)
             for body in bodies:
-                now = datetime.now(UTC)
-                intake.receive(svc.store, svc.queue, tenant, "yclients", body, now)
-                run_worker(svc, burst=True)
-                seen, kinds = _new_crm_actions(svc, seen)
-                drain(svc, tenant, now)
-                total = requests.get(f"{url}/_sandbox/stats", timeout=5).json()["total_requests"]
-                entry = mix.setdefault(kinds, [0, 0])
-                entry[0], entry[1], calls_before = entry[0] + 1, entry[1] + total - calls_before, total
+                at = _sent_at(body)
+                clock.run_until(at)  # what the clock does before this delivery arrives
+                receipt = intake.receive(svc.store, svc.queue, tenant, "yclients", body, at)
+                handle_event(svc, receipt.event_id, at)
+            clock.run_until(clock.now + clock.window * 6)  # the last sync (not the wake-ups after it)
             stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
             if journal:
                 journal.write_text(requests.get(f"{url}/_sandbox/requests", timeout=30).text, encoding="utf-8")
@@ -243,22 +244,142 @@ def trickle(clients: int, journal: Path | None = None) -> None:
                 svc.close()
     calls = stats["total_requests"]
     top = ", ".join(f"{k}={v}" for k, v in list(stats["by_endpoint"].items())[:6])
-    print(f"trickle: events={len(bodies)} calls={calls} calls_per_event={calls / len(bodies):.2f} ({top})")
-    for kinds, (events, sent) in sorted(mix.items(), key=lambda kv: -kv[1][1]):
-        print(f"  {events:5d} events with {' + '.join(kinds) or 'no amoCRM action'}: {sent / events:.2f} calls each")
+    print(f"trickle: events={len(bodies)} calls={calls} calls_per_event={calls / len(bodies):.2f} "
+          f"window={clock.window.total_seconds():.0f}s ({top})")
+    c = clock.calls
+    print(f"  syncs={clock.syncs} ({c['sync'] / max(clock.syncs, 1):.2f} calls each), amoCRM actions applied: "
+          f"{clock.actions['event']} from deliveries, {clock.actions['clock']} from the clock's wake-ups; "
+          f"{c['messages']} calls sending messages; {clock.joined} syncs carried more than one delivery's work")
+    print(f"  calls of syncs carrying only deliveries' work: {c['event']} ({c['event'] / len(bodies):.2f} per event), "
+          f"only wake-ups' work: {c['clock']}, both: {c['both']}")
 
 
-def _new_crm_actions(svc, after_id: int) -> tuple[int, tuple[str, ...]]:
-    """The kinds of amoCRM actions recorded since ``after_id`` (one event's), and the newest id."""
+def _sent_at(body: dict) -> datetime:
+    """When YCLIENTS sends this delivery: the record's last change."""
+    return datetime.strptime(body["data"]["last_change_date"], "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)
+
+
+class VirtualClock:
+    """The clock's schedule replayed on virtual time: at each instant something falls due (a client's
+    wake-up, a message's send time, a tenant's amoCRM sync by ``jobs.clock.crm_sync_at``), it is done then,
+    with that instant as ``now``. Counts the sandbox's requests per kind of work."""
+
+    def __init__(self, svc, tenant, url: str) -> None:
+        self.svc, self.tenant, self.url = svc, tenant, url
+        self.window = timedelta(seconds=svc.settings.crm_coalesce_s)
+        self.now = datetime.min.replace(tzinfo=UTC)
+        self.syncs = self.joined = 0
+        self.calls = {"sync": 0, "event": 0, "clock": 0, "both": 0, "messages": 0}
+        self.actions = {"event": 0, "clock": 0}
+        self._stuck: tuple | None = None  # the backlog a sync could not move: not synced again until it changes
+
+    def run_until(self, until: datetime) -> None:
+        from jobs.due import run_due
+        from jobs.messages import send_due
+
+        while True:
+            sync_at, wake_at, send_at = self._next_sync(), self._next(_wake_at), self._next(_message_at)
+            at = min((t for t in (sync_at, wake_at, send_at) if t is not None), default=None)
+            if at is None or at > until:
+                self.now = max(self.now, until)
+                return
+            self.now = max(self.now, at)
+            if sync_at is not None and sync_at <= at:
+                self._sync()
+            if wake_at is not None and wake_at <= at:
+                run_due(self.svc, self.now)
+            if send_at is not None and send_at <= at:
+                before = self._total()
+                if not send_due(self.svc, self.now) and self._next(_message_at) == send_at:
+                    raise SystemExit(f"a message due at {send_at} neither went out nor moved on")
+                self.calls["messages"] += self._total() - before
+
+    def _sync(self) -> None:
+        from jobs.crm_sync import drain
+
+        origins = _pending_origins(self.svc, self.tenant.slug)
+        before = self._total()
+        report = drain(self.svc, self.tenant, self.now)
+        sent = self._total() - before
+        self.syncs += 1
+        self.calls["sync"] += sent
+        kind = "both" if len(origins["kinds"]) > 1 else next(iter(origins["kinds"]), "event")
+        self.calls[kind] += sent
+        self.joined += len(origins["events"]) > 1
+        if report.paused or report.done + report.failed + report.skipped == 0:
+            self._stuck = self._span()  # waits for something else (a lead, a pause): not before new work
+        done = _applied_origins(self.svc, self.tenant.slug)
+        self.actions.update(done)
+
+    def _next_sync(self) -> datetime | None:
+        span = self._span()
+        if span is None or span == self._stuck:
+            return None
+        from jobs.clock import crm_sync_at
+
+        return crm_sync_at(*span, self.window)
+
+    def _span(self) -> tuple[datetime, datetime] | None:
+        from bridge.store import crm_queue
+
+        span = crm_queue.backlog_span(self.svc.store).get(self.tenant.slug)
+        return None if span is None else (_aware(span[0]), _aware(span[1]))
+
+    def _next(self, query) -> datetime | None:
+        with self.svc.store.session() as s:
+            at = s.execute(query(self.tenant.slug)).scalar()
+        return None if at is None else _aware(at)
+
+    def _total(self) -> int:
+        return requests.get(f"{self.url}/_sandbox/stats", timeout=5).json()["total_requests"]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _wake_at(tenant: str):
+    from sqlalchemy import func, select
+
+    from bridge.store.models import Client
+
+    return select(func.min(Client.wake_at)).where(Client.tenant == tenant)
+
+
+def _message_at(tenant: str):
+    from sqlalchemy import func, select
+
+    from bridge.store.models import MessageRow
+
+    return select(func.min(MessageRow.send_at)).where(MessageRow.tenant == tenant, MessageRow.state == "scheduled")
+
+
+def _pending_origins(svc, tenant: str) -> dict[str, set]:
+    """What the pending amoCRM work comes from: deliveries (their event ids) or the clock."""
     from sqlalchemy import select
 
     from bridge.store.effects import CRM_KINDS
     from bridge.store.models import AppliedAction
 
     with svc.store.session() as s:
-        rows = s.execute(select(AppliedAction.id, AppliedAction.kind).where(AppliedAction.id > after_id)).all()
-    newest = max((r.id for r in rows), default=after_id)
-    return newest, tuple(sorted({r.kind for r in rows if r.kind in CRM_KINDS}))
+        rows = s.execute(select(AppliedAction.event_id).where(
+            AppliedAction.tenant == tenant, AppliedAction.state == "pending", AppliedAction.kind.in_(CRM_KINDS))).all()
+    events = {r.event_id for r in rows if r.event_id is not None}
+    kinds = {"event" if r.event_id is not None else "clock" for r in rows}
+    return {"events": events, "kinds": kinds}
+
+
+def _applied_origins(svc, tenant: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from bridge.store.effects import CRM_KINDS
+    from bridge.store.models import AppliedAction
+
+    with svc.store.session() as s:
+        rows = s.execute(select(AppliedAction.event_id.is_(None), func.count()).where(
+            AppliedAction.tenant == tenant, AppliedAction.state != "pending", AppliedAction.kind.in_(CRM_KINDS))
+            .group_by(AppliedAction.event_id.is_(None))).all()
+    return {("clock" if by_clock else "event"): n for by_clock, n in rows}
 
 
 if __name__ == "__main__":

@@ -94,10 +94,16 @@ def sync_crm_backlog(svc: Services, now: datetime) -> int:
     window = timedelta(seconds=svc.settings.crm_coalesce_s)
     queued = 0
     for tenant, (oldest, newest) in crm_queue.backlog_span(svc.store).items():
-        ready = newest <= now - window or oldest <= now - window * LONGEST_WAIT
+        ready = crm_sync_at(oldest, newest, window) <= now
         if tenant in svc.tenants and ready and not crm_queue.paused(svc.store, tenant, now):
             queued += svc.queue.enqueue_crm_sync(tenant)
     return queued
+
+
+def crm_sync_at(oldest: datetime, newest: datetime, window: timedelta) -> datetime:
+    """When the clock queues the sync of pending amoCRM work recorded between ``oldest`` and ``newest``:
+    once it has been quiet for ``window``, or once the oldest has waited ``LONGEST_WAIT`` windows."""
+    return min(newest + window, oldest + window * LONGEST_WAIT)
 
 
 SCHEDULE: tuple[Scheduled, ...] = (

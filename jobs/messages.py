@@ -8,13 +8,15 @@ again: the product promises never to send the same (client, trigger, occasion) t
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bridge import telemetry
+from bridge.amocrm.client import SALESBOT_BATCH
 from bridge.amocrm.errors import AmoError
 from bridge.messaging import registry
-from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient
+from bridge.messaging.base import ChannelError, OutgoingMessage, Recipient, SendResult
 from bridge.messaging.links import client_link
 from bridge.messaging.registry import NoChannel, build_channels, pick_channel
 from bridge.messaging.render import TemplateProblem, render_for
@@ -46,11 +48,34 @@ def send_due(svc: Services, now: datetime) -> int:
 
 
 def _send_all(svc: Services, tenant: Tenant, ids: list[int], now: datetime) -> int:
+    """Each due message goes out through its channel; those of a channel that starts several in one
+    request (Salesbot with the bot's own text) go together, up to ``SALESBOT_BATCH`` a request."""
     channels = build_channels(tenant, amocrm=_amocrm_client(svc, tenant))
     sent = 0
+    together: dict[str, list[_Ready]] = {}
     for message_id in ids:
-        sent += _send_one(svc, tenant, channels, message_id, now)
+        ready = _prepare(svc, tenant, channels, message_id, now)
+        if not isinstance(ready, _Ready):
+            sent += ready
+        elif getattr(ready.channel, "batches", False):
+            together.setdefault(ready.channel.name, []).append(ready)
+        else:
+            sent += _deliver(svc, tenant, ready, now)
+    for group in together.values():
+        for start in range(0, len(group), SALESBOT_BATCH):
+            sent += _deliver_together(svc, tenant, group[start:start + SALESBOT_BATCH], now)
     return sent
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A message marked sending, with its channel and what goes out."""
+
+    message_id: int
+    attempts: int
+    send: SendMessage
+    channel: Any
+    outgoing: OutgoingMessage
 
 
 def _amocrm_client(svc: Services, tenant: Tenant) -> Any:
@@ -66,7 +91,9 @@ def _amocrm_client(svc: Services, tenant: Tenant) -> Any:
         return None
 
 
-def _send_one(svc: Services, tenant: Tenant, channels: dict, message_id: int, now: datetime) -> int:
+def _prepare(svc: Services, tenant: Tenant, channels: dict, message_id: int, now: datetime) -> int | _Ready:
+    """The message rendered, its channel picked and the message marked sending; or, when it does not go
+    out now, what became of it (0)."""
     message = stored.load(svc.store, tenant.slug, message_id)
     if message is None:
         return 0
@@ -98,16 +125,43 @@ def _send_one(svc: Services, tenant: Tenant, channels: dict, message_id: int, no
     stored.mark_sending(svc.store, message_id, channel.name, now)
     outgoing = OutgoingMessage(send.key, tenant.slug, send.client_id, send.template, to, rendered.text,
                                rendered.subject)
-    labels = {"tenant": tenant.slug, "channel": channel.name}
+    return _Ready(message_id, message.attempts, send, channel, outgoing)
+
+
+def _deliver(svc: Services, tenant: Tenant, ready: _Ready, now: datetime) -> int:
     try:
-        result = channel.send(outgoing)
+        result = ready.channel.send(ready.outgoing)
     except ChannelError as exc:
-        telemetry.count(svc.queue.connection, telemetry.MESSAGES_FAILED, labels)
-        return _failed(svc, message_id, message.attempts + 1, exc, now)
-    telemetry.count(svc.queue.connection, telemetry.MESSAGES_SENT, labels)
-    _finish(svc, message_id, "sent", now, provider_id=result.provider_id)
-    _log_in_amocrm(svc, tenant, send, channel.name, rendered.text, now)
+        return _not_sent(svc, tenant, ready, exc, now)
+    return _sent(svc, tenant, ready, result, now)
+
+
+def _deliver_together(svc: Services, tenant: Tenant, group: list[_Ready], now: datetime) -> int:
+    """One request for the group; refused before anything started, each is sent on its own instead (so one
+    bad message costs only itself); a failure that may have started some is every message's, never resent."""
+    if len(group) == 1:
+        return _deliver(svc, tenant, group[0], now)
+    try:
+        results = group[0].channel.send_many([r.outgoing for r in group])
+    except ChannelError as exc:
+        if exc.ambiguous:
+            return sum(_not_sent(svc, tenant, ready, exc, now) for ready in group)
+        return sum(_deliver(svc, tenant, ready, now) for ready in group)
+    return sum(_sent(svc, tenant, ready, result, now) for ready, result in zip(group, results, strict=True))
+
+
+def _sent(svc: Services, tenant: Tenant, ready: _Ready, result: SendResult, now: datetime) -> int:
+    telemetry.count(svc.queue.connection, telemetry.MESSAGES_SENT, {"tenant": tenant.slug,
+                                                                    "channel": ready.channel.name})
+    _finish(svc, ready.message_id, "sent", now, provider_id=result.provider_id)
+    _log_in_amocrm(svc, tenant, ready.send, ready.channel.name, ready.outgoing.text, now)
     return 1
+
+
+def _not_sent(svc: Services, tenant: Tenant, ready: _Ready, exc: ChannelError, now: datetime) -> int:
+    telemetry.count(svc.queue.connection, telemetry.MESSAGES_FAILED, {"tenant": tenant.slug,
+                                                                      "channel": ready.channel.name})
+    return _failed(svc, ready.message_id, ready.attempts + 1, exc, now)
 
 
 def _is_payment_link(tenant: Tenant, send: SendMessage) -> bool:

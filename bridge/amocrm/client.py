@@ -39,6 +39,7 @@ from bridge.amocrm.errors import (
     OutOfTime,
     RateLimited,
     ReauthRequired,
+    SalesbotNotStarted,
 )
 from bridge.amocrm.ratelimit import Limiter
 
@@ -48,6 +49,7 @@ PAGE_LIMIT = 250  # the documented maximum page size
 BATCH_SIZE = 50  # documented maximum is 250 per write, recommended ≤ 50; /leads/complex allows 50
 MAX_PAGES = 10_000  # a guard against a server that always links a "next" page
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PATCH", "PUT", "DELETE"})
+SALESBOT_BATCH = 100  # launches per POST /api/v2/salesbot/run
 SALESBOT_ENTITY_TYPES = {"contacts": 1, "contact": 1, "leads": 2, "lead": 2}
 
 
@@ -468,10 +470,20 @@ class AmoCrmClient:
 
         Not retried after it may have been sent: a second run would message the client twice.
         """
-        item = {"bot_id": bot_id, "entity_id": entity_id, "entity_type": _salesbot_type(entity_type)}
-        body = self._request("POST", "/api/v2/salesbot/run", json=[item])
+        return self.run_salesbots([(bot_id, entity_id, entity_type)])
+
+    def run_salesbots(self, runs: Sequence[tuple[int, int, str]]) -> bool:
+        """Start several Salesbots in one request (``(bot_id, entity_id, entity_type)`` each, at most
+        ``SALESBOT_BATCH``). amoCRM answers for the request as a whole: ``success`` false means at least
+        one did not start, without saying which. Never retried after it may have been sent."""
+        if not 0 < len(runs) <= SALESBOT_BATCH:
+            raise ValueError(f"run_salesbots takes 1 to {SALESBOT_BATCH} runs, got {len(runs)}")
+        items = [{"bot_id": bot_id, "entity_id": entity_id, "entity_type": _salesbot_type(entity_type)}
+                 for bot_id, entity_id, entity_type in runs]
+        body = self._request("POST", "/api/v2/salesbot/run", json=items)
         if isinstance(body, dict) and body.get("success") is False:
-            raise AmoError(f"amoCRM did not start Salesbot {bot_id} on {entity_type} {entity_id}")
+            what = ", ".join(f"{bot_id} on {entity_type} {entity_id}" for bot_id, entity_id, entity_type in runs)
+            raise SalesbotNotStarted(f"amoCRM did not start every Salesbot of the request ({what})")
         return True
 
     # --- exactly-once creates --------------------------------------------------------------------

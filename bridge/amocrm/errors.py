@@ -92,6 +92,11 @@ class AmbiguousWrite(AmoError):
         super().__init__(f"amoCRM {method} {path}: outcome unknown ({cause}); look up before resending")
 
 
+class SalesbotNotStarted(AmoError):
+    """amoCRM answered a Salesbot launch request with ``success: false``: at least one bot of the request
+    did not start (its entity is missing), and the answer does not say which."""
+
+
 class ReauthRequired(AmoError):
     """The tenant's authorization is gone (refresh refused, token revoked); a human must reconnect."""
 

@@ -13,7 +13,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from bridge.amocrm.errors import AmbiguousWrite, AmoError, AmoHttpError, RateLimited, TokenEndpointError
+from bridge.amocrm.errors import (
+    AmbiguousWrite,
+    AmoError,
+    AmoHttpError,
+    RateLimited,
+    SalesbotNotStarted,
+    TokenEndpointError,
+)
 from bridge.booking.phones import mask_phone
 from bridge.messaging.base import ChannelDeps, ChannelError, ChannelType, OutgoingMessage, Recipient, SendResult
 from config.channels import SalesbotSchema, SalesbotSettings
@@ -58,6 +65,38 @@ class SalesbotChannel:
         phone = mask_phone(message.to.phone)
         log.info("salesbot %s started bot %s on contact %s (%s)", message.key, bot_id, contact_id, phone)
         return SendResult(self.name, f"{bot_id}:{contact_id}")
+
+    @property
+    def batches(self) -> bool:
+        """Whether messages due together can start in one request (``send_many``): only with the bot's own
+        text; with ``text_field_id`` each contact's text is written just before its own run."""
+        return self.settings.text_field_id is None and callable(getattr(self.launcher, "run_salesbots", None))
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        """Start the bots of several messages in one amoCRM request (all on a contact, see ``batches``).
+        amoCRM answers for the request as a whole, so a failure is every message's: ambiguous (none is
+        sent again) when the request may have started some, not when amoCRM refused it before starting any.
+        """
+        runs = []
+        for message in messages:
+            contact_id = message.to.amo_contact_id
+            bot_id = self.settings.bots.get(message.template, self.settings.bot_id)
+            if contact_id is None or bot_id is None:
+                raise ChannelError("the client has no amoCRM contact" if contact_id is None
+                                   else "no bot for this template", channel=self.name, retryable=False)
+            runs.append((bot_id, contact_id, "contacts"))
+        try:
+            self.launcher.run_salesbots(runs)  # type: ignore[attr-defined]  # checked by ``batches``
+        except Exception as exc:
+            error = _channel_error(exc)
+            if isinstance(exc, SalesbotNotStarted) and len(runs) > 1:  # some may have started: which, unknown
+                error = ChannelError(error.args[0], channel=self.name, retryable=False, ambiguous=True)
+            log.warning("salesbot runs of %d messages failed: %s", len(runs), error)
+            raise error from exc
+        for message, (bot_id, contact_id, _) in zip(messages, runs, strict=True):
+            log.info("salesbot %s started bot %s on contact %s (%s)", message.key, bot_id, contact_id,
+                     mask_phone(message.to.phone))
+        return [SendResult(self.name, f"{bot_id}:{contact_id}") for bot_id, contact_id, _ in runs]
 
     def _write_text(self, contact_id: int, text: str) -> None:
         writer: ContactWriter = self.launcher  # type: ignore[assignment]  # checked in __init__

@@ -10,7 +10,7 @@ import pytest
 from bridge.store import actions as recorded
 from bridge.store.models import Client
 from config.settings import Settings, SettingsError
-from jobs.clock import sync_crm_backlog
+from jobs.clock import crm_sync_at, sync_crm_backlog
 from pipelines.actions import UpsertContact
 
 
@@ -46,6 +46,13 @@ def test_a_tenant_whose_work_never_goes_quiet_is_synced_after_six_windows(servic
         _client_actions(services, t0 + timedelta(seconds=3 * n), n)
     assert sync_crm_backlog(services, t0 + timedelta(seconds=28)) == 0
     assert sync_crm_backlog(services, t0 + timedelta(seconds=30)) == 1
+
+
+def test_the_sync_instant_is_the_end_of_the_quiet_window_or_six_windows_after_the_oldest():
+    t0, window = datetime(2026, 3, 2, 10, tzinfo=UTC), timedelta(seconds=5)
+    assert crm_sync_at(t0, t0, window) == t0 + window
+    assert crm_sync_at(t0, t0 + timedelta(seconds=3), window) == t0 + timedelta(seconds=8)
+    assert crm_sync_at(t0, t0 + timedelta(seconds=29), window) == t0 + timedelta(seconds=30)
 
 
 def test_the_window_is_a_setting():
