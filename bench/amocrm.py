@@ -98,7 +98,7 @@ def main() -> None:
                         "where the drain's time went")
     args = parser.parse_args()
     if args.trickle or args.smoke:
-        trickle(clients=args.clients or (6 if args.smoke else 40), journal=args.journal if args.trickle else None)
+        trickle(clients=args.clients or (3 if args.smoke else 40), journal=args.journal if args.trickle else None)
         if args.trickle:
             return
     total_actions = args.actions or (300 if args.smoke else 2000)
