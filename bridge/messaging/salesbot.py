@@ -49,11 +49,7 @@ class SalesbotChannel:
         return bool(to.phone) and to.amo_contact_id is not None
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        contact_id = message.to.amo_contact_id
-        bot_id = self.settings.bots.get(message.template, self.settings.bot_id)
-        if contact_id is None or bot_id is None:
-            what = "the client has no amoCRM contact" if contact_id is None else "no bot for this template"
-            raise ChannelError(what, channel=self.name, retryable=False)
+        bot_id, contact_id = self._bot_and_contact(message)
         try:
             if self.settings.text_field_id is not None:
                 self._write_text(contact_id, message.text)
@@ -62,9 +58,7 @@ class SalesbotChannel:
             error = _channel_error(exc)
             log.warning("salesbot %s for %s failed: %s", message.key, mask_phone(message.to.phone), error)
             raise error from exc
-        phone = mask_phone(message.to.phone)
-        log.info("salesbot %s started bot %s on contact %s (%s)", message.key, bot_id, contact_id, phone)
-        return SendResult(self.name, f"{bot_id}:{contact_id}")
+        return self._started(message, bot_id, contact_id)
 
     @property
     def batches(self) -> bool:
@@ -77,14 +71,7 @@ class SalesbotChannel:
         amoCRM answers for the request as a whole, so a failure is every message's: ambiguous (none is
         sent again) when the request may have started some, not when amoCRM refused it before starting any.
         """
-        runs = []
-        for message in messages:
-            contact_id = message.to.amo_contact_id
-            bot_id = self.settings.bots.get(message.template, self.settings.bot_id)
-            if contact_id is None or bot_id is None:
-                raise ChannelError("the client has no amoCRM contact" if contact_id is None
-                                   else "no bot for this template", channel=self.name, retryable=False)
-            runs.append((bot_id, contact_id, "contacts"))
+        runs = [(*self._bot_and_contact(message), "contacts") for message in messages]
         try:
             self.launcher.run_salesbots(runs)  # type: ignore[attr-defined]  # checked by ``batches``
         except Exception as exc:
@@ -93,10 +80,22 @@ class SalesbotChannel:
                 error = ChannelError(error.args[0], channel=self.name, retryable=False, ambiguous=True)
             log.warning("salesbot runs of %d messages failed: %s", len(runs), error)
             raise error from exc
-        for message, (bot_id, contact_id, _) in zip(messages, runs, strict=True):
-            log.info("salesbot %s started bot %s on contact %s (%s)", message.key, bot_id, contact_id,
-                     mask_phone(message.to.phone))
-        return [SendResult(self.name, f"{bot_id}:{contact_id}") for bot_id, contact_id, _ in runs]
+        return [self._started(message, bot_id, contact_id)
+                for message, (bot_id, contact_id, _) in zip(messages, runs, strict=True)]
+
+    def _bot_and_contact(self, message: OutgoingMessage) -> tuple[int, int]:
+        """The bot the template runs and the contact it runs on; a message without either cannot go."""
+        contact_id = message.to.amo_contact_id
+        bot_id = self.settings.bots.get(message.template, self.settings.bot_id)
+        if contact_id is None or bot_id is None:
+            what = "the client has no amoCRM contact" if contact_id is None else "no bot for this template"
+            raise ChannelError(what, channel=self.name, retryable=False)
+        return bot_id, contact_id
+
+    def _started(self, message: OutgoingMessage, bot_id: int, contact_id: int) -> SendResult:
+        log.info("salesbot %s started bot %s on contact %s (%s)", message.key, bot_id, contact_id,
+                 mask_phone(message.to.phone))
+        return SendResult(self.name, f"{bot_id}:{contact_id}")
 
     def _write_text(self, contact_id: int, text: str) -> None:
         writer: ContactWriter = self.launcher  # type: ignore[assignment]  # checked in __init__
