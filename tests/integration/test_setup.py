@@ -289,12 +289,18 @@ def test_a_pipeline_deleted_in_amocrm_is_recreated_with_new_ids(connected, sandb
     assert PIPELINE_NAMES["uk"][Pipeline.REPEAT] in sandbox.pipelines()
 
 
+def set_up_then_delete_a_stage(connected, sandbox, pipeline: Pipeline, stage: str) -> AccountMap:
+    """Set the salon up, then delete one stage in amoCRM behind its back; the account map setup saved."""
+    run_setup(connected.tenants["salon"], connected)
+    ids = load_account_map(connected.store, "salon")
+    sandbox.api("DELETE", f"/api/v4/leads/pipelines/{ids.pipeline_id(pipeline)}/statuses/"
+                          f"{ids.status_id(pipeline, stage)}")
+    return ids
+
+
 def test_a_deleted_stage_is_recreated_in_its_place(connected, sandbox):
     tenant = connected.tenants["salon"]
-    run_setup(tenant, connected)
-    ids = load_account_map(connected.store, "salon")
-    lost = ids.pipeline_id(Pipeline.LOST)
-    sandbox.api("DELETE", f"/api/v4/leads/pipelines/{lost}/statuses/{ids.status_id(Pipeline.LOST, 'come_back_promo')}")
+    set_up_then_delete_a_stage(connected, sandbox, Pipeline.LOST, "come_back_promo")
 
     report = run_setup(tenant, connected)
 
@@ -306,10 +312,7 @@ def test_a_deleted_stage_is_recreated_in_its_place(connected, sandbox):
 
 def test_an_install_set_up_before_the_prepayment_stage_gets_it_in_front_of_first_booking(connected, sandbox):
     tenant = connected.tenants["salon"]
-    run_setup(tenant, connected)
-    ids = load_account_map(connected.store, "salon")
-    sales = ids.pipeline_id(Pipeline.SALES)
-    sandbox.api("DELETE", f"/api/v4/leads/pipelines/{sales}/statuses/{ids.status_id(Pipeline.SALES, PREPAYMENT)}")
+    ids = set_up_then_delete_a_stage(connected, sandbox, Pipeline.SALES, PREPAYMENT)
     older = {p: dataclasses.replace(v, statuses={k: s for k, s in v.statuses.items() if k != PREPAYMENT})
              for p, v in ids.pipelines.items()}
     save_account_map(connected.store, "salon", AccountMap(older, ids.fields))  # what that release saved

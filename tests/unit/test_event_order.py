@@ -52,14 +52,18 @@ def completed(booking: str, start: datetime, service=MANICURE) -> VisitEvent:
     return ev(booking, S.COMPLETED, start, service, occurred=start + 2 * HOUR)
 
 
+def two_manicures_in_order() -> list[VisitEvent]:
+    """Two manicures, each booked and then completed, processed in the order they happened."""
+    return [created("v1", V1), completed("v1", V1), created("v2", V2), completed("v2", V2)]
+
+
 NOW = pytest.mark.parametrize("now", [None, T0 - 20 * DAY], ids=["late-delivery", "replayed-at-once"])
 
 
 @NOW
 def test_a_completion_processed_before_its_creation(now):
-    in_order = [created("v1", V1), completed("v1", V1), created("v2", V2), completed("v2", V2)]
     swapped = [created("v1", V1), completed("v1", V1), completed("v2", V2), created("v2", V2)]
-    assert outcome(swapped, now) == outcome(in_order, now)
+    assert outcome(swapped, now) == outcome(two_manicures_in_order(), now)
 
 
 @NOW
@@ -80,9 +84,8 @@ def test_the_next_booking_processed_before_the_completion_of_the_visit_before_it
 
 @NOW
 def test_an_older_visit_processed_after_a_newer_one_of_its_category(now):
-    in_order = [created("v1", V1), completed("v1", V1), created("v2", V2), completed("v2", V2)]
     late = [created("v1", V1), created("v2", V2), completed("v2", V2), completed("v1", V1)]
-    assert outcome(late, now) == outcome(in_order, now)
+    assert outcome(late, now) == outcome(two_manicures_in_order(), now)
 
 
 @NOW
