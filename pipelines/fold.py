@@ -27,7 +27,7 @@ from pipelines.actions import (
     SendMessage,
     UpdateCycle,
 )
-from pipelines.events import BookingStatus, VisitEvent
+from pipelines.events import BookingStatus, VisitEvent, merge_goods
 from pipelines.prepayment import order_reference
 from pipelines.snapshot import LeadState, LeadStatus, LostProgress, PrepaymentState, Snapshot, VisitState
 from pipelines.stages import Outcome
@@ -45,14 +45,16 @@ def fold(snapshot: Snapshot, actions: Iterable[Action], event: VisitEvent, now: 
     return replace(snapshot, applied=frozenset(keys))
 
 
-def stored_visit(event: VisitEvent, categories: tuple[str, ...]) -> VisitState:
-    """The event's booking as ``RecordVisit`` stores it."""
+def stored_visit(event: VisitEvent, categories: tuple[str, ...], stored: VisitState | None) -> VisitState:
+    """The event's booking as ``RecordVisit`` stores it over ``stored`` (the visit as stored so far, whose
+    goods stand unless the event reports its own)."""
     b = event.booking
     return VisitState(
         external_id=b.external_id, status=b.status, start_at=b.start_at,
         staff_id=b.staff.external_id if b.staff else None, version=event.occurred_at, categories=categories,
         staff_name=b.staff.name if b.staff else None, branch=b.branch,
-        services=tuple(line.title for line in b.services), price=b.total_price, lines=b.services,
+        services=tuple(line.title for line in b.services), price=b.total_price,
+        goods=merge_goods(stored.goods if stored else (), b.goods, b.goods_reported), lines=b.services,
     )
 
 
@@ -62,7 +64,7 @@ def _one(s: Snapshot, a: Action, event: VisitEvent, now: datetime) -> Snapshot:
 
 
 def _visit(s: Snapshot, a: RecordVisit, event: VisitEvent, now: datetime) -> Snapshot:
-    visit = stored_visit(event, a.categories)
+    visit = stored_visit(event, a.categories, s.visit)
     visits = tuple(v for v in s.client_visits if v.external_id != visit.external_id) + (visit,)
     client = s.client
     if client is not None and visit.status is BookingStatus.COMPLETED:

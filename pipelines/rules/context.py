@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipelines.events import Booking, BookingStatus, VisitEvent, merge_goods
+from pipelines.events import Booking, BookingStatus, VisitEvent
+from pipelines.fold import stored_visit
 from pipelines.policy import Policy
 from pipelines.snapshot import ClientState, Snapshot, VisitState
 from pipelines.transitions import Transition
@@ -107,21 +108,7 @@ class Occasion(Scene):
 
     def visit_state(self) -> VisitState:
         """The event's booking as it will be stored."""
-        b = self.booking
-        return VisitState(
-            external_id=b.external_id,
-            status=b.status,
-            start_at=b.start_at,
-            staff_id=b.staff.external_id if b.staff else None,
-            version=self.event.occurred_at,
-            categories=self.categories,
-            staff_name=self.master,
-            branch=b.branch,
-            services=tuple(line.title for line in b.services),
-            price=b.total_price,
-            goods=merge_goods(self.snapshot.visit.goods if self.snapshot.visit else (), b.goods, b.goods_reported),
-            lines=b.services,
-        )
+        return stored_visit(self.event, self.categories, self.snapshot.visit)
 
     def next_in(self, category: str) -> VisitState | None:
         """The client's first booking in ``category`` after this one (booked, confirmed or completed), known

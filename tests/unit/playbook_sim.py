@@ -30,7 +30,8 @@ from pipelines.actions import (
     SendMessage,
     UpdateCycle,
 )
-from pipelines.events import Booking, BookingStatus, ClientInfo, GoodsLine, ServiceLine, Staff, VisitEvent, merge_goods
+from pipelines.events import Booking, BookingStatus, ClientInfo, GoodsLine, ServiceLine, Staff, VisitEvent
+from pipelines.fold import stored_visit
 from pipelines.planner import due, plan
 from pipelines.policy import Policy
 from pipelines.snapshot import (
@@ -42,7 +43,6 @@ from pipelines.snapshot import (
     PrepaymentState,
     Snapshot,
     TaskState,
-    VisitState,
 )
 from pipelines.stages import Outcome
 
@@ -149,20 +149,7 @@ class Salon:
         assert ev is not None
         b = ev.booking
         stored = next((v for v in self.snapshot.client_visits if v.external_id == b.external_id), None)
-        state = VisitState(
-            b.external_id,
-            b.status,
-            b.start_at,
-            b.staff.external_id if b.staff else None,
-            ev.occurred_at,
-            a.categories,
-            b.staff.name if b.staff else None,
-            b.branch,
-            tuple(s.title for s in b.services),
-            b.total_price,
-            merge_goods(stored.goods if stored else (), b.goods, b.goods_reported),
-            b.services,
-        )
+        state = stored_visit(ev, a.categories, stored)
         visits = tuple(v for v in self.snapshot.client_visits if v.external_id != b.external_id) + (state,)
         client = self.snapshot.client
         if client and b.status is BookingStatus.COMPLETED:
