@@ -32,16 +32,21 @@ def actions_by_kind_and_state(svc: Services, tenant: str) -> Counter:
         return Counter({(kind, state): n for kind, state, n in rows})
 
 
-def leads_by_stage(svc: Services, tenant: str, language: str) -> dict[str, Counter]:
-    """Leads in amoCRM itself, per pipeline and stage name, read back through the API."""
+def leads_by_stage(svc: Services, tenant: str, language: str) -> dict[str, list[tuple[str, int]]]:
+    """Leads in amoCRM itself, per pipeline and stage name, read back through the API.
+
+    Stages come in the funnel's own order, so two runs of the same events print the same lines
+    whatever order amoCRM lists the leads in."""
     account = load_account_map(svc.store, tenant)
-    out: dict[str, Counter] = {}
+    counts: Counter = Counter()
     for lead in client_for(svc.tenants[tenant], svc).iterate("/api/v4/leads", "leads"):
         where = account.stage_of(lead["pipeline_id"], lead["status_id"]) if account else None
         if where:
-            pipeline, stage = where
-            out.setdefault(PIPELINE_NAMES[language][pipeline], Counter())[STAGE_NAMES[language][pipeline][stage]] += 1
-    return out
+            counts[where] += 1
+    return {PIPELINE_NAMES[language][pipeline]: [(name, counts[pipeline, stage]) for stage, name in stages.items()
+                                                 if counts[pipeline, stage]]
+            for pipeline, stages in STAGE_NAMES[language].items()
+            if any(counts[pipeline, stage] for stage in stages)}
 
 
 def print_summary(svc: Services, tenant: str, posted: Counter, by_status: dict[str, int], amocrm_url: str,
@@ -60,7 +65,7 @@ def print_summary(svc: Services, tenant: str, posted: Counter, by_status: dict[s
                + ", ".join(f"{k} {v}" for k, v in sorted(visits.items())) + ")")
     click.echo("amoCRM (read back from the sandbox)")
     for pipeline, stages in leads_by_stage(svc, tenant, language).items():
-        click.echo(f"  {pipeline}: " + ", ".join(f"{stage} {n}" for stage, n in stages.most_common()))
+        click.echo(f"  {pipeline}: " + ", ".join(f"{stage} {n}" for stage, n in stages))
     done = {kind: n for (kind, state), n in actions.items() if state == "done"}
     click.echo(f"  tasks created {done.get('CreateTask', 0)}, cancelled by a booking {done.get('CompleteTask', 0)}, "
                f"restored {done.get('RestoreTask', 0)}")
