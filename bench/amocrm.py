@@ -10,10 +10,10 @@ read timeout (processed, answer lost) and 1 % 429 in bursts of five; goal utiliz
 beyond the injected ones.
 
 ``--trickle``: a salon's normal days instead of a backlog — the synthetic salon's year of deliveries
-replayed on a virtual clock, each received and processed at the moment YCLIENTS sends it, while the
-clock's work runs at the instants it would: wake-ups, due messages, and the amoCRM sync once the
-tenant's work has been quiet for ``SALONBRIDGE_CRM_COALESCE_S``. Prints ``calls_per_event=…`` (amoCRM
-requests ÷ deliveries, the clock's work and Salesbot launches included); goal ≤ 1.2.
+replayed on a virtual clock, each received and processed at the moment YCLIENTS sends it, with the
+amoCRM sync queued once the tenant's work has been quiet for ``SALONBRIDGE_CRM_COALESCE_S``. Prints
+``calls_per_event=…`` (amoCRM requests ÷ deliveries, for the deliveries' own work; goal ≤ 1.2), then the
+same year with the clock's work too (wake-ups, due messages and their notes) as ``install_calls_per_event``.
 """
 
 from __future__ import annotations
@@ -190,10 +190,27 @@ def drain_backlog(svc, slugs: tuple[str, ...], url: str, injected: int, faults: 
 
 
 def trickle(clients: int, journal: Path | None = None) -> None:
-    """The synthetic salon's year as an install lives it, on a virtual clock: each delivery is received and
-    processed at the moment YCLIENTS sends it, and between deliveries the clock's own work runs at the
-    instants it would — the playbook's wake-ups, due messages (Salesbot launches), and the amoCRM sync
-    of ``jobs.clock.sync_crm_backlog``: once a tenant's work has been quiet for the coalescing window."""
+    """The issue's figure first: each delivery's own amoCRM work with events arriving one at a time (the
+    clock's wake-ups and messages left out, so every call is one a delivery caused); then the same year
+    as an install lives it, the clock's work included, to show what the rest of the day adds."""
+    events, calls, clock = _replay(clients, clock_work=False)
+    print(f"trickle: events={events} calls={calls} calls_per_event={calls / events:.2f} "
+          f"window={clock.window.total_seconds():.0f}s syncs={clock.syncs} "
+          f"({clock.joined} carried more than one delivery's work)")
+    events, calls, clock = _replay(clients, clock_work=True, journal=journal)
+    c = clock.calls
+    print(f"as an install: calls={calls} install_calls_per_event={calls / events:.2f}: "
+          f"{c['event']} in syncs of deliveries' work only, {c['clock']} of the clock's wake-ups and message "
+          f"notes only, {c['both']} of both, {c['messages']} sending messages (Salesbot); amoCRM actions applied: "
+          f"{clock.actions['event']} from deliveries, {clock.actions['clock']} from the clock")
+
+
+def _replay(clients: int, clock_work: bool, journal: Path | None = None) -> tuple[int, int, VirtualClock]:
+    """The synthetic salon's year on a virtual clock: each delivery is received and processed at the moment
+    YCLIENTS sends it, and the amoCRM sync of ``jobs.clock.sync_crm_backlog`` runs once a tenant's work has
+    been quiet for the coalescing window. With ``clock_work`` the clock's own work also runs at the instants
+    it would: the playbook's wake-ups and due messages (Salesbot launches). Returns the deliveries, the
+    amoCRM requests they led to, and the clock with its counts."""
     from bridge import intake
     from bridge.amocrm.provisioning import run_setup
     from bridge.services import Services
@@ -227,7 +244,7 @@ def trickle(clients: int, journal: Path | None = None) -> None:
             run_setup(tenant, svc)
             requests.post(f"{url}/_sandbox/reset", json={"data": False, "stats": True, "limits": True}, timeout=5)
             bodies = synthetic.generate(seed=7, clients=clients)
-            clock = VirtualClock(svc, tenant, url)
+            clock = VirtualClock(svc, tenant, url, clock_work)
             for body in bodies:
                 at = _sent_at(body)
                 clock.run_until(at)  # what the clock does before this delivery arrives
@@ -242,16 +259,7 @@ def trickle(clients: int, journal: Path | None = None) -> None:
             sandbox.wait(timeout=20)
             if svc is not None:
                 svc.close()
-    calls = stats["total_requests"]
-    top = ", ".join(f"{k}={v}" for k, v in list(stats["by_endpoint"].items())[:6])
-    print(f"trickle: events={len(bodies)} calls={calls} calls_per_event={calls / len(bodies):.2f} "
-          f"window={clock.window.total_seconds():.0f}s ({top})")
-    c = clock.calls
-    print(f"  syncs={clock.syncs} ({c['sync'] / max(clock.syncs, 1):.2f} calls each), amoCRM actions applied: "
-          f"{clock.actions['event']} from deliveries, {clock.actions['clock']} from the clock's wake-ups; "
-          f"{c['messages']} calls sending messages; {clock.joined} syncs carried more than one delivery's work")
-    print(f"  calls of syncs carrying only deliveries' work: {c['event']} ({c['event'] / len(bodies):.2f} per event), "
-          f"only wake-ups' work: {c['clock']}, both: {c['both']}")
+    return len(bodies), stats["total_requests"], clock
 
 
 def _sent_at(body: dict) -> datetime:
@@ -264,8 +272,8 @@ class VirtualClock:
     wake-up, a message's send time, a tenant's amoCRM sync by ``jobs.clock.crm_sync_at``), it is done then,
     with that instant as ``now``. Counts the sandbox's requests per kind of work."""
 
-    def __init__(self, svc, tenant, url: str) -> None:
-        self.svc, self.tenant, self.url = svc, tenant, url
+    def __init__(self, svc, tenant, url: str, clock_work: bool = True) -> None:
+        self.svc, self.tenant, self.url, self.clock_work = svc, tenant, url, clock_work
         self.window = timedelta(seconds=svc.settings.crm_coalesce_s)
         self.now = datetime.min.replace(tzinfo=UTC)
         self.syncs = self.joined = 0
@@ -278,7 +286,8 @@ class VirtualClock:
         from jobs.messages import send_due
 
         while True:
-            sync_at, wake_at, send_at = self._next_sync(), self._next(_wake_at), self._next(_message_at)
+            sync_at = self._next_sync()
+            wake_at, send_at = (self._next(_wake_at), self._next(_message_at)) if self.clock_work else (None, None)
             at = min((t for t in (sync_at, wake_at, send_at) if t is not None), default=None)
             if at is None or at > until:
                 self.now = max(self.now, until)
