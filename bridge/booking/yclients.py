@@ -469,6 +469,7 @@ class YclientsClient:
         params: dict[str, Any] = {
             "changed_after": since.strftime("%Y-%m-%dT%H:%M:%S"),
             "with_deleted": 1,
+            "include_consumables": 1,  # the materials a visit used (goods_transactions come anyway)
             "count": count,
         }
         page, seen = 1, 0
@@ -487,8 +488,8 @@ class YclientsClient:
         """One page of the changed-records feed (deleted ones included) and the feed's total, if given."""
         if tz is not None and since.tzinfo is not None:
             since = since.astimezone(tz)
-        params = {"changed_after": since.strftime("%Y-%m-%dT%H:%M:%S"), "with_deleted": 1, "count": count,
-                  "page": page}
+        params = {"changed_after": since.strftime("%Y-%m-%dT%H:%M:%S"), "with_deleted": 1,
+                  "include_consumables": 1, "count": count, "page": page}
         data, meta = self._get(f"/records/{company_id}", params=params)
         total = meta.get("total_count") if isinstance(meta, dict) else None
         return _items(data), total if isinstance(total, int) else None

@@ -138,8 +138,16 @@ class FakeYclients:
             for r in sorted(self.records.get(company_id, []), key=lambda r: r["id"])
             if (args.get("with_deleted") == "1" or not r.get("deleted")) and (after is None or _wall(r) > after)
         ]
-        chunk = rows[(page - 1) * count : page * count]
+        chunk = [_as_listed(r, args) for r in rows[(page - 1) * count : page * count]]
         return _ok(chunk, page=page, total_count=len(rows))
+
+
+def _as_listed(record: dict[str, Any], args: Any) -> dict[str, Any]:
+    """A record as the list gives it: consumables and payments only when asked for (``include_*=1``)."""
+    hidden = {key for key, flag in (("consumables", "include_consumables"),
+                                    ("finance_transactions", "include_finance_transactions"))
+              if args.get(flag) != "1"}
+    return {k: v for k, v in record.items() if k not in hidden}
 
 
 def _wall(record: dict[str, Any]) -> datetime:

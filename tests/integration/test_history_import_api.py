@@ -89,3 +89,19 @@ def test_pages_rate_limit_failure_resume_and_history_mode(services, fake):
 
     third = run_api_import(services, tenant, None, sleep=waits.append)
     assert third.events["accepted"] == 0 and third.events["duplicate"] == RECORDS and sum(third.actions.values()) == 0
+
+
+def test_the_import_asks_for_the_materials_each_visit_used(services, fake):
+    yclients, _ = fake
+    done = record(1, days_ago=20)
+    done["goods_transactions"] = [{"id": 71, "amount": -1, "cost": 450, "good": {"id": 55, "title": "Крем для рук"}}]
+    done["consumables"] = [{"id": 72, "amount": "-2.5", "cost": "37.5", "good": {"id": 7, "title": "Гель-лак"},
+                            "service_unit": {"title": "мл"}}]
+    yclients.add_record(111111, done)
+
+    run_api_import(services, services.tenants["salon"], None, sleep=lambda _: None)
+
+    with services.store.session() as s:
+        goods = s.scalar(select(Visit.goods))
+    assert sorted((line["kind"], line["title"]) for line in goods) == [
+        ("material", "Гель-лак"), ("product", "Крем для рук")]

@@ -104,7 +104,8 @@ def test_records_are_paged_until_total_count(fake: FakeYclients, client: Yclient
     assert ids == [500000000 + i for i in range(250)]
     pages = [r["args"] for r in fake.requests]
     assert [p["page"] for p in pages] == ["1", "2", "3"]
-    assert pages[0] == {"changed_after": "2026-12-01T09:00:00", "with_deleted": "1", "count": "100", "page": "1"}
+    assert pages[0] == {"changed_after": "2026-12-01T09:00:00", "with_deleted": "1", "include_consumables": "1",
+                        "count": "100", "page": "1"}
 
 
 def test_exact_multiple_of_count_stops_on_total_count(fake: FakeYclients, client: YclientsClient) -> None:
