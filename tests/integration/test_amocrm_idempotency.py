@@ -43,15 +43,15 @@ def only_id(outcome: Created) -> int:
 
 @pytest.fixture
 def client(amo: Amo) -> AmoCrmClient:
-    client = AmoCrmClient(
+    patient = AmoCrmClient(amo.url, StaticTokenProvider(amo.token))  # the setup itself is not under test
+    for entity in ("contacts", "leads"):
+        patient.ensure_marker_field(entity)
+    return AmoCrmClient(
         amo.url,
         StaticTokenProvider(amo.token),
-        timeout=(1.0, 0.3),  # the sandbox holds "stored, then timed out" answers for 0.8 s
+        timeout=(1.0, 0.5),  # the sandbox holds "stored, then timed out" answers for 0.8 s
         backoff_base_s=0.01,
     )
-    for entity in ("contacts", "leads"):
-        client.ensure_marker_field(entity)
-    return client
 
 
 def with_marker(amo: Amo, kind: str, marker: str) -> list[dict]:
