@@ -60,17 +60,27 @@ def _cancel(o: Occasion) -> list[Action]:
     actions: list[Action] = []
     for category in o.categories:
         cycle = o.snapshot.cycle(category)
-        if (cycle and cycle.task_active and cycle.anchor_visit_id != o.booking_id
-                and o.booking.start_at > _anchor_start(o, cycle)):
+        if not cycle or cycle.anchor_visit_id == o.booking_id or o.booking.start_at <= _anchor_start(o, cycle):
+            continue
+        if cycle.task_active or (cycle.task_state is TaskState.CANCELLED_BY_BOOKING and _sooner(o, cycle)):
             actions += _cancel_one(o, cycle, o.visit_state())
     return actions
 
 
-def _cancel_one(o: Occasion, cycle: Cycle, booking: VisitState, occasion: str | None = None) -> list[Action]:
+def _sooner(o: Occasion, cycle: Cycle) -> bool:
+    """The booking starts before the one that cancelled the cycle's task (processed later than it): the task
+    is the sooner booking's to cancel, as when the events come in the order the bookings were made."""
+    current = o.visit(cycle.cancelled_by or "")
+    return current is None or (o.booking.start_at, o.booking_id) < (current.start_at, current.external_id)
+
+
+def _cancel_one(o: Occasion, cycle: Cycle, booking: VisitState, occasion: str | None = None,
+                why: str = "cancel") -> list[Action]:
     """Close the cycle's task because ``booking`` (same category, after the anchor visit) is to come.
 
     ``occasion`` tells this cancellation apart (default: the event's stamp); a cycle cancelled as it opens
-    uses a fixed one, so a visit completed again does not cancel it twice.
+    uses a fixed one, so a visit completed again does not cancel it twice. ``why`` tells a cancellation from
+    a task kept closed for the next booking when the one that closed it is cancelled ("repoint").
     """
     occasion = occasion or o.stamp
     lines = booking.lines or tuple(ServiceLine("", title) for title in booking.services)
@@ -78,13 +88,11 @@ def _cancel_one(o: Occasion, cycle: Cycle, booking: VisitState, occasion: str | 
         booking.services)
     when = local_date(booking.start_at, o.policy.timezone, o.language)
     result = text("periodic_cancelled", o.language, service=services, date=when, booking=booking.external_id)
-    return [
-        CompleteTask(
-            key=f"{cycle.task_key}:cancel:{occasion}", client_id=o.client.id, task_key=cycle.task_key, result=result
-        ),
-        _update(o, cycle, "cancel", TaskState.CANCELLED_BY_BOOKING, booking.external_id, cycle.task_exists,
-                occasion),
-    ]
+    complete: list[Action] = [] if cycle.task_state is TaskState.CANCELLED_BY_BOOKING and not cycle.task_exists else [
+        CompleteTask(key=f"{cycle.task_key}:{why}:{occasion}", client_id=o.client.id, task_key=cycle.task_key,
+                     result=result)]
+    return [*complete, _update(o, cycle, why, TaskState.CANCELLED_BY_BOOKING, booking.external_id,
+                               cycle.task_exists, occasion)]
 
 
 def _anchor_start(o: Occasion, cycle: Cycle) -> datetime:
@@ -126,9 +134,8 @@ def _restore(o: Occasion) -> list[Action]:
 
 def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
     still = _to_come(o, cycle.category, _anchor_start(o, cycle))
-    if still:
-        by = still[0].external_id
-        return [_update(o, cycle, "repoint", TaskState.CANCELLED_BY_BOOKING, by, cycle.task_exists)]
+    if still:  # the task stays closed, now for the next booking: its result names that one
+        return _cancel_one(o, cycle, still[0], why="repoint")
     deadline = max(cycle.due_at, o.now)
     label = category_label(cycle.category, o.language)
     note = text("periodic_restored", o.language, booking=o.booking_id, category=label)
