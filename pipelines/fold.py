@@ -55,6 +55,7 @@ def stored_visit(event: VisitEvent, categories: tuple[str, ...], stored: VisitSt
         staff_name=b.staff.name if b.staff else None, branch=b.branch,
         services=tuple(line.title for line in b.services), price=b.total_price,
         goods=merge_goods(stored.goods if stored else (), b.goods, b.goods_reported), lines=b.services,
+        booked_at=b.created_at or (stored.booked_at if stored else None),
     )
 
 

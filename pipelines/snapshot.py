@@ -32,6 +32,11 @@ class VisitState:
     price: Decimal | None = None  # the booking's value (sum of its lines), the budget of leads about it
     goods: tuple[GoodsLine, ...] = ()  # products sold and materials used with it, for the visit history
     lines: tuple[ServiceLine, ...] = ()  # its service lines (id, title, category), for per-category texts
+    booked_at: datetime | None = None  # when the booking was made in the booking system, if it says
+
+    def booked_by(self, moment: datetime) -> bool:
+        """Already made at ``moment`` (unknown counts as made: only a known later booking time says no)."""
+        return self.booked_at is None or self.booked_at <= moment
 
     def is_upcoming(self, now: datetime) -> bool:
         """Still expects the client: scheduled/confirmed and not yet started."""

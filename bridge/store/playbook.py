@@ -65,7 +65,7 @@ CLIENT = bindparam("client_id")
 # Table columns, not ORM attributes: plain rows come back without the ORM's per-row bookkeeping.
 _V, _VS = Visit.__table__.c, VisitService.__table__.c
 _VISIT_COLUMNS = (_V.id, _V.external_id, _V.status, _V.start_at, _V.staff_id, _V.version, _V.categories,
-                  _V.staff_name, _V.branch, _V.total_price, _V.goods)
+                  _V.staff_name, _V.branch, _V.total_price, _V.goods, _V.booked_at)
 # SQLite: the visits joined to their lines, a row per line (its planner always walks the lines' index).
 _VISITS = (
     select(*_VISIT_COLUMNS, _VS.title, _VS.external_id.label("line_id"), _VS.category.label("line_category"))
@@ -195,7 +195,8 @@ def _visit_state(r: Any, lines: list[ServiceLine]) -> VisitState:
     return VisitState(external_id=r.external_id, status=BookingStatus(r.status), start_at=r.start_at,
                       staff_id=r.staff_id, version=r.version, categories=tuple(r.categories or ()),
                       staff_name=r.staff_name, branch=r.branch, services=tuple(line.title for line in lines),
-                      price=r.total_price, goods=goods_of(r.goods), lines=tuple(lines))
+                      price=r.total_price, goods=goods_of(r.goods), lines=tuple(lines),
+                      booked_at=r.booked_at)
 
 
 def _messages(rows: list[Any]) -> tuple[bool, tuple]:

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from pipelines.actions import (
@@ -133,9 +134,10 @@ def _restore(o: Occasion) -> list[Action]:
 
 
 def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
-    still = _to_come(o, cycle.category, _anchor_start(o, cycle))
-    if still:  # the task stays closed, now for the next booking: its result names that one
-        return _cancel_one(o, cycle, still[0], why="repoint")
+    to_come = _to_come(o, cycle.category, _anchor_start(o, cycle))
+    if any(v.booked_by(o.event.occurred_at) for v in to_come):
+        # the task stays closed, for the soonest booking to come now: its result names that one
+        return _cancel_one(o, cycle, to_come[0], why="repoint")
     deadline = max(cycle.due_at, o.now)
     label = category_label(cycle.category, o.language)
     note = text("periodic_restored", o.language, booking=o.booking_id, category=label)
@@ -149,11 +151,17 @@ def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
         )
     else:
         task = _task(o, cycle, deadline)
-    return [
+    actions: list[Action] = [
         task,
         _update(o, cycle, "restore", TaskState.RESTORED, None, True),
         AddNote(key=f"note:{cycle.task_key}:restore:{o.stamp}", client_id=o.client.id, text=note),
     ]
+    if to_come:
+        # booked only after this cancellation (its event processed before it): it closes the restored task
+        # again, as it does when processed in the order the bookings were made
+        restored = replace(cycle, task_state=TaskState.RESTORED, cancelled_by=None, task_exists=True)
+        actions += _cancel_one(o, restored, to_come[0], why="rebooked")
+    return actions
 
 
 def _task(o: Occasion, cycle: Cycle, deadline: datetime) -> CreateTask:

@@ -113,9 +113,11 @@ def test_each_visit_comes_back_with_its_services_in_booking_order(services):
         first.services = [VisitService(position=i, external_id=f"x{i}", title=t) for i, t in enumerate(("Б", "А", "В"))]
         second.services = [VisitService(position=0, external_id="y", title="Стрижка")]
         bare.services = []
+        first.booked_at = NOW - timedelta(days=120)  # when the booking system says it was made
     with services.store.session() as s:
         snap = playbook.snapshot_for(s, s.get(Client, client.id), None)
     assert [v.services for v in snap.client_visits] == [("Б", "А", "В"), ("Стрижка",), ()]
+    assert [v.booked_at for v in snap.client_visits] == [NOW - timedelta(days=120), None, None]
 
 
 def test_a_snapshot_reads_only_the_clients_own_lines_on_a_store_never_analyzed(services):
