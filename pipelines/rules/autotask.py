@@ -36,7 +36,7 @@ from pipelines.actions import (
     UpdateCycle,
 )
 from pipelines.catalog import categories_of, category_label, shortest_periods
-from pipelines.events import ServiceLine
+from pipelines.events import BookingStatus, ServiceLine
 from pipelines.rules.context import Occasion
 from pipelines.snapshot import Cycle, TaskState, VisitState
 from pipelines.texts import local_date, text
@@ -51,7 +51,50 @@ def on_event(o: Occasion) -> list[Action]:
         actions += _restore(o)
     if o.completed:
         actions += _open(o)
+    return actions + _closed_cycles(o)
+
+
+# --- a booking inside a cycle already closed by the next visit ---------------------------------------------
+
+
+def _closed_cycles(o: Occasion) -> list[Action]:
+    """A booking between a visit and the category's next visit, processed after that next visit closed the
+    visit's cycle: the closed task's result names the soonest booking after the visit that was not cancelled,
+    as it does when the events come in the order the bookings were made."""
+    actions: list[Action] = []
+    after = (*(v for v in o.snapshot.client_visits if v.external_id != o.booking_id), o.visit_state())
+    for category in o.categories:
+        cycle = o.snapshot.cycle(category)
+        anchor = _visit_before(o.snapshot.client_visits, category, o.booking.start_at, o.booking_id)
+        if cycle is None or anchor is None or anchor.external_id == cycle.anchor_visit_id \
+                or _anchor_start(o, cycle) <= o.booking.start_at \
+                or category not in shortest_periods(anchor.lines, o.policy):
+            continue
+        task_key = f"task:periodic:{o.client.id}:{category}:{anchor.external_id}"
+        if task_key not in o.snapshot.applied:
+            continue  # no task was made for it (history)
+        was = _first_after(o.snapshot.client_visits, category, anchor)
+        now = _first_after(after, category, anchor)
+        if now is not None and (was is None or was.external_id != now.external_id):
+            closed = Cycle(category=category, anchor_visit_id=anchor.external_id, due_at=cycle.due_at,
+                           period_days=cycle.period_days, task_key=task_key,
+                           task_state=TaskState.CANCELLED_BY_BOOKING)
+            actions += _cancel_one(o, closed, now, why="repoint")
     return actions
+
+
+def _visit_before(visits: tuple[VisitState, ...], category: str, start: datetime, exclude: str) -> VisitState | None:
+    """The latest completed visit in ``category`` before ``start``."""
+    done = [v for v in visits if v.external_id != exclude and v.status is BookingStatus.COMPLETED
+            and category in v.categories and v.start_at < start]
+    return max(done, key=lambda v: (v.start_at, v.external_id), default=None)
+
+
+def _first_after(visits: tuple[VisitState, ...], category: str, anchor: VisitState) -> VisitState | None:
+    """The soonest booking in ``category`` after ``anchor`` that was not cancelled."""
+    later = [v for v in visits if v.external_id != anchor.external_id and category in v.categories
+             and v.start_at > anchor.start_at and v.status is not BookingStatus.CANCELLED]
+    return min(later, key=lambda v: (v.start_at, v.external_id), default=None)
 
 
 # --- a same-category booking cancels the open task -------------------------------------------------
@@ -109,6 +152,15 @@ def _to_come(o: Occasion, category: str, after: datetime) -> tuple[VisitState, .
     return tuple(sorted(later, key=lambda v: (v.start_at, v.external_id)))
 
 
+def _still_to_come(o: Occasion, category: str, after: datetime) -> tuple[VisitState, ...]:
+    """``_to_come`` as it stood when the event's booking was cancelled: a booking missed since (a no-show
+    starting after that moment, processed first) was still to come then."""
+    moment = o.event.occurred_at
+    missed = (v for v in o.snapshot.client_visits if v.external_id != o.booking_id and category in v.categories
+              and v.status is BookingStatus.NO_SHOW and v.start_at > max(after, moment))
+    return tuple(sorted((*_to_come(o, category, after), *missed), key=lambda v: (v.start_at, v.external_id)))
+
+
 def _update(o: Occasion, cycle: Cycle, why: str, state: TaskState, by: str | None, exists: bool,
             occasion: str | None = None) -> UpdateCycle:
     return UpdateCycle(
@@ -134,7 +186,7 @@ def _restore(o: Occasion) -> list[Action]:
 
 
 def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
-    to_come = _to_come(o, cycle.category, _anchor_start(o, cycle))
+    to_come = _still_to_come(o, cycle.category, _anchor_start(o, cycle))
     if any(v.booked_by(o.event.occurred_at) for v in to_come):
         # the task stays closed, for the soonest booking to come now: its result names that one
         return _cancel_one(o, cycle, to_come[0], why="repoint")

@@ -79,7 +79,9 @@ def _missed(o: Occasion) -> list[Action]:
     lead = o.snapshot.open_lead(Pipeline.SALES)
     if lead is None:
         return []
-    rebooked = o.other_upcoming()
+    # another booking to come, made by the time this one was missed (one made later does not count, whatever
+    # order the two were processed in: the client was to be called then)
+    rebooked = [v for v in o.other_upcoming() if v.booked_by(o.event.occurred_at)]
     if rebooked:
         reason = f"first booking {o.booking_id} missed, but booking {rebooked[0].external_id} is to come"
         return [Skip(key=f"skip:sales:{o.client.id}:{o.stamp}", rule="sales", reason=reason)]
