@@ -61,7 +61,7 @@ def _reattributed(o: Occasion) -> list[Action]:
     actions: list[Action] = []
     if now is not None and was is not None and now.external_id != was.external_id:
         actions.append(UpdateFields(key=f"fields:sales:{o.client.id}:{o.stamp}", client_id=o.client.id,
-                                    fields=lead_fields(o, now), lead_key=lead.key))
+                                    fields=lead_fields(o, now, as_made=True), lead_key=lead.key))
         if lead.status is LeadStatus.OPEN:
             actions.append(replace(move_lead(o, lead, lead.stage, o.stamp), price=budget(now.price)))
     if o.completed and lead.status is LeadStatus.WON and all(
@@ -94,7 +94,8 @@ def _first_booking(o: Occasion) -> list[Action]:
         key = f"lead:sales:{o.client.id}:{o.booking_id}"
         known = (*(v for v in o.snapshot.client_visits if v.external_id != o.booking_id), o.visit_state())
         about = first_booked(known) or o.visit_state()
-        actions.append(create_lead(o, Pipeline.SALES, stage, key, about, responsible=_responsible(o)))
+        actions.append(create_lead(o, Pipeline.SALES, stage, key, about, responsible=_responsible(o),
+                                   as_made=True))
     elif lead.stage in _MISSED_STAGES:
         actions.append(move_lead(o, lead, stage, o.stamp))
     return actions + _welcome(o)
