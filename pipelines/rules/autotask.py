@@ -75,12 +75,40 @@ def _closed_cycles(o: Occasion) -> list[Action]:
             continue  # no task was made for it (history)
         was = _first_after(o.snapshot.client_visits, category, anchor)
         now = _first_after(after, category, anchor)
-        if now is not None and (was is None or was.external_id != now.external_id):
-            closed = Cycle(category=category, anchor_visit_id=anchor.external_id, due_at=cycle.due_at,
-                           period_days=cycle.period_days, task_key=task_key,
-                           task_state=TaskState.CANCELLED_BY_BOOKING)
-            actions += _cancel_one(o, closed, now, why="repoint")
+        if now is None or (was is not None and was.external_id == now.external_id):
+            continue
+        days = shortest_periods(anchor.lines, o.policy)[category][0]
+        closed = Cycle(category=category, anchor_visit_id=anchor.external_id,
+                       due_at=due_at(anchor.start_at, days, o.policy), period_days=days, task_key=task_key,
+                       task_state=TaskState.CANCELLED_BY_BOOKING)
+        # (a booking first seen cancelled is two steps of one event: the status tells their keys apart)
+        why = f"closed-{o.booking.status.value}"
+        if o.cancelled and was is not None and was.external_id == o.booking_id and not any(
+                v.booked_by(o.event.occurred_at) for v in _not_cancelled_after(after, category, anchor)):
+            # nothing else had been booked when it was cancelled: the task was restored then, and closed again
+            # by the booking made later (as when the events come in the order the bookings were made)
+            actions += _restore_closed(o, closed, now, why)
+        else:
+            actions += _cancel_one(o, closed, now, why=why)
     return actions
+
+
+def _restore_closed(o: Occasion, closed: Cycle, by: VisitState, why: str) -> list[Action]:
+    label = category_label(closed.category, o.language)
+    note = text("periodic_restored", o.language, booking=o.booking_id, category=label)
+    restored = replace(closed, task_state=TaskState.RESTORED, cancelled_by=None)
+    return [
+        RestoreTask(key=f"{closed.task_key}:restore:{o.stamp}", client_id=o.client.id, task_key=closed.task_key,
+                    deadline=max(closed.due_at, o.now)),
+        _update(o, closed, "restore", TaskState.RESTORED, None, True),
+        AddNote(key=f"note:{closed.task_key}:restore:{o.stamp}", client_id=o.client.id, text=note),
+        *_cancel_one(o, restored, by, why=f"rebooked-{why}"),
+    ]
+
+
+def _not_cancelled_after(visits: tuple[VisitState, ...], category: str, anchor: VisitState) -> list[VisitState]:
+    return [v for v in visits if v.external_id != anchor.external_id and category in v.categories
+            and v.start_at > anchor.start_at and v.status is not BookingStatus.CANCELLED]
 
 
 def _visit_before(visits: tuple[VisitState, ...], category: str, start: datetime, exclude: str) -> VisitState | None:
@@ -92,9 +120,8 @@ def _visit_before(visits: tuple[VisitState, ...], category: str, start: datetime
 
 def _first_after(visits: tuple[VisitState, ...], category: str, anchor: VisitState) -> VisitState | None:
     """The soonest booking in ``category`` after ``anchor`` that was not cancelled."""
-    later = [v for v in visits if v.external_id != anchor.external_id and category in v.categories
-             and v.start_at > anchor.start_at and v.status is not BookingStatus.CANCELLED]
-    return min(later, key=lambda v: (v.start_at, v.external_id), default=None)
+    return min(_not_cancelled_after(visits, category, anchor), key=lambda v: (v.start_at, v.external_id),
+               default=None)
 
 
 # --- a same-category booking cancels the open task -------------------------------------------------
@@ -152,10 +179,9 @@ def _to_come(o: Occasion, category: str, after: datetime) -> tuple[VisitState, .
     return tuple(sorted(later, key=lambda v: (v.start_at, v.external_id)))
 
 
-def _still_to_come(o: Occasion, category: str, after: datetime) -> tuple[VisitState, ...]:
-    """``_to_come`` as it stood when the event's booking was cancelled: a booking missed since (a no-show
-    starting after that moment, processed first) was still to come then."""
-    moment = o.event.occurred_at
+def _still_to_come(o: Occasion, category: str, after: datetime, moment: datetime) -> tuple[VisitState, ...]:
+    """``_to_come`` as it stood at ``moment``: a booking missed since (a no-show starting after that moment,
+    processed first) was still to come then."""
     missed = (v for v in o.snapshot.client_visits if v.external_id != o.booking_id and category in v.categories
               and v.status is BookingStatus.NO_SHOW and v.start_at > max(after, moment))
     return tuple(sorted((*_to_come(o, category, after), *missed), key=lambda v: (v.start_at, v.external_id)))
@@ -186,7 +212,7 @@ def _restore(o: Occasion) -> list[Action]:
 
 
 def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
-    to_come = _still_to_come(o, cycle.category, _anchor_start(o, cycle))
+    to_come = _still_to_come(o, cycle.category, _anchor_start(o, cycle), o.event.occurred_at)
     if any(v.booked_by(o.event.occurred_at) for v in to_come):
         # the task stays closed, for the soonest booking to come now: its result names that one
         return _cancel_one(o, cycle, to_come[0], why="repoint")
@@ -323,7 +349,7 @@ def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> lis
                                    category=category, anchor_visit_id=o.booking_id,
                                    reason=f"history: due {cycle.due_at.date().isoformat()}, long over at import")]
     actions: list[Action] = [opened, _task(o, cycle, cycle.due_at)]
-    pre_booked = _to_come(o, category, o.booking.start_at)
+    pre_booked = _still_to_come(o, category, o.booking.start_at, o.booking.start_at)
     if pre_booked:
         # the task is created and cancelled at once, as when the booking comes after the visit: the same
         # result whichever of the two the booking system reported first
@@ -336,7 +362,7 @@ def _superseded(o: Occasion, category: str, days: int, line: ServiceLine, newer:
     as history, its task created and closed as cancelled by the booking that followed it (what the visit
     left when processed in order); the newer cycle and its task stay as they are."""
     cycle = _new_cycle(o, category, days, line)
-    followed = o.next_in(category)
+    followed = _first_after(o.snapshot.client_visits, category, o.visit_state())
     if followed is None:
         reason = f"visit {o.booking_id} is older than visit {newer.anchor_visit_id} the cycle counts from"
         return [_skip(o, category, reason)]
