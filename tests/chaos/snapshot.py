@@ -186,8 +186,8 @@ def figures(snapshot: Snapshot) -> dict[str, int]:
 #   welcome goes with the booking processed first;
 # - a cancellation processed before another same-category booking made before it restores the category's task
 #   (a new amoCRM task and a note) and that booking closes it again when it arrives, where in order the task
-#   stayed closed; the closed task keeps the result it had then. A missed first booking processed before a
-#   rebooking made before it gets its call task.
+#   stayed closed; the closed task keeps the result it had then. A missed booking of a new client processed
+#   before a rebooking made before it, or before an earlier visit's completion, gets its call task.
 REORDERED_MESSAGES = ("confirmation", "reminder_24h", "welcome")
 
 

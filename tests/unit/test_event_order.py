@@ -239,3 +239,29 @@ def test_a_new_clients_sales_lead_is_about_the_booking_made_first_in_any_order(n
     [sales] = [lead for lead in result["amo_leads"] if lead[0] == "sales"]
     assert sales[1:3] == ("won", 700)  # won by the first visit, with its value
     assert dict(sales[3])["last_category"] == "Manicure"  # about the booking made first
+
+
+@NOW
+def test_a_no_show_after_a_visit_processed_before_the_visits_completion_still_closes_its_task(now):
+    regular = booking("v0", V1 - 21 * DAY, V1 - 30 * DAY)  # not a new client: no Sales lead to chase
+    first = booking("v1", V1, V1 - 5 * DAY)
+    missed = booking("v2", V2, V1 + 3 * DAY)
+    in_order = [regular, over(regular), first, missed, over(first), over(missed, S.NO_SHOW)]
+    early = [regular, over(regular), first, missed, over(missed, S.NO_SHOW), over(first)]
+    assert outcome(early, now) == outcome(in_order, now)
+    assert "v2" in outcome(early, now)["tasks"]["task:periodic:c1:manicure:v1"][3]
+
+
+def test_a_cancellation_processed_after_the_next_visit_restores_the_closed_task_when_nothing_else_was_booked():
+    """v2 cancelled before v3 was made: in order the task was restored, then closed again by v3; the same when
+    v3 was processed, and completed, before v2's events. (Replayed at once: a task restored late is due when
+    it is restored, a matter of timing.)"""
+    now = T0 - 20 * DAY
+    first = booking("v1", V1, V1 - 5 * DAY)
+    dropped = booking("v2", V2, V1 + 3 * DAY)
+    rebooked = booking("v3", V2 + 3 * DAY, V2 - DAY)
+    in_order = [first, over(first), dropped, cancelled(dropped, V2 - 2 * DAY), rebooked, over(rebooked)]
+    late = [first, over(first), rebooked, over(rebooked), cancelled(dropped, V2 - 2 * DAY), dropped]
+    expected, got = outcome(in_order, now), outcome(late, now)
+    assert {k: v for k, v in got.items() if k != "messages"} == {k: v for k, v in expected.items() if k != "messages"}
+    assert len(expected["notes"]) == 1 and len(expected["amo_tasks"]) == 3  # v1's twice (restored), v3's
