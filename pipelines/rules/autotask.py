@@ -37,6 +37,7 @@ from pipelines.actions import (
 )
 from pipelines.catalog import categories_of, category_label, shortest_periods
 from pipelines.events import BookingStatus, ServiceLine
+from pipelines.fold import HISTORY
 from pipelines.rules.context import Occasion
 from pipelines.snapshot import Cycle, TaskState, VisitState
 from pipelines.texts import local_date, text
@@ -64,32 +65,23 @@ def _closed_cycles(o: Occasion) -> list[Action]:
     actions: list[Action] = []
     after = (*(v for v in o.snapshot.client_visits if v.external_id != o.booking_id), o.visit_state())
     for category in o.categories:
-        cycle = o.snapshot.cycle(category)
         anchor = _visit_before(o.snapshot.client_visits, category, o.booking.start_at, o.booking_id)
-        if cycle is None or anchor is None or anchor.external_id == cycle.anchor_visit_id \
-                or _anchor_start(o, cycle) <= o.booking.start_at \
-                or category not in shortest_periods(anchor.lines, o.policy):
+        closed = o.snapshot.closed_cycle(category, anchor.external_id) if anchor else None
+        if anchor is None or closed is None or not closed.task_exists \
+                or closed.task_state is TaskState.DONE_BY_PERSON:
             continue
-        task_key = f"task:periodic:{o.client.id}:{category}:{anchor.external_id}"
-        if task_key not in o.snapshot.applied:
-            continue  # no task was made for it (history)
-        was = _first_after(o.snapshot.client_visits, category, anchor)
         now = _first_after(after, category, anchor)
-        if now is None or (was is not None and was.external_id == now.external_id):
+        if now is None or now.external_id == closed.cancelled_by:
             continue
-        days = shortest_periods(anchor.lines, o.policy)[category][0]
-        closed = Cycle(category=category, anchor_visit_id=anchor.external_id,
-                       due_at=due_at(anchor.start_at, days, o.policy), period_days=days, task_key=task_key,
-                       task_state=TaskState.CANCELLED_BY_BOOKING)
         # (a booking first seen cancelled is two steps of one event: the status tells their keys apart)
         why = f"closed-{o.booking.status.value}"
-        if o.cancelled and was is not None and was.external_id == o.booking_id and not any(
+        if o.cancelled and closed.cancelled_by == o.booking_id and not any(
                 v.booked_by(o.event.occurred_at) for v in _not_cancelled_after(after, category, anchor)):
             # nothing else had been booked when it was cancelled: the task was restored then, and closed again
             # by the booking made later (as when the events come in the order the bookings were made)
             actions += _restore_closed(o, closed, now, why)
         else:
-            actions += _cancel_one(o, closed, now, why=why)
+            actions += _cancel_one(o, replace(closed, task_state=TaskState.CANCELLED_BY_BOOKING), now, why=why)
     return actions
 
 
@@ -347,7 +339,7 @@ def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> lis
         # history mode: a cycle long over is kept as history, with no task and nothing for the playbook
         return [opened, CloseCycle(key=f"cycle:close:{o.client.id}:{category}:{o.booking_id}", client_id=o.client.id,
                                    category=category, anchor_visit_id=o.booking_id,
-                                   reason=f"history: due {cycle.due_at.date().isoformat()}, long over at import")]
+                                   reason=f"{HISTORY} due {cycle.due_at.date().isoformat()}, long over at import")]
     actions: list[Action] = [opened, _task(o, cycle, cycle.due_at)]
     pre_booked = _still_to_come(o, category, o.booking.start_at, o.booking.start_at)
     if pre_booked:
