@@ -203,7 +203,7 @@ def _reordered(part: str, item: tuple, side: str, language: str) -> bool:
             _form("periodic_task", language).match(item[1]))
         call = not item[3] and any(_form(n, language).match(item[1]) for n in ("sales_call_cancelled",
                                                                                "sales_call_no_show"))
-        return closed_periodic or (call and side == "extra")
+        return (closed_periodic or call) and side == "extra"  # the in-order run never has more of them
     if part == "notes":  # (entity, type, text)
         restored = side == "extra" and bool(_form("periodic_restored", language).match(item[2]))
         return restored or _salesbot_template(item[2]) in REORDERED_MESSAGES

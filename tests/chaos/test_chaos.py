@@ -154,3 +154,6 @@ def test_only_the_documented_order_dependent_differences_are_set_aside():
     # a lead, a restore note missing (never by nature: the in-order run restores no more often) and a promo
     assert [(d.part, len(d.missing), len(d.extra)) for d in rest] == [
         ("leads", 1, 0), ("notes", 1, 0), ("store_messages", 1, 0)]
+    # nor a closed task the in-order run has and this one has not
+    missing = [Difference("tasks", [restored_task], [])]
+    assert reordered_by_nature(missing) == ([], missing)
