@@ -29,7 +29,7 @@ from pipelines.actions import (
 )
 from pipelines.events import BookingStatus, VisitEvent, merge_goods
 from pipelines.prepayment import order_reference
-from pipelines.snapshot import LeadState, LeadStatus, LostProgress, PrepaymentState, Snapshot, VisitState
+from pipelines.snapshot import Cycle, LeadState, LeadStatus, LostProgress, PrepaymentState, Snapshot, VisitState
 from pipelines.stages import Outcome
 
 _STATUS = {Outcome.OPEN: LeadStatus.OPEN, Outcome.WON: LeadStatus.WON, Outcome.LOST: LeadStatus.LOST}
@@ -55,6 +55,7 @@ def stored_visit(event: VisitEvent, categories: tuple[str, ...], stored: VisitSt
         staff_name=b.staff.name if b.staff else None, branch=b.branch,
         services=tuple(line.title for line in b.services), price=b.total_price,
         goods=merge_goods(stored.goods if stored else (), b.goods, b.goods_reported), lines=b.services,
+        booked_at=b.created_at or (stored.booked_at if stored else None),
     )
 
 
@@ -86,14 +87,26 @@ def _open_cycle(s: Snapshot, a: OpenCycle, event: VisitEvent, now: datetime) -> 
 
 
 def _update_cycle(s: Snapshot, a: UpdateCycle, event: VisitEvent, now: datetime) -> Snapshot:
-    return replace(s, cycles=tuple(
-        replace(c, task_state=a.task_state, cancelled_by=a.cancelled_by, task_exists=a.task_exists)
-        if (c.category, c.anchor_visit_id) == (a.category, a.anchor_visit_id) else c for c in s.cycles))
+    def updated(cycles: tuple[Cycle, ...]) -> tuple[Cycle, ...]:
+        return tuple(replace(c, task_state=a.task_state, cancelled_by=a.cancelled_by, task_exists=a.task_exists)
+                     if (c.category, c.anchor_visit_id) == (a.category, a.anchor_visit_id) else c for c in cycles)
+    return replace(s, cycles=updated(s.cycles), closed_cycles=updated(s.closed_cycles))
 
 
 def _close_cycle(s: Snapshot, a: CloseCycle, event: VisitEvent, now: datetime) -> Snapshot:
-    return replace(s, cycles=tuple(c for c in s.cycles
-                                   if (c.category, c.anchor_visit_id) != (a.category, a.anchor_visit_id)))
+    return replace(s, cycles=tuple(c for c in s.cycles if (c.category, c.anchor_visit_id) != (a.category,
+                                                                                          a.anchor_visit_id)),
+                   closed_cycles=(*s.closed_cycles, *(closed(c, a) for c in s.cycles
+                                                       if (c.category, c.anchor_visit_id) == (a.category,
+                                                                                              a.anchor_visit_id))))
+
+
+def closed(cycle: Cycle, close: CloseCycle) -> Cycle:
+    """The cycle as the store keeps it once closed (a cycle closed as history never had a task)."""
+    return replace(cycle, task_exists=cycle.task_exists and not close.reason.startswith(HISTORY))
+
+
+HISTORY = "history:"  # CloseCycle.reason of a cycle an import opened long over
 
 
 def _lost_step(s: Snapshot, a: RecordLostStep, event: VisitEvent, now: datetime) -> Snapshot:

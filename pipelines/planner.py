@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from pipelines.actions import Action, RecordVisit, Skip
+from pipelines.actions import Action, CancelMessage, RecordVisit, SendMessage, Skip
 from pipelines.catalog import booking_categories
 from pipelines.events import BookingStatus, VisitEvent
 from pipelines.fold import fold
@@ -40,8 +40,9 @@ def plan(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -
 
     A stale snapshot (older than the stored one) and a snapshot that changes nothing both plan nothing.
     A booking without a client gets only its bookkeeping (RecordVisit). A visit first seen already
-    completed (or missed) is its booking's creation and then its completion: planned as those two steps,
-    the second against the state the first leaves, so it ends as if the creation had arrived first.
+    completed (or missed, or cancelled) is its booking's creation and then its completion: planned as those two
+    steps, the second against the state the first leaves, so it ends as if the creation had arrived first (a
+    cancelled one without the creation's messages to the client).
     """
     if is_stale(snapshot.visit, event):
         return []
@@ -51,7 +52,9 @@ def plan(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -
     return _fresh(_plan_one(event, snapshot, policy, now), snapshot.applied)
 
 
-_OVER = (BookingStatus.COMPLETED, BookingStatus.NO_SHOW)
+# A cancelled booking first seen as such was booked too: its creation is planned without messages to the
+# client (nothing is confirmed, nothing welcomed for a booking known to be cancelled), then its cancellation.
+_OVER = (BookingStatus.COMPLETED, BookingStatus.NO_SHOW, BookingStatus.CANCELLED)
 
 
 def _plan_one(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
@@ -68,11 +71,16 @@ def _plan_one(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: dateti
 
 
 def _booked_then_over(event: VisitEvent, snapshot: Snapshot, policy: Policy, now: datetime) -> list[Action]:
-    """The creation (as a scheduled booking), then the completion or no-show; one RecordVisit for both."""
+    """The creation (as a scheduled booking), then the completion, no-show or cancellation; one RecordVisit for
+    both."""
     booked = dataclasses.replace(event, booking=dataclasses.replace(event.booking, status=BookingStatus.SCHEDULED))
     first = _plan_one(booked, snapshot, policy, now)
+    if event.booking.status is BookingStatus.CANCELLED:
+        first = [a for a in first if not isinstance(a, SendMessage | CancelMessage)]
     after = fold(snapshot, first, booked, now)
     second = _plan_one(event, after, policy, now)
+    if event.booking.status is BookingStatus.CANCELLED:
+        second = [a for a in second if not isinstance(a, CancelMessage)]  # none was scheduled
     records = [a for a in (*first, *second) if isinstance(a, RecordVisit)]
     record = dataclasses.replace(records[0], transitions=tuple(t for r in records for t in r.transitions))
     return [record, *(a for a in (*first, *second) if not isinstance(a, RecordVisit))]

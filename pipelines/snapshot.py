@@ -32,6 +32,11 @@ class VisitState:
     price: Decimal | None = None  # the booking's value (sum of its lines), the budget of leads about it
     goods: tuple[GoodsLine, ...] = ()  # products sold and materials used with it, for the visit history
     lines: tuple[ServiceLine, ...] = ()  # its service lines (id, title, category), for per-category texts
+    booked_at: datetime | None = None  # when the booking was made in the booking system, if it says
+
+    def booked_by(self, moment: datetime) -> bool:
+        """Already made at ``moment`` (unknown counts as made: only a known later booking time says no)."""
+        return self.booked_at is None or self.booked_at <= moment
 
     def is_upcoming(self, now: datetime) -> bool:
         """Still expects the client: scheduled/confirmed and not yet started."""
@@ -161,6 +166,9 @@ class Snapshot:
     client_visits: tuple[VisitState, ...] = field(default_factory=tuple)  # the client's bookings, any status
     client: ClientState | None = None  # None: the booking has no client; only bookkeeping is planned
     cycles: tuple[Cycle, ...] = ()  # open cycles, at most one per category
+    # cycles the next visit closed (``task_exists`` False where no task was made: history), for a booking
+    # inside one processed late
+    closed_cycles: tuple[Cycle, ...] = ()
     leads: tuple[LeadState, ...] = ()  # the client's robot-made leads, oldest first
     lost: LostProgress | None = None  # the latest win-back sequence
     applied: frozenset[str] = frozenset()  # keys of actions already carried out (messages included)
@@ -170,6 +178,10 @@ class Snapshot:
 
     def cycle(self, category: str) -> Cycle | None:
         return next((c for c in self.cycles if c.category == category), None)
+
+    def closed_cycle(self, category: str, anchor_visit_id: str) -> Cycle | None:
+        return next((c for c in self.closed_cycles
+                     if (c.category, c.anchor_visit_id) == (category, anchor_visit_id)), None)
 
     def open_lead(self, pipeline: Pipeline) -> LeadState | None:
         """The newest open lead in ``pipeline``."""

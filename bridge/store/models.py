@@ -123,6 +123,8 @@ class Visit(Base):
     # products sold and materials used (migration 0010_visit_goods): GoodsLine dicts, numbers as strings
     goods: Mapped[list[Any] | None] = mapped_column(JSON)
     version: Mapped[datetime]  # occurred_at of the snapshot stored here
+    # when the booking was made in the booking system (migration 0011_visit_booked_at), if it says so
+    booked_at: Mapped[datetime | None]
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)  # transitions with times
     categories: Mapped[list[Any]] = mapped_column(JSON, default=list)  # canonical categories of its services
     created_at: Mapped[datetime]

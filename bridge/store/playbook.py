@@ -7,6 +7,7 @@ A snapshot costs the same fixed number of queries whatever the client's history.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -43,6 +44,7 @@ from bridge.store.models import (
 )
 from bridge.store.visits import goods_of, visit_state
 from pipelines.events import BookingStatus, ServiceLine
+from pipelines.fold import HISTORY
 from pipelines.snapshot import (
     ClientState,
     Cycle,
@@ -65,7 +67,7 @@ CLIENT = bindparam("client_id")
 # Table columns, not ORM attributes: plain rows come back without the ORM's per-row bookkeeping.
 _V, _VS = Visit.__table__.c, VisitService.__table__.c
 _VISIT_COLUMNS = (_V.id, _V.external_id, _V.status, _V.start_at, _V.staff_id, _V.version, _V.categories,
-                  _V.staff_name, _V.branch, _V.total_price, _V.goods)
+                  _V.staff_name, _V.branch, _V.total_price, _V.goods, _V.booked_at)
 # SQLite: the visits joined to their lines, a row per line (its planner always walks the lines' index).
 _VISITS = (
     select(*_VISIT_COLUMNS, _VS.title, _VS.external_id.label("line_id"), _VS.category.label("line_category"))
@@ -98,15 +100,16 @@ def _state_part(kind: str, order: Any, where: Any, **slots: Any) -> Select:
     return select(*columns).where(where)
 
 
-_SLOTS: dict[str, Any] = {**{f"s{i}": String() for i in range(1, 8)}, "t1": UTCDateTime(), "t2": UTCDateTime(),
+_SLOTS: dict[str, Any] = {**{f"s{i}": String() for i in range(1, 9)}, "t1": UTCDateTime(), "t2": UTCDateTime(),
                           "n": Integer(), "b": Boolean(), "j": JSON()}
 _C, _L, _S, _M, _R = (m.__table__.c for m in (CycleRow, LeadRow, LostStepRow, MessageRow, ReconnectContactRow))
-# The client's playbook state in ONE statement, whatever it holds: open cycles, leads, the latest win-back
+# The client's playbook state in ONE statement, whatever it holds: cycles (open and closed), leads, the latest win-back
 # step, welcome and marketing messages, and Reconnect contacts whose follow-up is still to be decided.
 _STATE = union_all(
-    _state_part("cycle", _C.id, (_C.client_id == CLIENT) & _C.closed_at.is_(None),
+    _state_part("cycle", _C.id, _C.client_id == CLIENT,
                 s1=_C.category, s2=_C.anchor_visit_id, s3=_C.task_key, s4=_C.task_state, s5=_C.cancelled_by,
-                s6=_C.service, s7=_C.master, t1=_C.due_at, n=_C.period_days, b=_C.task_exists),
+                s6=_C.service, s7=_C.master, s8=_C.close_reason, t1=_C.due_at, t2=_C.closed_at, n=_C.period_days,
+                b=_C.task_exists),
     _state_part("lead", _L.id, _L.client_id == CLIENT,
                 s1=_L.key, s2=_L.pipeline, s3=_L.stage, s4=_L.status, b=_L.manual),
     _state_part("lost", _S.id,
@@ -161,7 +164,8 @@ def snapshot_for(
             balance=client.balance,
             tags=tuple(client.tags or ()),
         ),
-        cycles=_open_cycles(state["cycle"]),
+        cycles=_cycles(r for r in state["cycle"] if r.t2 is None),
+        closed_cycles=_cycles(r for r in state["cycle"] if r.t2 is not None),
         leads=_leads(state["lead"]),
         lost=_lost(state["lost"]),
         applied=frozenset(session.scalars(_APPLIED, {"client_id": client.id})) if with_applied else frozenset(),
@@ -195,7 +199,8 @@ def _visit_state(r: Any, lines: list[ServiceLine]) -> VisitState:
     return VisitState(external_id=r.external_id, status=BookingStatus(r.status), start_at=r.start_at,
                       staff_id=r.staff_id, version=r.version, categories=tuple(r.categories or ()),
                       staff_name=r.staff_name, branch=r.branch, services=tuple(line.title for line in lines),
-                      price=r.total_price, goods=goods_of(r.goods), lines=tuple(lines))
+                      price=r.total_price, goods=goods_of(r.goods), lines=tuple(lines),
+                      booked_at=r.booked_at)
 
 
 def _messages(rows: list[Any]) -> tuple[bool, tuple]:
@@ -211,10 +216,12 @@ def _reconnect(rows: list[Any]) -> tuple[ReconnectContact, ...]:
                                   contacted_at=r.t1, follow_up_at=r.t2) for r in rows)
 
 
-def _open_cycles(rows: list[Any]) -> tuple[Cycle, ...]:
+def _cycles(rows: Iterable[Any]) -> tuple[Cycle, ...]:
+    """Cycles as stored; one closed as history (an import's, long over) never had a task."""
     return tuple(
         Cycle(category=r.s1, anchor_visit_id=r.s2, due_at=r.t1, period_days=r.n, task_key=r.s3,
-              task_state=TaskState(r.s4), cancelled_by=r.s5, task_exists=r.b, service=r.s6, master=r.s7)
+              task_state=TaskState(r.s4), cancelled_by=r.s5, task_exists=r.b and not (r.s8 or "").startswith(HISTORY),
+              service=r.s6, master=r.s7)
         for r in rows
     )
 

@@ -49,6 +49,7 @@ def visit_state(visit: Visit) -> VisitState:
         services=tuple(line.title for line in visit.services),
         price=visit.total_price,
         goods=goods_of(visit.goods),
+        booked_at=visit.booked_at,
         lines=tuple(ServiceLine(line.external_id, line.title, line.category) for line in visit.services),
     )
 
@@ -151,6 +152,7 @@ def upsert_visit(
     if b.goods_reported:
         goods = merge_goods(goods_of(visit.goods), b.goods, b.goods_reported)
         visit.goods = jsonable(goods) or None
+    visit.booked_at = b.created_at or visit.booked_at
     visit.version = event.occurred_at
     visit.updated_at = now
     if record is not None:

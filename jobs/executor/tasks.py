@@ -38,28 +38,34 @@ def _body(task: CreateTask, deadline: datetime, target: tuple[str, int]) -> dict
 
 
 def change_state(sync: Sync, items: list[Pending[CompleteTask | RestoreTask]]) -> None:
-    """Complete or restore tasks, in order per task, batched across tasks."""
+    """Complete or restore tasks, in order per task, batched across tasks. A task's next change waits for the
+    one before it: a completion after a restore whose outcome is not known yet (an answer lost) would close
+    the old task, not the restored one, so it is left for the next round."""
     per_task: dict[str, list[Pending]] = defaultdict(list)
     for item in items:
         per_task[item.action.task_key].append(item)
     step = 0
     while any(len(seq) > step for seq in per_task.values()):
         wave = [seq[step] for seq in per_task.values() if len(seq) > step]
-        _complete(sync, [i for i in wave if isinstance(i.action, CompleteTask)])
-        _restore(sync, [i for i in wave if isinstance(i.action, RestoreTask)])
+        done = _complete(sync, [i for i in wave if isinstance(i.action, CompleteTask)])
+        done |= _restore(sync, [i for i in wave if isinstance(i.action, RestoreTask)])
+        for key, seq in per_task.items():
+            if len(seq) > step and key not in done:
+                del seq[step + 1:]
         step += 1
 
 
-def _complete(sync: Sync, items: list[Pending[CompleteTask]]) -> None:
+def _complete(sync: Sync, items: list[Pending[CompleteTask]]) -> set[str]:
     ids = sync.links("task", (i.action.task_key for i in items))
     ready = [i for i in items if i.action.task_key in ids]
     if ready:
         body = [{"id": ids[i.action.task_key], "is_completed": True, "result": {"text": i.action.result}}
                 for i in ready]
         sync.patch(sync.api.update_tasks, body, ready, {i.id: {"task_id": ids[i.action.task_key]} for i in ready})
+    return {i.action.task_key for i in ready}
 
 
-def _restore(sync: Sync, items: list[Pending[RestoreTask]]) -> None:
+def _restore(sync: Sync, items: list[Pending[RestoreTask]]) -> set[str]:
     """A restored task is a new amoCRM task with the original text and deadline.
 
     A new task (rather than un-completing the old one) shows up in every amoCRM view and notification
@@ -75,5 +81,8 @@ def _restore(sync: Sync, items: list[Pending[RestoreTask]]) -> None:
         for (item, original), target in zip(known, targets, strict=True)
         if target is not None
     ]
+    restored: set[str] = set()
     for created in create_once(sync.api, "tasks", creates, sync.attempting, check_setup):
         sync.settle_created(created, "task", lambda i: i.action.task_key, "task_id")
+        restored |= {item.action.task_key for item, _ in (*created.ids, *created.adopted)}
+    return restored

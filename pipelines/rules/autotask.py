@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from pipelines.actions import (
@@ -35,7 +36,8 @@ from pipelines.actions import (
     UpdateCycle,
 )
 from pipelines.catalog import categories_of, category_label, shortest_periods
-from pipelines.events import ServiceLine
+from pipelines.events import BookingStatus, ServiceLine
+from pipelines.fold import HISTORY
 from pipelines.rules.context import Occasion
 from pipelines.snapshot import Cycle, TaskState, VisitState
 from pipelines.texts import local_date, text
@@ -50,7 +52,68 @@ def on_event(o: Occasion) -> list[Action]:
         actions += _restore(o)
     if o.completed:
         actions += _open(o)
+    return actions + _closed_cycles(o)
+
+
+# --- a booking inside a cycle already closed by the next visit ---------------------------------------------
+
+
+def _closed_cycles(o: Occasion) -> list[Action]:
+    """A booking between a visit and the category's next visit, processed after that next visit closed the
+    visit's cycle: the closed task's result names the soonest booking after the visit that was not cancelled,
+    as it does when the events come in the order the bookings were made."""
+    actions: list[Action] = []
+    after = (*(v for v in o.snapshot.client_visits if v.external_id != o.booking_id), o.visit_state())
+    for category in o.categories:
+        anchor = _visit_before(o.snapshot.client_visits, category, o.booking.start_at, o.booking_id)
+        closed = o.snapshot.closed_cycle(category, anchor.external_id) if anchor else None
+        if anchor is None or closed is None or not closed.task_exists \
+                or closed.task_state is TaskState.DONE_BY_PERSON:
+            continue
+        now = _first_after(after, category, anchor)
+        if now is None or now.external_id == closed.cancelled_by:
+            continue
+        # (a booking first seen cancelled is two steps of one event: the status tells their keys apart)
+        why = f"closed-{o.booking.status.value}"
+        if o.cancelled and closed.cancelled_by == o.booking_id and not any(
+                v.booked_by(o.event.occurred_at) for v in _not_cancelled_after(after, category, anchor)):
+            # nothing else had been booked when it was cancelled: the task was restored then, and closed again
+            # by the booking made later (as when the events come in the order the bookings were made)
+            actions += _restore_closed(o, closed, now, why)
+        else:
+            actions += _cancel_one(o, replace(closed, task_state=TaskState.CANCELLED_BY_BOOKING), now, why=why)
     return actions
+
+
+def _restore_closed(o: Occasion, closed: Cycle, by: VisitState, why: str) -> list[Action]:
+    label = category_label(closed.category, o.language)
+    note = text("periodic_restored", o.language, booking=o.booking_id, category=label)
+    restored = replace(closed, task_state=TaskState.RESTORED, cancelled_by=None)
+    return [
+        RestoreTask(key=f"{closed.task_key}:restore:{o.stamp}", client_id=o.client.id, task_key=closed.task_key,
+                    deadline=max(closed.due_at, o.now)),
+        _update(o, closed, "restore", TaskState.RESTORED, None, True),
+        AddNote(key=f"note:{closed.task_key}:restore:{o.stamp}", client_id=o.client.id, text=note),
+        *_cancel_one(o, restored, by, why=f"rebooked-{why}"),
+    ]
+
+
+def _not_cancelled_after(visits: tuple[VisitState, ...], category: str, anchor: VisitState) -> list[VisitState]:
+    return [v for v in visits if v.external_id != anchor.external_id and category in v.categories
+            and v.start_at > anchor.start_at and v.status is not BookingStatus.CANCELLED]
+
+
+def _visit_before(visits: tuple[VisitState, ...], category: str, start: datetime, exclude: str) -> VisitState | None:
+    """The latest completed visit in ``category`` before ``start``."""
+    done = [v for v in visits if v.external_id != exclude and v.status is BookingStatus.COMPLETED
+            and category in v.categories and v.start_at < start]
+    return max(done, key=lambda v: (v.start_at, v.external_id), default=None)
+
+
+def _first_after(visits: tuple[VisitState, ...], category: str, anchor: VisitState) -> VisitState | None:
+    """The soonest booking in ``category`` after ``anchor`` that was not cancelled."""
+    return min(_not_cancelled_after(visits, category, anchor), key=lambda v: (v.start_at, v.external_id),
+               default=None)
 
 
 # --- a same-category booking cancels the open task -------------------------------------------------
@@ -60,17 +123,27 @@ def _cancel(o: Occasion) -> list[Action]:
     actions: list[Action] = []
     for category in o.categories:
         cycle = o.snapshot.cycle(category)
-        if (cycle and cycle.task_active and cycle.anchor_visit_id != o.booking_id
-                and o.booking.start_at > _anchor_start(o, cycle)):
+        if not cycle or cycle.anchor_visit_id == o.booking_id or o.booking.start_at <= _anchor_start(o, cycle):
+            continue
+        if cycle.task_active or (cycle.task_state is TaskState.CANCELLED_BY_BOOKING and _sooner(o, cycle)):
             actions += _cancel_one(o, cycle, o.visit_state())
     return actions
 
 
-def _cancel_one(o: Occasion, cycle: Cycle, booking: VisitState, occasion: str | None = None) -> list[Action]:
+def _sooner(o: Occasion, cycle: Cycle) -> bool:
+    """The booking starts before the one that cancelled the cycle's task (processed later than it): the task
+    is the sooner booking's to cancel, as when the events come in the order the bookings were made."""
+    current = o.visit(cycle.cancelled_by or "")
+    return current is None or (o.booking.start_at, o.booking_id) < (current.start_at, current.external_id)
+
+
+def _cancel_one(o: Occasion, cycle: Cycle, booking: VisitState, occasion: str | None = None,
+                why: str = "cancel") -> list[Action]:
     """Close the cycle's task because ``booking`` (same category, after the anchor visit) is to come.
 
     ``occasion`` tells this cancellation apart (default: the event's stamp); a cycle cancelled as it opens
-    uses a fixed one, so a visit completed again does not cancel it twice.
+    uses a fixed one, so a visit completed again does not cancel it twice. ``why`` tells a cancellation from
+    a task kept closed for the next booking when the one that closed it is cancelled ("repoint").
     """
     occasion = occasion or o.stamp
     lines = booking.lines or tuple(ServiceLine("", title) for title in booking.services)
@@ -78,13 +151,11 @@ def _cancel_one(o: Occasion, cycle: Cycle, booking: VisitState, occasion: str | 
         booking.services)
     when = local_date(booking.start_at, o.policy.timezone, o.language)
     result = text("periodic_cancelled", o.language, service=services, date=when, booking=booking.external_id)
-    return [
-        CompleteTask(
-            key=f"{cycle.task_key}:cancel:{occasion}", client_id=o.client.id, task_key=cycle.task_key, result=result
-        ),
-        _update(o, cycle, "cancel", TaskState.CANCELLED_BY_BOOKING, booking.external_id, cycle.task_exists,
-                occasion),
-    ]
+    complete: list[Action] = [] if cycle.task_state is TaskState.CANCELLED_BY_BOOKING and not cycle.task_exists else [
+        CompleteTask(key=f"{cycle.task_key}:{why}:{occasion}", client_id=o.client.id, task_key=cycle.task_key,
+                     result=result)]
+    return [*complete, _update(o, cycle, why, TaskState.CANCELLED_BY_BOOKING, booking.external_id,
+                               cycle.task_exists, occasion)]
 
 
 def _anchor_start(o: Occasion, cycle: Cycle) -> datetime:
@@ -98,6 +169,14 @@ def _to_come(o: Occasion, category: str, after: datetime) -> tuple[VisitState, .
     (a booking before the visit a cycle counts from is not its next visit, whatever order events came in)."""
     later = (v for v in o.other_upcoming(category) if v.start_at > after)
     return tuple(sorted(later, key=lambda v: (v.start_at, v.external_id)))
+
+
+def _still_to_come(o: Occasion, category: str, after: datetime, moment: datetime) -> tuple[VisitState, ...]:
+    """``_to_come`` as it stood at ``moment``: a booking missed since (a no-show starting after that moment,
+    processed first) was still to come then."""
+    missed = (v for v in o.snapshot.client_visits if v.external_id != o.booking_id and category in v.categories
+              and v.status is BookingStatus.NO_SHOW and v.start_at > max(after, moment))
+    return tuple(sorted((*_to_come(o, category, after), *missed), key=lambda v: (v.start_at, v.external_id)))
 
 
 def _update(o: Occasion, cycle: Cycle, why: str, state: TaskState, by: str | None, exists: bool,
@@ -125,10 +204,10 @@ def _restore(o: Occasion) -> list[Action]:
 
 
 def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
-    still = _to_come(o, cycle.category, _anchor_start(o, cycle))
-    if still:
-        by = still[0].external_id
-        return [_update(o, cycle, "repoint", TaskState.CANCELLED_BY_BOOKING, by, cycle.task_exists)]
+    to_come = _still_to_come(o, cycle.category, _anchor_start(o, cycle), o.event.occurred_at)
+    if any(v.booked_by(o.event.occurred_at) for v in to_come):
+        # the task stays closed, for the soonest booking to come now: its result names that one
+        return _cancel_one(o, cycle, to_come[0], why="repoint")
     deadline = max(cycle.due_at, o.now)
     label = category_label(cycle.category, o.language)
     note = text("periodic_restored", o.language, booking=o.booking_id, category=label)
@@ -142,11 +221,17 @@ def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
         )
     else:
         task = _task(o, cycle, deadline)
-    return [
+    actions: list[Action] = [
         task,
         _update(o, cycle, "restore", TaskState.RESTORED, None, True),
         AddNote(key=f"note:{cycle.task_key}:restore:{o.stamp}", client_id=o.client.id, text=note),
     ]
+    if to_come:
+        # booked only after this cancellation (its event processed before it): it closes the restored task
+        # again, as it does when processed in the order the bookings were made
+        restored = replace(cycle, task_state=TaskState.RESTORED, cancelled_by=None, task_exists=True)
+        actions += _cancel_one(o, restored, to_come[0], why="rebooked")
+    return actions
 
 
 def _task(o: Occasion, cycle: Cycle, deadline: datetime) -> CreateTask:
@@ -254,9 +339,9 @@ def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> lis
         # history mode: a cycle long over is kept as history, with no task and nothing for the playbook
         return [opened, CloseCycle(key=f"cycle:close:{o.client.id}:{category}:{o.booking_id}", client_id=o.client.id,
                                    category=category, anchor_visit_id=o.booking_id,
-                                   reason=f"history: due {cycle.due_at.date().isoformat()}, long over at import")]
+                                   reason=f"{HISTORY} due {cycle.due_at.date().isoformat()}, long over at import")]
     actions: list[Action] = [opened, _task(o, cycle, cycle.due_at)]
-    pre_booked = _to_come(o, category, o.booking.start_at)
+    pre_booked = _still_to_come(o, category, o.booking.start_at, o.booking.start_at)
     if pre_booked:
         # the task is created and cancelled at once, as when the booking comes after the visit: the same
         # result whichever of the two the booking system reported first
@@ -269,7 +354,7 @@ def _superseded(o: Occasion, category: str, days: int, line: ServiceLine, newer:
     as history, its task created and closed as cancelled by the booking that followed it (what the visit
     left when processed in order); the newer cycle and its task stay as they are."""
     cycle = _new_cycle(o, category, days, line)
-    followed = o.next_in(category)
+    followed = _first_after(o.snapshot.client_visits, category, o.visit_state())
     if followed is None:
         reason = f"visit {o.booking_id} is older than visit {newer.anchor_visit_id} the cycle counts from"
         return [_skip(o, category, reason)]

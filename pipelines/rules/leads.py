@@ -21,6 +21,7 @@ def create_lead(
     key: str,
     about: VisitState | None,
     responsible: str | None = None,
+    as_made: bool = False,
 ) -> CreateLead:
     """A lead about the visit ``about`` (the booking for Sales, the last visit for Repeat and Lost).
 
@@ -35,7 +36,7 @@ def create_lead(
         pipeline=pipeline,
         stage=stage,
         name=text("lead_name", scene.language, client=who, pipeline=names[pipeline]),
-        fields=lead_fields(scene, about),
+        fields=lead_fields(scene, about, as_made),
         responsible=responsible,
         price=budget(about.price if about else None),
     )
@@ -48,13 +49,15 @@ def budget(value: Decimal | None) -> int | None:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def lead_fields(scene: Scene, about: VisitState | None) -> dict[str, str]:
+def lead_fields(scene: Scene, about: VisitState | None, as_made: bool = False) -> dict[str, str]:
     """branch, favourite_master, last_category and last_visit: from the client's completed visits up to
     ``about`` when there are any (newest first, ``about`` included), else from ``about`` itself (a first
-    booking). Visits after ``about`` are left out, so a lead says the same whenever its visit is processed."""
+    booking). Visits after ``about`` are left out, so a lead says the same whenever its visit is processed;
+    ``as_made``: also those after the booking was made (a Sales lead says what was known when it was made)."""
     completed = scene.snapshot.completed()
     if about is not None:
-        completed = tuple(v for v in completed if v.start_at <= about.start_at)
+        until = (about.booked_at or about.start_at) if as_made else about.start_at
+        completed = tuple(v for v in completed if v.start_at <= min(until, about.start_at))
     if about is not None and about.status is BookingStatus.COMPLETED and all(
             v.external_id != about.external_id for v in completed):
         completed = (about, *completed)

@@ -5,7 +5,7 @@ Clock (``on_clock``):
   booking to come (any category, any branch). A client still coming for another category is not
   lost. One sequence per anchor (the last completed visit): it starts again only after a new visit.
 - Entering: a Lost lead with segment fields (branch, favourite master, last category, last visit),
-  the open Repeat lead closed as lost, the reminder message.
+  the open Repeat leads closed as lost, the reminder message.
 - Then, ``lost_step_days`` apart: the "come back to <favourite master>" promo → a manager call task →
   the lead closed as lost for good. A step whose message cannot go (unreachable, opted out, promo
   off) still happens, so the people's part of the sequence never stalls.
@@ -86,9 +86,9 @@ def _enter(scene: Scene, anchor: str) -> list[Action]:
             scene.policy.responsible_for(branch),
         )
     ]
-    repeat = scene.snapshot.open_lead(Pipeline.REPEAT)
-    if repeat and not repeat.manual:
-        actions.append(move_lead(scene, repeat, LOST, f"lost:{anchor}"))
+    for repeat in scene.snapshot.leads:  # every visit's Repeat lead still open
+        if repeat.pipeline is Pipeline.REPEAT and repeat.status is LeadStatus.OPEN and not repeat.manual:
+            actions.append(move_lead(scene, repeat, LOST, f"lost:{anchor}"))
     context = {"name": scene.client.name, "branch": scene.policy.branch_label(branch)}
     actions.append(message(scene, "lost_reminder", anchor, context))
     return actions + [_step(scene, anchor, key, LostStep.REMINDER)]

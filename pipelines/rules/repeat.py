@@ -1,14 +1,18 @@
 """Repeat visits pipeline (DESIGN §6 rule 6, seed 002): bring a visiting client back on time.
 
 Events:
-- A completed visit writes the contact's segment fields and, when the client has no open Repeat lead,
-  starts one at "next visit expected" (the client "enters Repeat visits").
-- A new booking (or a walk-in visit) in a category with an open cycle wins the open Repeat lead:
-  "Rebooked".
+- A completed visit writes the contact's segment fields and starts its own Repeat lead at "next visit
+  expected" (the client "enters Repeat visits"): one lead per completed visit with a periodicity, as one
+  autotask per visit and category.
+- A visit's Repeat lead is won by the visit's next booking: the earliest booking (by its start) after the
+  visit in one of its categories, booked, confirmed or completed, with that booking's value. The winner is
+  worked out from the client's bookings as stored, whatever order their events came in: a booking that
+  starts earlier than the one that won the lead takes it over, and when the winner is cancelled (or
+  missed) the next one takes it, or the lead opens again at "next visit expected".
 
 Clock (``on_clock``, per cycle):
-- From ``due_at - lead`` (``Policy.reminder_lead``) the reminder message goes out and the lead moves
-  to "contacted"; when no message can go (unreachable, opted out, trigger off) it moves to
+- From ``due_at - lead`` (``Policy.reminder_lead``) the reminder message goes out and the cycle's lead
+  moves to "contacted"; when no message can go (unreachable, opted out, trigger off) it moves to
   "reminder due" and the autotask is the admin's cue.
 - From ``due_at`` the optional promo goes out (trigger ``repeat_promo`` and ``Policy.promo``).
 - Nothing is sent once the cycle is past its lost threshold (the Lost clients rules own it then),
@@ -22,26 +26,24 @@ from datetime import timedelta
 
 from pipelines.actions import Action, SendMessage, UpdateFields
 from pipelines.catalog import shortest_periods
+from pipelines.events import BookingStatus
 from pipelines.rules.context import Occasion, Scene
 from pipelines.rules.leads import advance, budget, create_lead, move_lead
 from pipelines.rules.messaging import message, message_key
 from pipelines.rules.segments import card_fields, history_fields, segment_fields
-from pipelines.snapshot import Cycle, LeadState, TaskState
+from pipelines.snapshot import Cycle, LeadState, LeadStatus, TaskState, VisitState
 from pipelines.stages import WON, Pipeline
 from pipelines.texts import local_date
 from pipelines.timing import due_at, lost_at, reminder_at
 from pipelines.transitions import Transition
 
+_GOING_AHEAD = (BookingStatus.SCHEDULED, BookingStatus.CONFIRMED, BookingStatus.COMPLETED)
+
 
 def on_event(o: Occasion) -> list[Action]:
-    actions: list[Action] = []
-    rebooked = o.arrives and _in_open_cycle(o)
-    lead = o.snapshot.open_lead(Pipeline.REPEAT)
-    if rebooked and lead:
-        actions.append(move_lead(o, lead, WON, o.stamp))
-        lead = None
+    actions = _reattributed(o)
     if o.completed:
-        actions += _entered(o, lead)
+        actions += _entered(o)
     elif _goods_changed(o):
         completed = (o.visit_state(), *o.snapshot.completed())
         actions.append(UpdateFields(key=f"fields:history:{o.client.id}:{o.stamp}", client_id=o.client.id,
@@ -54,11 +56,58 @@ def _goods_changed(o: Occasion) -> bool:
     return Transition.GOODS_CHANGED in o.steps
 
 
-def _in_open_cycle(o: Occasion) -> bool:
-    return any(c.category in o.categories and c.anchor_visit_id != o.booking_id for c in o.snapshot.cycles)
+def lead_key(client_id: str, visit_id: str) -> str:
+    """The Repeat lead a completed visit starts."""
+    return f"lead:repeat:{client_id}:{visit_id}"
 
 
-def _entered(o: Occasion, open_lead: LeadState | None) -> list[Action]:
+def _lead_visit(lead: LeadState) -> str:
+    return lead.key.rsplit(":", 1)[-1]
+
+
+def _categories(scene: Scene, visit: VisitState) -> tuple[str, ...]:
+    """The categories of a visit that have a periodicity (those its Repeat lead is about)."""
+    if visit.lines:
+        return tuple(shortest_periods(visit.lines, scene.policy))
+    return visit.categories
+
+
+def winner(visit: VisitState, categories: tuple[str, ...], visits: tuple[VisitState, ...]) -> VisitState | None:
+    """The booking that wins ``visit``'s Repeat lead among ``visits``: the earliest to start after it in one of
+    ``categories``, booked, confirmed or completed."""
+    later = [v for v in visits if v.external_id != visit.external_id and v.start_at > visit.start_at
+             and v.status in _GOING_AHEAD and set(categories) & set(v.categories)]
+    return min(later, key=lambda v: (v.start_at, v.external_id), default=None)
+
+
+def _reattributed(o: Occasion) -> list[Action]:
+    """The Repeat leads whose winner this event changes: won (again) by the new winner with its value, or
+    open again at "next visit expected" (with their own visit's value) when no booking follows any more."""
+    before = o.snapshot.client_visits
+    after = (*(v for v in before if v.external_id != o.booking_id), o.visit_state())
+    actions: list[Action] = []
+    for lead in o.snapshot.leads:
+        if lead.pipeline is not Pipeline.REPEAT or lead.status is LeadStatus.LOST or _lead_visit(lead) == o.booking_id:
+            continue
+        visit = next((v for v in after if v.external_id == _lead_visit(lead)), None)
+        if visit is None or visit.status is not BookingStatus.COMPLETED:
+            continue
+        categories = _categories(o, visit)
+        was, now = winner(visit, categories, before), winner(visit, categories, after)
+        if now is not None and (lead.status is LeadStatus.OPEN or _changed(was, now)):
+            won = move_lead(o, lead, WON, o.stamp)
+            actions.append(dataclasses.replace(won, price=budget(now.price)))
+        elif now is None and was is not None and lead.status is LeadStatus.WON:
+            back = move_lead(o, lead, "next_visit_expected", o.stamp)
+            actions.append(dataclasses.replace(back, price=budget(visit.price)))
+    return actions
+
+
+def _changed(was: VisitState | None, now: VisitState) -> bool:
+    return was is None or (was.external_id, was.price) != (now.external_id, now.price)
+
+
+def _entered(o: Occasion) -> list[Action]:
     completed = (o.visit_state(), *o.snapshot.completed())
     fields = {**segment_fields(o, completed), **card_fields(o, completed), **history_fields(o, completed)}
     actions: list[Action] = [
@@ -66,27 +115,18 @@ def _entered(o: Occasion, open_lead: LeadState | None) -> list[Action]:
                      tags=o.client.tags)
     ]
     periods = shortest_periods(o.booking.services, o.policy)
-    followed = min((v for v in map(o.next_in, periods) if v is not None),
-                   key=lambda v: (v.start_at, v.external_id), default=None)
-    if open_lead is not None and followed is not None and _lead_of_later_visit(o, open_lead):
-        open_lead = None  # this visit came before the one that lead is about: it had its own
-    if open_lead is None and periods and not _long_over(o):
-        key = f"lead:repeat:{o.client.id}:{o.booking_id}"
+    key = lead_key(o.client.id, o.booking_id)
+    if periods and not _long_over(o) and o.snapshot.lead(key) is None:
         lead = create_lead(o, Pipeline.REPEAT, "next_visit_expected", key, o.visit_state(),
                            responsible=o.policy.responsible_for(o.booking.branch))
         actions.append(lead)
+        followed = winner(o.visit_state(), tuple(periods), o.snapshot.client_visits)
         if followed is not None:
             # already rebooked (or a later visit was processed first): won at once, as that booking would
             # have won it had it come after this visit; its value is the lead's budget
             won = move_lead(o, LeadState(key, Pipeline.REPEAT, lead.stage), WON, f"{o.stamp}:followed")
             actions.append(dataclasses.replace(won, price=budget(followed.price)))
     return actions
-
-
-def _lead_of_later_visit(o: Occasion, lead: LeadState) -> bool:
-    """The Repeat lead was started by a visit after this one (its key names that visit)."""
-    visit = o.visit(lead.key.rsplit(":", 1)[-1])
-    return visit is not None and visit.start_at > o.booking.start_at
 
 
 def _long_over(o: Occasion) -> bool:
@@ -149,13 +189,13 @@ def _period(cycle: Cycle) -> timedelta:
 
 
 def _lead_to(scene: Scene, cycle: Cycle, stage: str) -> list[Action]:
-    """Move the open Repeat lead forward, or start one for this cycle if it never had one."""
-    lead = scene.snapshot.open_lead(Pipeline.REPEAT)
-    if lead:
-        return list(advance(scene, lead, stage, _occasion(cycle)))
-    key = f"lead:repeat:{scene.client.id}:{cycle.anchor_visit_id}"
-    if scene.snapshot.lead(key) or key in scene.snapshot.applied:
-        return []  # this cycle's lead was already closed (won by a booking that was later cancelled)
+    """Move the cycle's own Repeat lead forward, or start it if it never had one."""
+    key = lead_key(scene.client.id, cycle.anchor_visit_id)
+    lead = scene.snapshot.lead(key)
+    if lead is not None:
+        return list(advance(scene, lead, stage, _occasion(cycle))) if lead.status is LeadStatus.OPEN else []
+    if key in scene.snapshot.applied:
+        return []
     anchor = scene.visit(cycle.anchor_visit_id)
     responsible = scene.policy.responsible_for(anchor.branch if anchor else None)
     return [create_lead(scene, Pipeline.REPEAT, stage, key, anchor or scene.last_visit(), responsible=responsible)]

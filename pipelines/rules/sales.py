@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
-from pipelines.actions import Action, CreateTask, Skip, TaskKind, UpsertContact
+from dataclasses import replace
+
+from pipelines.actions import Action, CreateTask, Skip, TaskKind, UpdateFields, UpsertContact
 from pipelines.rules.context import Occasion
-from pipelines.rules.leads import create_lead, move_lead
+from pipelines.rules.leads import budget, create_lead, lead_fields, move_lead
 from pipelines.rules.messaging import message
 from pipelines.rules.prepayment import asks_for_prepayment
+from pipelines.snapshot import LeadState, LeadStatus, VisitState
 from pipelines.stages import PREPAYMENT, WON, Pipeline
 from pipelines.texts import local_date, text
 
@@ -32,6 +35,39 @@ def on_event(o: Occasion) -> list[Action]:
         actions += _first_visit(o)
     if o.cancelled or o.no_show:
         actions += _missed(o)
+    return actions + _reattributed(o)
+
+
+def first_booked(visits: tuple[VisitState, ...]) -> VisitState | None:
+    """The client's first booking: the one made first in the booking system (by its start where that is not
+    known). The Sales lead is about it, whichever of the client's bookings was processed first."""
+    return min(visits, key=lambda v: (v.booked_at or v.start_at, v.start_at, v.external_id), default=None)
+
+
+def _sales_lead(o: Occasion) -> LeadState | None:
+    return next((lead for lead in reversed(o.snapshot.leads) if lead.pipeline is Pipeline.SALES), None)
+
+
+def _reattributed(o: Occasion) -> list[Action]:
+    """The Sales lead about another booking than the client's first, which this event made known (its events
+    processed after a later booking's): its fields and, while it is open, its budget are that booking's; a won
+    lead's budget is the value of the client's first visit."""
+    lead = _sales_lead(o)
+    if lead is None or lead.status is LeadStatus.LOST:
+        return []
+    before = o.snapshot.client_visits
+    after = (*(v for v in before if v.external_id != o.booking_id), o.visit_state())
+    was, now = first_booked(before), first_booked(after)
+    actions: list[Action] = []
+    if now is not None and was is not None and now.external_id != was.external_id:
+        actions.append(UpdateFields(key=f"fields:sales:{o.client.id}:{o.stamp}", client_id=o.client.id,
+                                    fields=lead_fields(o, now, as_made=True), lead_key=lead.key))
+        if lead.status is LeadStatus.OPEN:
+            actions.append(replace(move_lead(o, lead, lead.stage, o.stamp), price=budget(now.price)))
+    if o.completed and lead.status is LeadStatus.WON and all(
+            (o.booking.start_at, o.booking_id) < (v.start_at, v.external_id)
+            for v in o.snapshot.completed() if v.external_id != o.booking_id):
+        actions.append(move_lead(o, lead, WON, o.stamp))  # the first visit's value
     return actions
 
 
@@ -56,7 +92,10 @@ def _first_booking(o: Occasion) -> list[Action]:
     actions: list[Action] = []
     if lead is None:
         key = f"lead:sales:{o.client.id}:{o.booking_id}"
-        actions.append(create_lead(o, Pipeline.SALES, stage, key, o.visit_state(), responsible=_responsible(o)))
+        known = (*(v for v in o.snapshot.client_visits if v.external_id != o.booking_id), o.visit_state())
+        about = first_booked(known) or o.visit_state()
+        actions.append(create_lead(o, Pipeline.SALES, stage, key, about, responsible=_responsible(o),
+                                   as_made=True))
     elif lead.stage in _MISSED_STAGES:
         actions.append(move_lead(o, lead, stage, o.stamp))
     return actions + _welcome(o)
@@ -79,7 +118,9 @@ def _missed(o: Occasion) -> list[Action]:
     lead = o.snapshot.open_lead(Pipeline.SALES)
     if lead is None:
         return []
-    rebooked = o.other_upcoming()
+    # another booking to come, made by the time this one was missed (one made later does not count, whatever
+    # order the two were processed in: the client was to be called then)
+    rebooked = [v for v in o.other_upcoming() if v.booked_by(o.event.occurred_at)]
     if rebooked:
         reason = f"first booking {o.booking_id} missed, but booking {rebooked[0].external_id} is to come"
         return [Skip(key=f"skip:sales:{o.client.id}:{o.stamp}", rule="sales", reason=reason)]

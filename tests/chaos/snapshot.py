@@ -15,6 +15,8 @@ from typing import Any
 import requests
 from sqlalchemy import create_engine, text
 
+from pipelines.texts import TEXTS
+
 MARKER = re.compile(r"\s*#[0-9a-f]{8}$")  # exactly-once marks name store ids, which differ per install
 LINK = re.compile(r"https?://\S+")  # a message's signed link names the install's own address and key
 MARKER_FIELD = "SB_MARKER"
@@ -175,3 +177,52 @@ def figures(snapshot: Snapshot) -> dict[str, int]:
     return {"contacts": len(snapshot.get("contacts", [])), "leads": len(snapshot.get("leads", [])),
             "tasks_open": sum(1 for t in tasks if not t[3]), "tasks_completed": sum(1 for t in tasks if t[3]),
             "notes": len(snapshot.get("notes", [])), "messages": len(snapshot.get("messages", []))}
+
+
+# What depends on the order a client's events were processed in by nature (docs/reliability.md, "What stays
+# order-dependent"), each by its exact form, so that everything else is compared strictly:
+# - a booking cancelled before its creation was processed is never confirmed, nor reminded of (in order it was:
+#   a message sent cannot be unsent, and one for a booking known to be cancelled must not go); a new client's
+#   welcome goes with the booking processed first;
+# - a cancellation processed before another same-category booking made before it restores the category's task
+#   (a new amoCRM task and a note) and that booking closes it again when it arrives, where in order the task
+#   stayed closed; the closed task keeps the result it had then. A missed booking of a new client processed
+#   before a rebooking made before it, or before an earlier visit's completion, gets its call task.
+REORDERED_MESSAGES = ("confirmation", "reminder_24h", "welcome")
+
+
+def _form(name: str, language: str) -> re.Pattern:
+    """A staff text of ``pipelines.texts`` as a pattern, any value in its placeholders."""
+    parts = re.split(r"\{[a-z_]+\}", TEXTS[name][language])
+    return re.compile(".*".join(re.escape(part) for part in parts) + r"(\s*#[0-9a-f]{8})?$", re.S)
+
+
+def _reordered(part: str, item: tuple, side: str, language: str) -> bool:
+    if part == "tasks":  # (entity, text, deadline, completed, result)
+        closed_periodic = item[3] and bool(_form("periodic_cancelled", language).match(item[4])) and bool(
+            _form("periodic_task", language).match(item[1]))
+        call = not item[3] and any(_form(n, language).match(item[1]) for n in ("sales_call_cancelled",
+                                                                               "sales_call_no_show"))
+        return (closed_periodic or call) and side == "extra"  # the in-order run never has more of them
+    if part == "notes":  # (entity, type, text)
+        restored = side == "extra" and bool(_form("periodic_restored", language).match(item[2]))
+        return restored or _salesbot_template(item[2]) in REORDERED_MESSAGES
+    if part == "messages":  # a Salesbot launch: (bot, entity, started), the template not named
+        return side == "missing"
+    if part == "store_messages":  # (client, template, state, booking)
+        return item[1] in REORDERED_MESSAGES
+    return False
+
+
+def reordered_by_nature(diffs: list[Difference], language: str = "uk") -> tuple[list[Difference], list[Difference]]:
+    """``diffs`` split into what is order-dependent by nature (above) and everything else."""
+    by_nature, rest = [], []
+    for d in diffs:
+        split = {side: ([i for i in items if _reordered(d.part, i, side, language)],
+                        [i for i in items if not _reordered(d.part, i, side, language)])
+                 for side, items in (("missing", d.missing), ("extra", d.extra))}
+        if split["missing"][0] or split["extra"][0]:
+            by_nature.append(Difference(d.part, split["missing"][0], split["extra"][0]))
+        if split["missing"][1] or split["extra"][1]:
+            rest.append(Difference(d.part, split["missing"][1], split["extra"][1]))
+    return by_nature, rest

@@ -40,6 +40,15 @@ def _plan(cid: str) -> list[act.Action]:
                       due_at=NOW + timedelta(days=28), period_days=28, task_key="t2",
                       task_state=TaskState.CANCELLED_BY_BOOKING,
                       cancelled_by="b9", task_exists=False),
+        act.OpenCycle(key="c3", client_id=cid, category="Педикюр", anchor_visit_id="v0",
+                      due_at=NOW - timedelta(days=28), period_days=28, task_key="t0",
+                      task_state=TaskState.CANCELLED_BY_BOOKING, cancelled_by="v1"),
+        act.CloseCycle(key="c3x", client_id=cid, category="Педикюр", anchor_visit_id="v0",
+                       reason="visit v1 completed in the same category"),
+        act.OpenCycle(key="c4", client_id=cid, category="Брови", anchor_visit_id="h0",
+                      due_at=NOW - timedelta(days=400), period_days=28, task_key="t9"),
+        act.CloseCycle(key="c4x", client_id=cid, category="Брови", anchor_visit_id="h0",
+                       reason="history: due 2025-01-30, long over at import"),
         act.CreateLead(key="l1", client_id=cid, pipeline=Pipeline.LOST, stage="reminder", name="Олена"),
         act.RecordLostStep(key="s1", client_id=cid, anchor_visit_id="v1", lead_key="l1", step=LostStep.REMINDER,
                            at=NOW - timedelta(days=3)),
@@ -68,6 +77,10 @@ def test_the_snapshot_reads_back_every_kind_of_state_the_plan_wrote(services):
             for c in snap.cycles] == [
         ("Манікюр", NOW + timedelta(days=21), 21, TaskState.OPEN, True, None, "Манікюр класичний"),
         ("Брови", NOW + timedelta(days=28), 28, TaskState.CANCELLED_BY_BOOKING, False, "b9", None)]
+    # closed cycles too (a booking inside one may be processed late); one closed as history had no task
+    assert [(c.category, c.anchor_visit_id, c.task_state, c.cancelled_by, c.task_exists)
+            for c in snap.closed_cycles] == [("Педикюр", "v0", TaskState.CANCELLED_BY_BOOKING, "v1", True),
+                                             ("Брови", "h0", TaskState.OPEN, None, False)]
     assert [(lead.key, lead.pipeline, lead.stage, lead.manual) for lead in snap.leads] == [
         ("l1", Pipeline.LOST, "reminder", False)]
     assert (snap.lost.step, snap.lost.step_at, snap.lost.lead_key) == (LostStep.PROMO, NOW - timedelta(days=1), "l1")
@@ -113,9 +126,11 @@ def test_each_visit_comes_back_with_its_services_in_booking_order(services):
         first.services = [VisitService(position=i, external_id=f"x{i}", title=t) for i, t in enumerate(("Б", "А", "В"))]
         second.services = [VisitService(position=0, external_id="y", title="Стрижка")]
         bare.services = []
+        first.booked_at = NOW - timedelta(days=120)  # when the booking system says it was made
     with services.store.session() as s:
         snap = playbook.snapshot_for(s, s.get(Client, client.id), None)
     assert [v.services for v in snap.client_visits] == [("Б", "А", "В"), ("Стрижка",), ()]
+    assert [v.booked_at for v in snap.client_visits] == [NOW - timedelta(days=120), None, None]
 
 
 def test_a_snapshot_reads_only_the_clients_own_lines_on_a_store_never_analyzed(services):

@@ -31,7 +31,7 @@ from pipelines.actions import (
     UpdateCycle,
 )
 from pipelines.events import Booking, BookingStatus, ClientInfo, GoodsLine, ServiceLine, Staff, VisitEvent
-from pipelines.fold import stored_visit
+from pipelines.fold import closed, stored_visit
 from pipelines.planner import due, plan
 from pipelines.policy import Policy
 from pipelines.snapshot import (
@@ -202,17 +202,22 @@ class Salon:
     def _do_UpdateCycle(self, a: UpdateCycle, now: datetime, ev: VisitEvent | None) -> None:
         cycle = next((c for c in self.snapshot.cycles if (c.category, c.anchor_visit_id) == (a.category,
                                                                                               a.anchor_visit_id)), None)
-        if cycle is None:  # closed already (as in the store, the update changes no open cycle)
+        if cycle is None:  # closed already: the store updates it there
+            self.snapshot = dataclasses.replace(self.snapshot, closed_cycles=tuple(
+                dataclasses.replace(c, task_state=a.task_state, cancelled_by=a.cancelled_by, task_exists=a.task_exists)
+                if (c.category, c.anchor_visit_id) == (a.category, a.anchor_visit_id) else c
+                for c in self.snapshot.closed_cycles))
             return
         self._cycle(
             dataclasses.replace(cycle, task_state=a.task_state, cancelled_by=a.cancelled_by, task_exists=a.task_exists)
         )
 
     def _do_CloseCycle(self, a: CloseCycle, now: datetime, ev: VisitEvent | None) -> None:
-        cycles = tuple(
-            c for c in self.snapshot.cycles if (c.category, c.anchor_visit_id) != (a.category, a.anchor_visit_id)
-        )
-        self.snapshot = dataclasses.replace(self.snapshot, cycles=cycles)
+        one = (a.category, a.anchor_visit_id)
+        cycles = tuple(c for c in self.snapshot.cycles if (c.category, c.anchor_visit_id) != one)
+        gone = tuple(closed(c, a) for c in self.snapshot.cycles if (c.category, c.anchor_visit_id) == one)
+        self.snapshot = dataclasses.replace(self.snapshot, cycles=cycles,
+                                            closed_cycles=(*self.snapshot.closed_cycles, *gone))
 
     def _do_RecordLostStep(self, a: RecordLostStep, now: datetime, ev: VisitEvent | None) -> None:
         progress = LostProgress(a.anchor_visit_id, a.lead_key, a.step, a.at)

@@ -29,10 +29,16 @@ def test_the_first_action_is_always_the_visit_record():
     assert actions[0].categories == ("manicure", "haircut")
 
 
-def test_a_cancellation_before_the_creation_is_recorded_and_explained_and_the_late_creation_is_stale():
+def test_a_cancellation_before_the_creation_is_planned_as_the_booking_and_its_cancellation_without_messages():
     salon = Salon()
+    salon.send(ev("v0", S.COMPLETED, T0 - 21 * DAY, MANICURE, occurred=T0 - 21 * DAY))  # a manicure cycle is open
     actions = salon.send(ev("v1", S.CANCELLED, T0 + 3 * DAY, MANICURE, occurred=T0 + DAY))
-    assert kinds(actions) == ["RecordVisit", "Skip"] and "first seen already cancelled" in actions[1].reason
+    assert of(actions, SendMessage) == [] and not any(a.kind == "CancelMessage" for a in actions)
+    [record] = of(actions, RecordVisit)
+    assert record.transitions == (Transition.CREATED, Transition.CANCELLED)
+    # the task the booking closed is restored, as when its creation had come first
+    assert [a.kind for a in actions if a.kind in ("CompleteTask", "RestoreTask", "AddNote")] == [
+        "CompleteTask", "RestoreTask", "AddNote"]
     assert salon.send(ev("v1", S.SCHEDULED, T0 + 3 * DAY, MANICURE, occurred=T0)) == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -128,14 +129,42 @@ def test_the_frequency_cap_holds_the_reminder_until_the_window_frees():
     assert msg.send_at == recent[0] + 7 * DAY
 
 
-def test_a_cycle_without_an_open_repeat_lead_gets_one_once():
+def test_each_completed_visit_has_its_own_repeat_lead_and_the_clock_moves_that_one():
     salon = regular()  # Repeat lead from v1 (manicure)
-    salon.send(ev("v2", S.COMPLETED, T0 + DAY, HAIRCUT, occurred=T0 + DAY))  # lead still open: none new
-    salon.send(ev("v3", S.SCHEDULED, T0 + 30 * DAY, MANICURE, occurred=T0 + 3 * DAY))  # wins v1's lead
+    salon.send(ev("v2", S.COMPLETED, T0 + DAY, HAIRCUT, occurred=T0 + DAY))  # its own lead, beside v1's
+    salon.send(ev("v3", S.SCHEDULED, T0 + 30 * DAY, MANICURE, occurred=T0 + 3 * DAY))  # wins v1's lead only
+    leads = {x.key: (x.stage, x.status) for x in salon.snapshot.leads if x.pipeline is Pipeline.REPEAT}
+    assert leads == {"lead:repeat:c1:v1": ("won", LeadStatus.WON),
+                     "lead:repeat:c1:v2": ("next_visit_expected", LeadStatus.OPEN)}
     haircut_reminder = T0 + DAY + 21 * DAY
-    created = of(salon.tick(haircut_reminder), CreateLead)
-    assert [(c.key, c.stage) for c in created] == [("lead:repeat:c1:v2", "contacted")]
-    assert of(salon.tick(haircut_reminder + DAY), CreateLead) == []
+    actions = salon.tick(haircut_reminder)
+    assert of(actions, CreateLead) == []
+    assert [(m.lead_key, m.stage) for m in of(actions, MoveLead)] == [("lead:repeat:c1:v2", "contacted")]
+
+
+def test_a_cycle_without_its_own_repeat_lead_gets_one_once():
+    salon = regular()
+    # a cycle stored without its own lead (its visit came while another visit's lead was open)
+    salon.snapshot = dataclasses.replace(salon.snapshot, leads=(),
+                                         applied=salon.snapshot.applied - {"lead:repeat:c1:v1"})
+    reminder = REMIND_FROM
+    created = of(salon.tick(reminder), CreateLead)
+    assert [(c.key, c.stage) for c in created] == [("lead:repeat:c1:v1", "contacted")]
+    assert of(salon.tick(reminder + DAY), CreateLead) == []
+
+
+def test_an_earlier_booking_processed_later_takes_the_lead_over_and_a_cancelled_winner_gives_it_back():
+    salon = regular()
+    key = "lead:repeat:c1:v1"
+    salon.send(ev("late", S.SCHEDULED, T0 + 40 * DAY, MANICURE, occurred=T0 + 3 * DAY, price=Decimal(900)))
+    salon.send(ev("soon", S.SCHEDULED, T0 + 25 * DAY, MANICURE, occurred=T0 + 2 * DAY, price=Decimal(650)))
+    moves = [(m.stage, m.price) for m in salon.log if isinstance(m, MoveLead) and m.lead_key == key]
+    assert moves == [("won", 900), ("won", 650)]
+    salon.send(ev("soon", S.CANCELLED, T0 + 25 * DAY, MANICURE, occurred=T0 + 4 * DAY, price=Decimal(650)))
+    salon.send(ev("late", S.CANCELLED, T0 + 40 * DAY, MANICURE, occurred=T0 + 5 * DAY, price=Decimal(900)))
+    moves = [(m.stage, m.price) for m in salon.log if isinstance(m, MoveLead) and m.lead_key == key]
+    assert moves[2:] == [("won", 900), ("next_visit_expected", None)]
+    assert salon.snapshot.lead(key).status is LeadStatus.OPEN
 
 
 def test_a_late_report_of_an_older_visit_leaves_last_visit_at_the_newest_one():
