@@ -17,6 +17,7 @@ created and dropped in a schema of their own). Runs on 127.0.0.1 only and stops 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import socket
 import sys
@@ -41,6 +42,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true",
                         help="run on PostgreSQL at 127.0.0.1:5432 (database test, a schema of its own)")
     parser.add_argument("--smoke", action="store_true", help="a small run for CI")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="write a cProfile of the events' run to FILE (read it with python -m pstats)")
     args = parser.parse_args()
     if args.smoke:
         args.clients, args.empty_jobs = 15, 300
@@ -118,9 +121,16 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
 
             pe.handle_event = counted
             commands = redis_commands(svc.queue.connection)
+            profiler = cProfile.Profile() if args.profile else None
             started = time.perf_counter()
+            if profiler:
+                profiler.enable()
             run_worker(svc, burst=True)
+            if profiler:
+                profiler.disable()
             took = time.perf_counter() - started
+            if profiler:
+                profiler.dump_stats(args.profile)
             event_commands = (redis_commands(svc.queue.connection) - commands) / max(1, events)
             pe.handle_event = original
             done = stats.events_by_status(svc.store)

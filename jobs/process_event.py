@@ -76,11 +76,7 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
         if visits.is_stale(visit, event):
             inbox.finish(s, event_id, "stale", now, error="a newer snapshot of this booking was already applied")
             return "stale"
-        client = visits.upsert_client(s, event, now)
-        if client is not None:
-            client.wake_at = now  # the clock looks at the new state on its next tick (one UPDATE with the rest)
-            if client.id is None:
-                s.flush()  # a new client's id goes into the plan's keys; a known client's changes go with the visit
+        client = visits.upsert_client(s, event, now)  # written at once, its wake-up set: the clock looks again
         # Keys already recorded are dropped by ``actions.record`` (a plan is recorded in one transaction, so a
         # retried job never finds half of it), which spares loading every key the client ever had.
         policy = svc.policy(tenant.slug)
@@ -89,7 +85,6 @@ def _process(svc: Services, event_id: int, event: VisitEvent, now: datetime) -> 
         planned = plan(event, snapshot, policy, now)
         record = next((a for a in planned if isinstance(a, RecordVisit)), None)
         visits.upsert_visit(s, event, visit, client, record, now)
-        s.flush()
         recorded = actions.record(s, event.tenant, event_id, client.id if client else None, planned, now)
         _log_skips(event.tenant, recorded.fresh)
         inbox.finish(s, event_id, "done", now)

@@ -41,7 +41,7 @@ from bridge.store.models import (
     Visit,
     VisitService,
 )
-from bridge.store.visits import goods_of, visit_state
+from bridge.store.visits import StoredClient, StoredVisit, goods_of, visit_state
 from pipelines.events import BookingStatus, ServiceLine
 from pipelines.snapshot import (
     ClientState,
@@ -122,7 +122,7 @@ _STATE = union_all(
 
 
 def snapshot_for(
-    session: Session, client: Client | None, visit: Visit | None, *, with_applied: bool = True,
+    session: Session, client: Client | StoredClient | None, visit: StoredVisit | None, *, with_applied: bool = True,
     with_prepayments: bool = False,
 ) -> Snapshot:
     """Everything the rules may consult about one client (and the event's booking, if stored).
