@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Connection,
     Integer,
     Select,
     String,
@@ -136,12 +137,14 @@ def snapshot_for(
     """
     if client is None or client.id is None:
         return Snapshot(visit=visit_state(visit) if visit else None)
-    states = _visits(session, client.id)
+    session.flush()  # the reads below are plain statements on the session's connection: no autoflush
+    conn = session.connection()
+    states = _visits(conn, client.id)
     stored_visit = None
     if visit is not None:
         stored_visit = next((s for s in states if s.external_id == visit.external_id), None) or visit_state(visit)
     state: dict[str, list[Any]] = {"cycle": [], "lead": [], "lost": [], "message": [], "reconnect": []}
-    for row in session.execute(_STATE, {"client_id": client.id}):
+    for row in conn.execute(_STATE, {"client_id": client.id}):
         state[row.kind].append(row)
     welcome_sent, marketing = _messages(state["message"])
     return Snapshot(
@@ -164,19 +167,19 @@ def snapshot_for(
         cycles=_open_cycles(state["cycle"]),
         leads=_leads(state["lead"]),
         lost=_lost(state["lost"]),
-        applied=frozenset(session.scalars(_APPLIED, {"client_id": client.id})) if with_applied else frozenset(),
+        applied=frozenset(conn.scalars(_APPLIED, {"client_id": client.id})) if with_applied else frozenset(),
         marketing_sent_at=marketing,
         prepayments=_prepayments(session, client.id) if with_prepayments else (),
         reconnect=_reconnect(state["reconnect"]),
     )
 
 
-def _visits(session: Session, client_id: int) -> tuple[VisitState, ...]:
+def _visits(conn: Connection, client_id: int) -> tuple[VisitState, ...]:
     """The client's visits with their service titles, in one query."""
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(_VISITS_PG, {"client_id": client_id})
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_VISITS_PG, {"client_id": client_id})
         return tuple(_visit_state(r, _lines(r.line_ids, r.titles, r.line_categories)) for r in rows)
-    rows = session.execute(_VISITS, {"client_id": client_id})
+    rows = conn.execute(_VISITS, {"client_id": client_id})
     lines: dict[int, list[ServiceLine]] = {}
     first: dict[int, Any] = {}
     for row in rows:
