@@ -53,8 +53,8 @@ def handle_event(svc: Services, event_id: int, now: datetime) -> str:
         outcome = _handle(svc, event_id, claimed, now)
     tenant = _tenant_of(claimed)
     if claimed.received_at is not None and tenant in svc.tenants:  # closed: receipt to processed
-        telemetry.observe(svc.queue.connection, telemetry.EVENT_LATENCY, {"tenant": tenant},
-                          (datetime.now(UTC) - claimed.received_at).total_seconds())
+        telemetry.observe_soon(svc.queue.connection, telemetry.EVENT_LATENCY, {"tenant": tenant},
+                               (datetime.now(UTC) - claimed.received_at).total_seconds())
     return outcome
 
 
