@@ -2,8 +2,9 @@
 
 Everything the plan changes in our own store (visit history, cycles, leads, scheduled messages) is
 written in the same transaction as the event is marked done, together with the client's wake-up for
-the clock; amoCRM work is recorded as pending actions and carried out afterwards by the CRM sync job,
-which the clock queues once a tenant's work has had a moment to gather (so it goes out in batches).
+the clock, and, for a booking whose categories need no catalog lookup, with the event's claim itself;
+amoCRM work is recorded as pending actions and carried out afterwards by the CRM sync job, which the
+clock queues once a tenant's work has had a moment to gather (so it goes out in batches).
 """
 
 from __future__ import annotations
