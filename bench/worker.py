@@ -6,7 +6,9 @@ worker runs empty RQ jobs, so the ratio says how much of a job is ours and how m
 
 Prints ``events_per_s=… empty_job_per_s=… ratio=… statements_per_event=… statements_max=…``, then
 the statements per event by the client's number of earlier visits (``few`` up to 4, ``many`` 15 or
-more) and the Redis commands per event job against those of an empty job.
+more), the Redis commands per event job against those of an empty job, and the CPU time per job (this
+process plus the Redis server; PostgreSQL's own is not counted) with its ``cpu_ratio``: the same ratio
+measured in CPU time, which says far less about the machine's other load than the wall-clock one.
 Goals: ratio >= 0.5; statements per event <= 15, independent of a client's number of past visits
 (``statements_max`` is the most any one event cost). SQL statements are counted as the database
 driver executes them (transaction BEGIN/COMMIT not included); Redis commands as the server counts them
@@ -17,6 +19,7 @@ created and dropped in a schema of their own). Runs on 127.0.0.1 only and stops 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import socket
 import sys
@@ -41,6 +44,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true",
                         help="run on PostgreSQL at 127.0.0.1:5432 (database test, a schema of its own)")
     parser.add_argument("--smoke", action="store_true", help="a small run for CI")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="write a cProfile of the events' run to FILE (read it with python -m pstats)")
     args = parser.parse_args()
     if args.smoke:
         args.clients, args.empty_jobs = 15, 300
@@ -85,9 +90,11 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
             for _ in range(args.empty_jobs):
                 svc.queue.rq.enqueue(len, [1], result_ttl=0)
             commands = redis_commands(svc.queue.connection)
+            cpu = cpu_seconds(svc.queue.connection)
             started = time.perf_counter()
             run_worker(svc, burst=True)
             empty_per_s = args.empty_jobs / (time.perf_counter() - started)
+            empty_cpu_s = (cpu_seconds(svc.queue.connection) - cpu) / args.empty_jobs
             empty_commands = (redis_commands(svc.queue.connection) - commands) / args.empty_jobs
 
             now = datetime.now(UTC)
@@ -118,9 +125,18 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
 
             pe.handle_event = counted
             commands = redis_commands(svc.queue.connection)
+            profiler = cProfile.Profile() if args.profile else None
+            cpu = cpu_seconds(svc.queue.connection)
             started = time.perf_counter()
+            if profiler:
+                profiler.enable()
             run_worker(svc, burst=True)
+            if profiler:
+                profiler.disable()
             took = time.perf_counter() - started
+            event_cpu_s = (cpu_seconds(svc.queue.connection) - cpu) / max(1, events)
+            if profiler:
+                profiler.dump_stats(args.profile)
             event_commands = (redis_commands(svc.queue.connection) - commands) / max(1, events)
             pe.handle_event = original
             done = stats.events_by_status(svc.store)
@@ -140,6 +156,8 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
           f"statements_many_visits={mean(many):.1f} (events={len(many)}, >={MANY}) "
           f"max_few={max(few or [0])} max_many={max(many or [0])}")
     print(f"redis_commands_per_event={event_commands:.1f} redis_commands_per_empty_job={empty_commands:.1f}")
+    print(f"cpu_ms_per_event={event_cpu_s * 1000:.2f} cpu_ms_per_empty_job={empty_cpu_s * 1000:.2f} "
+          f"cpu_ratio={empty_cpu_s / event_cpu_s if event_cpu_s else 0:.2f}")
 
 
 def earlier_visits(store) -> dict[int, int]:  # noqa: ANN001
@@ -164,6 +182,18 @@ def earlier_visits(store) -> dict[int, int]:  # noqa: ANN001
 
 def mean(values: list[int]) -> float:
     return sum(values) / max(1, len(values))
+
+
+def cpu_seconds(connection) -> float:  # noqa: ANN001
+    """CPU time used so far by this process (the worker runs in it) and by the Redis server: the ratio of
+    these per job depends far less on what else the machine runs than the wall-clock rates do."""
+    own = time.process_time()
+    try:
+        pid = int(connection.info("server")["process_id"])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return own + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, KeyError, ValueError, IndexError):
+        return own
 
 
 def redis_commands(connection) -> int:  # noqa: ANN001

@@ -8,9 +8,13 @@ data, which Prometheus sees as a counter reset. Recording never fails the work i
 
 from __future__ import annotations
 
+import atexit
 import bisect
 import json
 import logging
+import os
+import threading
+import time
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -39,14 +43,83 @@ def count(redis: Any, name: str, labels: Labels, n: int = 1) -> None:
 def observe(redis: Any, name: str, labels: Labels, seconds: float) -> None:
     """Record one observation of the histogram ``name`` (one round trip: bucket, count, sum)."""
     seconds = max(0.0, seconds)
-    slot = bisect.bisect_left(BUCKETS, seconds)
-    le = str(BUCKETS[slot]) if slot < len(BUCKETS) else "+Inf"
+    le = _bucket(seconds)
     with suppress(RedisError):
         pipe = redis.pipeline(transaction=False)
         pipe.hincrby(KEY, _field("b", name, labels, le), 1)
         pipe.hincrby(KEY, _field("n", name, labels), 1)
         pipe.hincrbyfloat(KEY, _field("s", name, labels), seconds)
         pipe.execute()
+
+
+FLUSH_EVERY_S = 1.0  # how long observations of ``observe_soon`` may wait in the process before they are sent
+
+
+class _Pending:
+    """Histogram observations added up in this process and sent together in one round trip, by a side thread
+    at most ``FLUSH_EVERY_S`` after they were made (and by ``flush``, e.g. when a worker stops)."""
+
+    def __init__(self) -> None:
+        self.lock, self.sending = threading.Lock(), threading.Lock()
+        self.by_redis: dict[int, tuple[Any, dict[tuple[str, str], float]]] = {}
+        self.thread: threading.Thread | None = None
+
+    def add(self, redis: Any, name: str, labels: Labels, seconds: float) -> None:
+        le = _bucket(seconds)
+        with self.lock:
+            fields = self.by_redis.setdefault(id(redis), (redis, {}))[1]
+            for key, amount in ((("b", _field("b", name, labels, le)), 1), (("n", _field("n", name, labels)), 1),
+                                (("s", _field("s", name, labels)), seconds)):
+                fields[key] = fields.get(key, 0) + amount
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="telemetry-flush", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(FLUSH_EVERY_S)
+            self.flush()
+
+    def flush(self) -> None:
+        with self.sending:  # one flush at a time: when it returns, what was held before has been sent
+            with self.lock:
+                pending, self.by_redis = self.by_redis, {}
+            for redis, fields in pending.values():
+                with suppress(RedisError):
+                    pipe = redis.pipeline(transaction=False)
+                    for (kind, name), amount in fields.items():
+                        if kind == "s":
+                            pipe.hincrbyfloat(KEY, name, amount)
+                        else:
+                            pipe.hincrby(KEY, name, int(amount))
+                    pipe.execute()
+
+    def forget(self) -> None:
+        """In a forked child: the parent sends what it holds, and the child has no flushing thread yet."""
+        self.lock, self.sending = threading.Lock(), threading.Lock()
+        self.by_redis, self.thread = {}, None
+
+
+_PENDING = _Pending()
+os.register_at_fork(after_in_child=_PENDING.forget)
+atexit.register(_PENDING.flush)
+
+
+def observe_soon(redis: Any, name: str, labels: Labels, seconds: float) -> None:
+    """``observe``, sent within ``FLUSH_EVERY_S`` together with the process's other observations instead of
+    in a round trip of its own (for hot paths: a worker's every event). A process killed outright loses what
+    it has not sent yet (at most that last second's observations)."""
+    _PENDING.add(redis, name, labels, max(0.0, seconds))
+
+
+def flush() -> None:
+    """Send the observations ``observe_soon`` holds now (a worker stopping, a test reading the metrics)."""
+    _PENDING.flush()
+
+
+def _bucket(seconds: float) -> str:
+    slot = bisect.bisect_left(BUCKETS, seconds)
+    return str(BUCKETS[slot]) if slot < len(BUCKETS) else "+Inf"
 
 
 @dataclass

@@ -49,12 +49,26 @@ def match_services(
     return matched
 
 
+def needs_catalog(svc: Services, tenant: Tenant, event: VisitEvent) -> bool:
+    """Whether resolving the event's categories reads the branch's catalog (the store, perhaps the booking
+    system): some line is categorised neither by the tenant file nor by the event, and its source has one."""
+    return bool(_wanted(svc.policy(tenant.slug), event))
+
+
+def _wanted(policy: Policy, event: VisitEvent) -> list[str]:
+    """The service ids to look up in the branch's catalog (none when the source keeps no catalog)."""
+    source, branch = registry.get(event.source), event.booking.branch
+    if source is None or source.catalog is None or not branch:
+        return []
+    return [line.external_id for line in event.booking.services if match_category(line, policy).rule in _UNRESOLVED]
+
+
 def _listings(svc: Services, tenant: Tenant, event: VisitEvent, policy: Policy, now: datetime) -> dict[str, Listing]:
     """The branch's catalog entries of the lines neither the tenant file nor the event categorise."""
-    source, branch = registry.get(event.source), event.booking.branch
-    wanted = [line.external_id for line in event.booking.services if match_category(line, policy).rule in _UNRESOLVED]
-    if not wanted or source is None or source.catalog is None or not branch:
+    wanted = _wanted(policy, event)
+    if not wanted:
         return {}
+    source, branch = registry.get(event.source), event.booking.branch
     found = cached.listings(svc.store, tenant.slug, source.name, branch, wanted)
     missing = [sid for sid in wanted if sid not in found]
     uncategorised = [sid for sid, entry in found.items() if not (entry.category or entry.category_id)]

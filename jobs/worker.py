@@ -13,6 +13,7 @@ import threading
 
 from redis.exceptions import RedisError
 
+from bridge import telemetry
 from bridge.outage import REDIS
 from bridge.queue import make_worker
 from bridge.services import Services
@@ -24,6 +25,13 @@ log = logging.getLogger(__name__)
 def run_worker(svc: Services, *, burst: bool = False, name: str | None = None,
                stop: threading.Event | None = None) -> bool:
     """Work until stopped (or, with ``burst``, until the queue is empty). Returns whether any job ran."""
+    try:
+        return _run_worker(svc, burst=burst, name=name, stop=stop)
+    finally:
+        telemetry.flush()  # the jobs' last observations go out now, not a moment after the worker stopped
+
+
+def _run_worker(svc: Services, *, burst: bool, name: str | None, stop: threading.Event | None) -> bool:
     context.install(svc)
     if burst:  # a one-off run: Redis is checked before it starts, and an outage ends it
         return make_worker(svc.queue, name=name).work(burst=True, with_scheduler=True, logging_level=None)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge import telemetry
 from bridge.queue import connect, embedded_redis, embedded_url, stop_embedded
 from bridge.services import Services
 from config.settings import Settings
@@ -97,6 +98,7 @@ def redis_server_url() -> Iterator[str]:
 def backend(request: pytest.FixtureRequest, tmp_path: Path, embedded_redis_url: str) -> Iterator[Backend]:
     if request.param == "sqlite":
         yield Backend("sqlite", f"sqlite:///{tmp_path / 'salonbridge.db'}", embedded_redis_url)
+        telemetry.flush()  # what the test's jobs observed goes out before Redis is emptied, not into the next test
         connect(embedded_redis_url).flushdb()
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -106,6 +108,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, embedded_redis_url: 
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     redis_url = request.getfixturevalue("redis_server_url")
+    telemetry.flush()
     connect(redis_url).flushdb()
     try:
         yield Backend("postgres", f"{PG_URL}?options=-csearch_path%3D{schema}", redis_url)
@@ -113,6 +116,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, embedded_redis_url: 
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+        telemetry.flush()
         connect(redis_url).flushdb()
 
 

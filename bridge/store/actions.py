@@ -48,7 +48,9 @@ def record(
             "state": "pending" if crm else "done", "applied_at": None if crm else now,
             "event_id": event_id, "client_id": client_id, "created_at": now, "attempts": 0,
         })
-    inserted = set(session.scalars(_insert_new(session), rows))
+    conn = session.connection()  # plain statements: the rows and their effects skip the ORM's execution layer
+    statement = _INSERT_NEW.get(conn.dialect.name)
+    inserted = set(conn.scalars(statement if statement is not None else _insert_any(), rows))
     fresh = tuple(a for a in unique.values() if a.key in inserted)
     if fresh:
         session.flush()  # the effects run as plain SQL at once: what the caller added goes in first
@@ -66,7 +68,6 @@ _INSERT_NEW = {
 }
 
 
-def _insert_new(session: Session):
-    """INSERT … ON CONFLICT (tenant, key) DO NOTHING RETURNING key, for the session's database."""
-    statement = _INSERT_NEW.get(session.get_bind().dialect.name)
-    return statement if statement is not None else insert(_TABLE).returning(_TABLE.c.key)
+def _insert_any():
+    """INSERT … RETURNING key, for a database without ON CONFLICT DO NOTHING here."""
+    return insert(_TABLE).returning(_TABLE.c.key)

@@ -63,8 +63,14 @@ _FOLLOW_UP = update(_CONTACTS).where(_CONTACTS.c.tenant == bindparam("b_tenant")
                                      _CONTACTS.c.key == bindparam("b_key"))
 
 
+_INSERTS: dict[str, Any] = {}  # by table name, built on first use
+
+
 def _insert(s: Session, table: Any, **row: Any) -> None:
-    s.execute(insert(table), row)
+    statement = _INSERTS.get(table.name)
+    if statement is None:
+        statement = _INSERTS[table.name] = insert(table)
+    s.execute(statement, row)
 
 
 def _open_cycle(s: Session, tenant: str, client_id: int, a: act.OpenCycle, now: datetime) -> None:

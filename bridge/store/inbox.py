@@ -149,6 +149,7 @@ _CLAIM = (
 _FINISH = update(_EVENTS).where(_EVENTS.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"), lease_until=None, error=bindparam("b_error"),
     processed_at=bindparam("b_processed_at"))
+_FINISH_ATTEMPT = _FINISH.values(attempts=_EVENTS.c.attempts + 1)
 _OUTBOX_DONE = update(_OUTBOX).where(_OUTBOX.c.event_id == bindparam("b_id")).values(state="done")
 
 
@@ -157,21 +158,31 @@ def claim(session: Session, event_id: int, now: datetime, lease: timedelta) -> C
 
     A "processing" event is taken over too: its job id is fixed and RQ runs one execution of a job at
     a time, so a processing event seen by its own job is the leftover of a killed execution.
+
+    The claim holds the event's row until the caller's transaction ends (SQLite: the write transaction;
+    PostgreSQL: the row lock of the UPDATE, and a second claimer finds the event done once it may go on).
+    A caller that plans and closes the event in the claim's own transaction leaves no trace when killed
+    mid-way (the event stays as it was, for the job's next run); one that commits the claim first keeps
+    the event "processing" and its attempt counted meanwhile.
     """
-    row = session.execute(_CLAIM, {"b_id": event_id, "b_lease_until": now + lease}).first()
+    row = session.connection().execute(_CLAIM, {"b_id": event_id, "b_lease_until": now + lease}).first()
     if row is None:
         return None
     received = row.received_at.replace(tzinfo=UTC) if row.received_at.tzinfo is None else row.received_at
     return Claimed(row.source, dict(row.payload), row.attempts, received)
 
 
-def finish(session: Session, event_id: int, status: str, now: datetime, error: str | None = None) -> None:
-    """Close an event (done, stale, invalid, failed) and its outbox row, or mark it for a retry."""
+def finish(session: Session, event_id: int, status: str, now: datetime, error: str | None = None, *,
+           attempted: bool = False) -> None:
+    """Close an event (done, stale, invalid, failed) and its outbox row, or mark it for a retry.
+
+    ``attempted``: count an attempt here, for a failed attempt whose claim was rolled back with its work."""
     closed = status != "retry"
-    session.execute(_FINISH, {"b_id": event_id, "b_status": status, "b_error": error,
-                              "b_processed_at": now if closed else None})
+    conn = session.connection()
+    conn.execute(_FINISH_ATTEMPT if attempted else _FINISH, {
+        "b_id": event_id, "b_status": status, "b_error": error, "b_processed_at": now if closed else None})
     if closed:
-        session.execute(_OUTBOX_DONE, {"b_id": event_id})
+        conn.execute(_OUTBOX_DONE, {"b_id": event_id})
 
 
 @dataclass(frozen=True)

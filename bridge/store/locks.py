@@ -24,10 +24,9 @@ def hold(session: Session, name: str) -> None:
     nothing to take, since every write transaction (``BEGIN IMMEDIATE``) already excludes every other
     writer of the database file, in this process and in others.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_ADVISORY, {"key": key_of(name)})
-    else:
-        session.connection()  # the write transaction has begun (a no-op once it has)
+    conn = session.connection()  # SQLite: the write transaction has begun (a no-op once it has)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_ADVISORY, {"key": key_of(name)})
 
 
 def key_of(name: str) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Connection,
     Integer,
     Select,
     String,
@@ -42,7 +43,7 @@ from bridge.store.models import (
     Visit,
     VisitService,
 )
-from bridge.store.visits import goods_of, visit_state
+from bridge.store.visits import StoredClient, StoredVisit, goods_of, visit_state
 from pipelines.events import BookingStatus, ServiceLine
 from pipelines.fold import HISTORY
 from pipelines.snapshot import (
@@ -125,7 +126,7 @@ _STATE = union_all(
 
 
 def snapshot_for(
-    session: Session, client: Client | None, visit: Visit | None, *, with_applied: bool = True,
+    session: Session, client: Client | StoredClient | None, visit: StoredVisit | None, *, with_applied: bool = True,
     with_prepayments: bool = False,
 ) -> Snapshot:
     """Everything the rules may consult about one client (and the event's booking, if stored).
@@ -139,12 +140,14 @@ def snapshot_for(
     """
     if client is None or client.id is None:
         return Snapshot(visit=visit_state(visit) if visit else None)
-    states = _visits(session, client.id)
+    session.flush()  # the reads below are plain statements on the session's connection: no autoflush
+    conn = session.connection()
+    states = _visits(conn, client.id)
     stored_visit = None
     if visit is not None:
         stored_visit = next((s for s in states if s.external_id == visit.external_id), None) or visit_state(visit)
     state: dict[str, list[Any]] = {"cycle": [], "lead": [], "lost": [], "message": [], "reconnect": []}
-    for row in session.execute(_STATE, {"client_id": client.id}):
+    for row in conn.execute(_STATE, {"client_id": client.id}):
         state[row.kind].append(row)
     welcome_sent, marketing = _messages(state["message"])
     return Snapshot(
@@ -168,19 +171,19 @@ def snapshot_for(
         closed_cycles=_cycles(r for r in state["cycle"] if r.t2 is not None),
         leads=_leads(state["lead"]),
         lost=_lost(state["lost"]),
-        applied=frozenset(session.scalars(_APPLIED, {"client_id": client.id})) if with_applied else frozenset(),
+        applied=frozenset(conn.scalars(_APPLIED, {"client_id": client.id})) if with_applied else frozenset(),
         marketing_sent_at=marketing,
         prepayments=_prepayments(session, client.id) if with_prepayments else (),
         reconnect=_reconnect(state["reconnect"]),
     )
 
 
-def _visits(session: Session, client_id: int) -> tuple[VisitState, ...]:
+def _visits(conn: Connection, client_id: int) -> tuple[VisitState, ...]:
     """The client's visits with their service titles, in one query."""
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(_VISITS_PG, {"client_id": client_id})
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_VISITS_PG, {"client_id": client_id})
         return tuple(_visit_state(r, _lines(r.line_ids, r.titles, r.line_categories)) for r in rows)
-    rows = session.execute(_VISITS, {"client_id": client_id})
+    rows = conn.execute(_VISITS, {"client_id": client_id})
     lines: dict[int, list[ServiceLine]] = {}
     first: dict[int, Any] = {}
     for row in rows:

@@ -118,3 +118,32 @@ def test_bookings_of_one_new_client_processed_at_once_by_two_workers_give_one_cl
         assert sorted(s.scalars(select(Client.external_id))) == [str(880000 + r) for r in range(8)]
         assert s.scalar(select(func.count()).select_from(Visit)) == 16
     assert stats.events_by_status(services.store) == {"done": 16}
+
+
+def test_an_event_failing_mid_plan_leaves_nothing_but_its_counted_attempt(services, monkeypatch):
+    """The claim, the plan's writes and the event's closing share one transaction: a failure after the client
+    and visit were written rolls them back with the claim, and the attempt is counted by the retry mark."""
+    from bridge.store import actions
+
+    (receipt,) = deliver(services, yclients_record())
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("recording failed")
+
+    monkeypatch.setattr(actions, "record", broken)
+    for attempt in (1, 2):
+        try:
+            handle_event(services, receipt.event_id, datetime.now(UTC))
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("the failure reaches RQ")
+        with services.store.session() as s:
+            row = s.get(intake.inbox.InboundEvent, receipt.event_id)
+            assert (row.status, row.attempts) == ("retry", attempt)
+            assert "recording failed" in row.error
+            assert s.scalar(select(func.count()).select_from(Client)) == 0
+            assert s.scalar(select(func.count()).select_from(Visit)) == 0
+    monkeypatch.undo()
+    assert handle_event(services, receipt.event_id, datetime.now(UTC)) == "done"
+    assert stats.counts(services.store, "salon") == {"clients": 1, "visits": {"scheduled": 1}}
