@@ -16,6 +16,7 @@ however late any process is; what it costs is one request's round trip per secon
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -26,8 +27,11 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from bridge.amocrm.errors import RateLimited
+
+log = logging.getLogger(__name__)
 
 # KEYS[1] tat key; ARGV[1] emission interval µs; ARGV[2] longest wait worth reserving µs.
 # Returns {reserved 0|1, wait µs}. Numbers are formatted with %.0f: Lua's default number→string
@@ -169,8 +173,12 @@ class RedisRateLimiter:
 
     def release(self, ticket: str | None) -> None:
         """The request of ``ticket`` has ended: it reached amoCRM, if at all, by now."""
-        if ticket is not None:
+        if ticket is None:
+            return
+        try:
             self._release(keys=[self.key + ":sent"], args=[ticket])
+        except RedisError:  # the answer is what counts; the place frees itself when its lease ends
+            log.warning("amoCRM budget %s: a request's end was not recorded (Redis unavailable)", self.key)
 
     def penalize(self, seconds: float) -> None:
         """Push every process of this account back by ``seconds`` (after a 429)."""
