@@ -1,7 +1,8 @@
 """Load: a burst of webhooks into a running install while its workers drain to amoCRM at its limit.
 
 Starts the amoCRM sandbox (7 requests/s, as amoCRM) and ``salonbridge run`` (gunicorn web, two RQ workers,
-the clock; SQLite and the embedded Redis in a temporary folder), provisions the tenant with ``setup``, then
+the clock; SQLite and the embedded Redis in a temporary folder, or with ``--database-url`` PostgreSQL in a
+scratch schema dropped afterwards, as a production install runs), provisions the tenant with ``setup``, then
 posts a burst of distinct bookings (20,000; ``--smoke``: 400) from 8 keep-alive connections while the
 workers turn them into amoCRM work. Baselines from the same run: the same burst against a bare Flask
 endpoint under the same gunicorn (latency), and amoCRM's ceiling of 7 requests/s (drain). The resident
@@ -9,7 +10,8 @@ memory of the web (gunicorn and its workers) and of each worker (with its work h
 every half second over the burst and the drain.
 
 Prints:
-  ``burst requests=… accepted=… lost=… p99_ms=… bare_p99_ms=… p99_ratio=… rps=…``
+  ``burst db=… requests=… accepted=… lost=… p99_ms=… bare_p99_ms=… p99_ratio=… rps=… load=…`` (load: the
+  host's 1-minute load average before and after the burst; the figures mean little without it)
   ``drain window_s=… amocrm_rps=… utilization=… n429=… max_in_1s=… backlog_left=…``
   ``rss web_peak_mb=… worker_peak_mb=… web_growth=… worker_growth=…`` (growth: the last quarter's median
   over the first quarter's)
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -217,14 +218,38 @@ def amocrm_stats(url: str) -> dict:
     return requests.get(f"{url}/_sandbox/stats", timeout=10).json()
 
 
-def backlog_left(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT count(*) FROM applied_actions WHERE state = 'pending'").fetchone()[0]
+def _count(database_url: str, statement: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement))
+            return (result.scalar() or 0) if result.returns_rows else 0
+    finally:
+        engine.dispose()
 
 
-def stored(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT count(*) FROM inbound_events").fetchone()[0]
+def backlog_left(database_url: str) -> int:
+    return _count(database_url, "SELECT count(*) FROM applied_actions WHERE state = 'pending'")
+
+
+def stored(database_url: str) -> int:
+    return _count(database_url, "SELECT count(*) FROM inbound_events")
+
+
+def scratch_schema(database_url: str, env: dict[str, str]) -> tuple[str, str, str]:
+    """PostgreSQL: a schema of its own, dropped by the caller; returns (the server's URL, the schema, its URL)."""
+    from config.settings import Settings
+
+    schema = f"load_{os.urandom(6).hex()}"
+    base = Settings.from_env({**env, "DATABASE_URL": database_url}).database_url
+    _count(base, f'CREATE SCHEMA "{schema}"')
+    return base, schema, f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
 
 
 def main() -> None:
@@ -232,6 +257,10 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a small, quick run (CI)")
     parser.add_argument("--requests", type=int, help="webhooks in the burst (default 20,000; smoke 400)")
     parser.add_argument("--drain-s", type=float, help="seconds the drain is watched after the burst (60; smoke 10)")
+    parser.add_argument("--database-url", help="PostgreSQL, e.g. postgresql://127.0.0.1:5432/test (a scratch "
+                                               "schema, dropped afterwards; default: SQLite in the temporary folder)")
+    parser.add_argument("--log", type=Path, help="keep the log of salonbridge run in this file")
+    parser.add_argument("--log-level", default="WARNING", help="of salonbridge run (INFO: every job and sync)")
     args = parser.parse_args()
     total = args.requests or (400 if args.smoke else 20_000)
     window = args.drain_s or (10.0 if args.smoke else 60.0)
@@ -240,17 +269,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sb-load-") as tmp:
         root = Path(tmp)
         env = {**os.environ, "LOAD_TOKEN": PATH.rsplit("/", 1)[1], "SALONBRIDGE_INSTANCE": str(root / "instance"),
-               "SALONBRIDGE_TENANTS": str(root / "tenants"), "SALONBRIDGE_LOG_LEVEL": "WARNING",
+               "SALONBRIDGE_TENANTS": str(root / "tenants"), "SALONBRIDGE_LOG_LEVEL": args.log_level,
                "SECRET_KEY": "load-secret-key-0123456789abcdef"}
         for name in ("REDIS_URL", "DATABASE_URL", "SALONBRIDGE_LOG_JSON"):
             env.pop(name, None)
+        server_url = schema = None
+        if args.database_url:
+            server_url, schema, env["DATABASE_URL"] = scratch_schema(args.database_url, env)
+        from config.settings import Settings
+
+        database_url = Settings.from_env(env).database_url
         bare_p99 = measure_bare(root, total, clients, env)
 
         amo_port, web_port = free_port(), free_port()
         amo = f"http://127.0.0.1:{amo_port}"
         sandbox = subprocess.Popen([sys.executable, "-m", "salonbridge", "sandbox", "--port", str(amo_port)],
                                    env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        run = None
+        run = log = None
         try:
             wait_until(lambda: requests.get(f"{amo}/_sandbox/stats", timeout=1).ok, "the amoCRM sandbox start")
             env["LOAD_AMO_TOKEN"] = requests.post(f"{amo}/_sandbox/tokens", json={"action": "long_lived"},
@@ -267,26 +302,35 @@ def main() -> None:
             requests.post(f"{amo}/_sandbox/reset", json={"data": False, "stats": True, "limits": True}, timeout=5)
             sampler = MemorySampler(run.pid)
             sampler.start()
+            load_before = load_average()
             rps, latencies, accepted = burst(web_port, total, clients)
+            load_after = load_average()
             before, started = amocrm_stats(amo), time.monotonic()
             time.sleep(window)
             after, watched = amocrm_stats(amo), time.monotonic() - started
             sampler.halt.set()
             sampler.join()
-            db = root / "instance" / "salonbridge.db"
-            lost, left = max(0, accepted - stored(db)), backlog_left(db)
+            lost, left = max(0, accepted - stored(database_url)), backlog_left(database_url)
         finally:
             if run is not None:
                 run.send_signal(2)
                 run.wait(timeout=20)
             sandbox.terminate()
             sandbox.wait(timeout=15)
+            if server_url is not None:
+                _count(server_url, f'DROP SCHEMA "{schema}" CASCADE')
+            if log is not None:
+                log.close()
+                if args.log:
+                    args.log.write_bytes((root / "run.log").read_bytes())
 
     ours_p99 = p99(latencies)
     drain_rps = (after["total_requests"] - before["total_requests"]) / watched
     n429 = after["rate_limited_429"]
-    print(f"burst requests={total} accepted={accepted} lost={lost} p99_ms={ours_p99:.1f} bare_p99_ms={bare_p99:.1f} "
-          f"p99_ratio={ours_p99 / bare_p99:.1f} rps={rps:.0f}")
+    db = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    print(f"burst db={db} requests={total} accepted={accepted} lost={lost} p99_ms={ours_p99:.1f} "
+          f"bare_p99_ms={bare_p99:.1f} p99_ratio={ours_p99 / bare_p99:.1f} rps={rps:.0f} "
+          f"load={load_before:.1f}-{load_after:.1f}")
     print(f"drain window_s={watched:.0f} amocrm_rps={drain_rps:.2f} utilization={drain_rps / CEILING:.2f} "
           f"n429={n429} max_in_1s={after['max_requests_in_1s']} backlog_left={left}")
     print(f"rss web_peak_mb={max(sampler.web, default=0):.0f} worker_peak_mb={max(sampler.worker, default=0):.0f} "

@@ -29,7 +29,7 @@ class Services:
     _embedded: Any = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, settings: Settings, *, migrate: bool = False) -> Services:
+    def build(cls, settings: Settings, *, migrate: bool = False, first_in_line: bool = False) -> Services:
         """Read the tenant files, then open the database and Redis (starting the embedded Redis when no
         REDIS_URL is set). Raises TenantFileError listing every problem of every tenant file."""
         tenants = load_tenants(settings.tenants_dir, settings.environ)
@@ -41,7 +41,7 @@ class Services:
             embedded = embedded_redis(settings.embedded_redis_path)
             url = embedded_url(embedded)
             settings = settings.with_redis(url)
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, first_in_line=first_in_line)
         if migrate:
             store.migrate()
         return cls(settings, store, JobQueue(connect(url), settings.queue_name), tenants, policies, embedded)

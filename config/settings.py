@@ -41,6 +41,9 @@ class Settings:
     years_ahead: int = 5  # SALONBRIDGE_YEARS_AHEAD: dates further than this ahead of now are a 422
     max_event_attempts: int = 3  # SALONBRIDGE_MAX_ATTEMPTS: an event failing this often is parked as failed
     crm_coalesce_s: int = 5  # SALONBRIDGE_CRM_COALESCE_S: a tenant's amoCRM work gathers until quiet this long
+    # SALONBRIDGE_BACKGROUND_NICE: workers and the clock run at this OS niceness (0-19), the web at its own,
+    # so on a shared CPU the webhook is answered first and background work waits
+    background_nice: int = 10
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def secret(self, name: str | None) -> str | None:
@@ -87,6 +90,7 @@ class Settings:
             problems.append("SALONBRIDGE_YEARS_AHEAD: expected a whole number of years, 1 to 100")
         attempts = _whole(env, "SALONBRIDGE_MAX_ATTEMPTS", 3, (1, 100), "attempts", problems)
         coalesce = _whole(env, "SALONBRIDGE_CRM_COALESCE_S", 5, (0, 300), "seconds", problems)
+        nice = _whole(env, "SALONBRIDGE_BACKGROUND_NICE", 10, (0, 19), "niceness steps", problems)
         if problems:
             raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
         return cls(
@@ -107,6 +111,7 @@ class Settings:
             years_ahead=int(years_ahead),
             max_event_attempts=attempts,
             crm_coalesce_s=coalesce,
+            background_nice=nice,
             environ=env,
         )
 
@@ -128,6 +133,7 @@ class Settings:
             "SALONBRIDGE_YEARS_AHEAD": str(self.years_ahead),
             "SALONBRIDGE_MAX_ATTEMPTS": str(self.max_event_attempts),
             "SALONBRIDGE_CRM_COALESCE_S": str(self.crm_coalesce_s),
+            "SALONBRIDGE_BACKGROUND_NICE": str(self.background_nice),
         }
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url

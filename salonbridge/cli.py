@@ -163,6 +163,7 @@ def worker(burst: bool) -> None:
     from jobs.worker import run_worker
 
     svc = _services(serving=True, settings=_checked_settings())
+    _in_background(svc.settings)
     run_worker(svc, burst=burst)
     _exit_now(svc)
 
@@ -175,8 +176,23 @@ def clock() -> None:
     from jobs.clock import run_clock
 
     svc = _services(serving=True, settings=_checked_settings())
+    _in_background(svc.settings)
     run_clock(svc)
     _exit_now(svc)
+
+
+def _in_background(settings: Settings) -> None:
+    """Lower this process's CPU priority to SALONBRIDGE_BACKGROUND_NICE (default 10; 0 leaves it as started).
+
+    Workers and the clock can wait; a booking system waiting for a webhook's answer cannot. On a host whose
+    CPUs are busy the scheduler then runs the web first (a nice-10 process gets about a tenth of a nice-0
+    one's share), and an idle host runs everything as before. Never raises the priority: a process started
+    at a higher niceness (systemd's ``Nice=``) keeps it; RQ's work horses inherit it."""
+    import os
+
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if settings.background_nice > current:
+        os.nice(settings.background_nice - current)
 
 
 def _exit_now(svc, code: int = 0) -> None:

@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the web app; entry points pass Settings, gunicorn gets them from the environment."""
     settings = settings or (services.settings if services else Settings.from_env())
     configure_logging(settings)
-    services = services or Services.build(settings)
+    services = services or Services.build(settings, first_in_line=True)  # the webhook's insert goes first
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     # A path with "//" would get a 308 to the merged path, and that Location header (logged by proxies

@@ -3,7 +3,7 @@
 Why our own: the PyPI clients hardcode ``amocrm.ru``, have no timeouts, no 429 handling, resend POSTs
 and do no batching (spec/amocrm.md §13). Everything that can fail goes through ``_request``:
 
-* a limiter slot before every call (shared per account by all processes);
+* a limiter slot before every call (shared per account by all processes), given back with the answer;
 * ``Authorization: Bearer``; a 401 makes the token provider refresh once, then the call is retried once;
 * 429: wait ``Retry-After`` (capped, jittered) and push back every process through the limiter;
 * 403 that is a block: ``AccountBlocked`` — retrying only prolongs it;
@@ -182,11 +182,19 @@ class AmoCrmClient:
         return response
 
     def _send(self, call: _Call, token: str) -> requests.Response:
+        ticket = None
         if self.limiter is not None:
             try:
-                self.limiter.acquire()
+                ticket = self.limiter.acquire()
             except RateLimited as exc:  # the budget is booked further ahead: wait without holding a slot
                 raise _Retry(exc.retry_in, exc) from None
+        try:
+            return self._transmit(call, token)
+        finally:
+            if self.limiter is not None:
+                self.limiter.release(ticket)  # answered or given up on: it reached amoCRM by now, if at all
+
+    def _transmit(self, call: _Call, token: str) -> requests.Response:
         started = time.monotonic()
         try:
             response = self.session.request(

@@ -112,17 +112,18 @@ def settle(store: Store, tenant: str, outcomes: Outcomes, now: datetime) -> None
     """Record one request's outcomes and the links it made, in one transaction."""
     if not outcomes:
         return
-    with store.session() as s:
-        for kind, key, amo_id in outcomes.links:
-            links.put(s, tenant, kind, key, amo_id, now)
-        for action_id, result in outcomes.done.items():
-            s.execute(update(AppliedAction).where(AppliedAction.id == action_id)
-                      .values(state="done", applied_at=now, result=result))
-        for state, reasons in (("failed", outcomes.failed), ("skipped", outcomes.skipped)):
-            for action_id, reason in reasons.items():
-                s.execute(update(AppliedAction).where(AppliedAction.id == action_id)
-                          .values(state=state, applied_at=now, error=reason[:2000]))
-                log.warning("amoCRM action %s of %s %s: %s", action_id, tenant, state, reason[:300])
+    rows = [{"id": action_id, "state": "done", "applied_at": now, "result": result}
+            for action_id, result in outcomes.done.items()]
+    ended = [{"id": action_id, "state": state, "applied_at": now, "error": reason[:2000]}
+             for state, reasons in (("failed", outcomes.failed), ("skipped", outcomes.skipped))
+             for action_id, reason in reasons.items()]
+    with store.session() as s:  # a few statements, not one per action: SQLite's write lock is held meanwhile
+        links.put_many(s, tenant, outcomes.links, now)
+        for batch in (rows, ended):
+            if batch:
+                s.execute(update(AppliedAction), batch)
+    for row in ended:
+        log.warning("amoCRM action %s of %s %s: %s", row["id"], tenant, row["state"], row["error"][:300])
 
 
 def actions_by_key(store: Store, tenant: str, keys: Sequence[str]) -> dict[str, Action]:

@@ -63,6 +63,59 @@ def test_four_bursting_processes_stay_within_7_per_second(redis, fake):
     assert max(arrivals) - min(arrivals) >= 23 / 7  # the budget was actually the limit
 
 
+class LateAfterGrant(RedisRateLimiter):
+    """A process descheduled for ``late_s`` between its grant and its request (a busy host), every
+    ``every``-th request; ``admitting=False`` leaves out the admission, as the limiter was before it."""
+
+    def __init__(self, *args, late_s: float, every: int, admitting: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.late_s, self.every, self.admitting, self.calls = late_s, every, admitting, 0
+
+    def reserve(self, max_wait_s: float) -> tuple[bool, float]:
+        reserved, wait = super().reserve(max_wait_s)
+        self.calls += 1
+        if reserved and self.calls % self.every == 1:
+            time.sleep(wait)  # the slot comes, and the process is not scheduled for a while
+            return reserved, self.late_s
+        return reserved, wait
+
+    def acquire(self) -> str | None:
+        return super().acquire() if self.admitting else str(self.reserve(self.max_wait_s))
+
+
+def late_bursts(url: str, token: str, key: str, admitting: bool, start_at: float) -> list[int]:
+    limiter = LateAfterGrant(redis_client(), key, rate_per_s=7.0, margin_s=0.0, late_s=0.35, every=4,
+                             admitting=admitting)
+    client = AmoCrmClient(url, StaticTokenProvider(token), limiter=limiter, max_retries=0)
+    time.sleep(max(0.0, start_at - time.time()))
+    statuses = []
+    for _ in range(8):
+        try:
+            client.account()
+            statuses.append(200)
+        except RateLimited:
+            statuses.append(429)
+    return statuses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("admitting", [True, False], ids=["admitted", "without-admission"])
+def test_requests_that_arrive_late_after_their_grant_never_make_a_429(redis, fake, admitting):
+    """Three processes, each late by 350 ms after every fourth grant: arrivals bunch into one second.
+    The admission keeps every second at 7 arrivals at most; without it the same run draws 429s."""
+    key = key_of(fake)
+    start_at = time.time() + 0.3
+    with multiprocessing.get_context("fork").Pool(3) as pool:
+        runs = pool.starmap(late_bursts, [(fake.url, fake.token, key, admitting, start_at)] * 3)
+    hits = fake.calls("GET", "/api/v4/account")
+    if admitting:
+        assert [h.status for h in hits] == [200] * 24 and runs == [[200] * 8] * 3
+        assert max_in_any_second([h.at for h in hits]) <= 7
+        assert len(hits) / (max(h.at for h in hits) - min(h.at for h in hits)) > 5.0  # still near the limit
+    else:
+        assert 429 in [h.status for h in hits]
+
+
 def test_penalize_pushes_back_every_limiter_of_the_account(redis):
     """Another process's limiter (a second instance) must wait out the penalty."""
     key = limiter_key(f"https://salon-{RUN}.amocrm.ru")

@@ -48,6 +48,15 @@ def test_a_tenant_whose_work_never_goes_quiet_is_synced_after_six_windows(servic
     assert sync_crm_backlog(services, t0 + timedelta(seconds=30)) == 1
 
 
+def test_the_sync_goes_ahead_of_the_events_a_burst_left_waiting(services):
+    """amoCRM's budget is what a backlog waits for: the sync is not queued behind thousands of events."""
+    for event_id in range(1, 6):
+        services.queue.enqueue_event(event_id)
+    assert services.queue.enqueue_crm_sync("salon")
+    services.queue.enqueue_event(6)
+    assert services.queue.rq.job_ids == ["crm-salon", "evt-1", "evt-2", "evt-3", "evt-4", "evt-5", "evt-6"]
+
+
 def test_the_sync_instant_is_the_end_of_the_quiet_window_or_six_windows_after_the_oldest():
     t0, window = datetime(2026, 3, 2, 10, tzinfo=UTC), timedelta(seconds=5)
     assert crm_sync_at(t0, t0, window) == t0 + window

@@ -1,12 +1,14 @@
 """Settings from the environment and tenant files, as `salonbridge check` reports them."""
 
+import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from config.settings import Settings, SettingsError
-from salonbridge.cli import main
+from salonbridge.cli import _in_background, main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "example.yaml"
 
@@ -39,6 +41,28 @@ def test_the_intake_window_and_attempts_are_read_and_checked():
                            "SALONBRIDGE_MAX_ATTEMPTS": "many"})
     text = str(err.value)
     assert all(name in text for name in ("EARLIEST_DATE", "YEARS_AHEAD", "MAX_ATTEMPTS"))
+
+
+def test_background_work_runs_at_a_lower_cpu_priority_than_the_web():
+    assert Settings.from_env({}).background_nice == 10
+    s = Settings.from_env({"SALONBRIDGE_BACKGROUND_NICE": "15"})
+    assert Settings.from_env(s.to_env()).background_nice == 15  # handed on to the children of `run`
+    with pytest.raises(SettingsError, match="SALONBRIDGE_BACKGROUND_NICE"):
+        Settings.from_env({"SALONBRIDGE_BACKGROUND_NICE": "20"})
+    ctx = multiprocessing.get_context("fork")
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    for asked, started_at in ((10, 0), (0, 0), (5, 12)):  # lowered to the setting, never raised again
+        answer = ctx.Queue()
+        child = ctx.Process(target=_niceness_after, args=(asked, started_at, answer))
+        child.start()
+        child.join(timeout=10)
+        assert answer.get(timeout=1) == min(19, max(asked, base + started_at))
+
+
+def _niceness_after(asked: int, started_at: int, answer) -> None:
+    os.nice(started_at)
+    _in_background(Settings.from_env({"SALONBRIDGE_BACKGROUND_NICE": str(asked)}))
+    answer.put(os.getpriority(os.PRIO_PROCESS, 0))
 
 
 def run_check(folder: Path, *args: str):
