@@ -22,7 +22,7 @@ _CLIENTS, _VISITS, _LINES = Client.__table__, Visit.__table__, VisitService.__ta
 _V, _VS = _VISITS.c, _LINES.c
 _FIND_VISIT = (
     select(_V.id, _V.client_id, _V.external_id, _V.status, _V.start_at, _V.staff_id, _V.staff_name, _V.branch,
-           _V.total_price, _V.version, _V.categories, _V.goods, _V.history,
+           _V.total_price, _V.version, _V.categories, _V.goods, _V.history, _V.booked_at,
            _VS.id.label("line_pk"), _VS.external_id.label("line_id"), _VS.title, _VS.category, _VS.price,
            _VS.quantity)
     .select_from(_VISITS.outerjoin(_LINES, _VS.visit_id == _V.id))
@@ -51,6 +51,7 @@ class StoredVisit:
     categories: list[Any] | None
     goods: list[Any] | None
     history: list[Any] | None
+    booked_at: datetime | None = None  # when the booking system made the booking, if it said so
     services: tuple[ServiceLine, ...] = ()  # in position order, with price and quantity
     line_ids: tuple[int, ...] = ()  # their rows' primary keys
 
@@ -66,7 +67,7 @@ def find_visit(session: Session, tenant: str, source: str, external_id: str) -> 
     return StoredVisit(
         id=r.id, client_id=r.client_id, external_id=r.external_id, status=r.status, start_at=r.start_at,
         staff_id=r.staff_id, staff_name=r.staff_name, branch=r.branch, total_price=r.total_price, version=r.version,
-        categories=r.categories, goods=r.goods, history=r.history,
+        categories=r.categories, goods=r.goods, history=r.history, booked_at=r.booked_at,
         services=tuple(ServiceLine(x.line_id, x.title, x.category, x.price, x.quantity) for x in lines),
         line_ids=tuple(x.line_pk for x in lines),
     )

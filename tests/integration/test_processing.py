@@ -147,3 +147,21 @@ def test_an_event_failing_mid_plan_leaves_nothing_but_its_counted_attempt(servic
     monkeypatch.undo()
     assert handle_event(services, receipt.event_id, datetime.now(UTC)) == "done"
     assert stats.counts(services.store, "salon") == {"clients": 1, "visits": {"scheduled": 1}}
+
+
+def test_a_booking_without_a_client_is_updated_by_its_next_delivery(services):
+    """A walk-in slot with no client yet: its second delivery reads the stored booking back, as every
+    update does, with nobody's history to plan against."""
+    first, second = (yclients_record(status=status, changed=changed)
+                     for status, changed in (("create", "2026-03-01T09:00:00+0200"),
+                                             ("update", "2026-03-02T09:00:00+0200")))
+    for body in (first, second):
+        body["data"]["client"] = None
+    deliver(services, first)
+    run_worker(services, burst=True)
+    second["data"]["create_date"] = "2026-02-28T18:00:00+0200"
+    deliver(services, second)
+    run_worker(services, burst=True)
+    assert stats.events_by_status(services.store) == {"done": 2}
+    assert visit(services).booked_at == datetime(2026, 2, 28, 16, 0, tzinfo=UTC)
+    assert services.queue.rq.failed_job_registry.count == 0
