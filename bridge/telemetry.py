@@ -42,13 +42,24 @@ def count(redis: Any, name: str, labels: Labels, n: int = 1) -> None:
 
 def observe(redis: Any, name: str, labels: Labels, seconds: float) -> None:
     """Record one observation of the histogram ``name`` (one round trip: bucket, count, sum)."""
-    seconds = max(0.0, seconds)
-    le = _bucket(seconds)
+    _send(redis, _observation(name, labels, max(0.0, seconds)))
+
+
+def _observation(name: str, labels: Labels, seconds: float) -> dict[tuple[str, str], float]:
+    """What one observation adds, per (kind, hash field): its bucket and the count one each, the sum its value."""
+    return {("b", _field("b", name, labels, _bucket(seconds))): 1, ("n", _field("n", name, labels)): 1,
+            ("s", _field("s", name, labels)): seconds}
+
+
+def _send(redis: Any, fields: Mapping[tuple[str, str], float]) -> None:
+    """Add ``fields`` to the metrics hash in one round trip (sums as floats, bucket and count as integers)."""
     with suppress(RedisError):
         pipe = redis.pipeline(transaction=False)
-        pipe.hincrby(KEY, _field("b", name, labels, le), 1)
-        pipe.hincrby(KEY, _field("n", name, labels), 1)
-        pipe.hincrbyfloat(KEY, _field("s", name, labels), seconds)
+        for (kind, name), amount in fields.items():
+            if kind == "s":
+                pipe.hincrbyfloat(KEY, name, amount)
+            else:
+                pipe.hincrby(KEY, name, int(amount))
         pipe.execute()
 
 
@@ -65,11 +76,10 @@ class _Pending:
         self.thread: threading.Thread | None = None
 
     def add(self, redis: Any, name: str, labels: Labels, seconds: float) -> None:
-        le = _bucket(seconds)
+        observation = _observation(name, labels, seconds)
         with self.lock:
             fields = self.by_redis.setdefault(id(redis), (redis, {}))[1]
-            for key, amount in ((("b", _field("b", name, labels, le)), 1), (("n", _field("n", name, labels)), 1),
-                                (("s", _field("s", name, labels)), seconds)):
+            for key, amount in observation.items():
                 fields[key] = fields.get(key, 0) + amount
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="telemetry-flush", daemon=True)
@@ -85,14 +95,7 @@ class _Pending:
             with self.lock:
                 pending, self.by_redis = self.by_redis, {}
             for redis, fields in pending.values():
-                with suppress(RedisError):
-                    pipe = redis.pipeline(transaction=False)
-                    for (kind, name), amount in fields.items():
-                        if kind == "s":
-                            pipe.hincrbyfloat(KEY, name, amount)
-                        else:
-                            pipe.hincrby(KEY, name, int(amount))
-                    pipe.execute()
+                _send(redis, fields)
 
     def forget(self) -> None:
         """In a forked child: the parent sends what it holds, and the child has no flushing thread yet."""
