@@ -43,7 +43,7 @@ from bridge.store.models import (
     Visit,
     VisitService,
 )
-from bridge.store.visits import StoredClient, StoredVisit, goods_of, visit_state
+from bridge.store.visits import StoredClient, StoredVisit, visit_state
 from pipelines.events import BookingStatus, ServiceLine
 from pipelines.fold import HISTORY
 from pipelines.snapshot import (
@@ -139,13 +139,14 @@ def snapshot_for(
     ``with_prepayments`` adds one query, for tenants that take prepayments.
     """
     if client is None or client.id is None:
-        return Snapshot(visit=visit_state(visit) if visit else None)
+        return Snapshot(visit=visit_state(visit, visit.rule_lines) if visit else None)
     session.flush()  # the reads below are plain statements on the session's connection: no autoflush
     conn = session.connection()
     states = _visits(conn, client.id)
     stored_visit = None
     if visit is not None:
-        stored_visit = next((s for s in states if s.external_id == visit.external_id), None) or visit_state(visit)
+        stored_visit = next((s for s in states if s.external_id == visit.external_id), None) \
+            or visit_state(visit, visit.rule_lines)
     state: dict[str, list[Any]] = {"cycle": [], "lead": [], "lost": [], "message": [], "reconnect": []}
     for row in conn.execute(_STATE, {"client_id": client.id}):
         state[row.kind].append(row)
@@ -182,7 +183,7 @@ def _visits(conn: Connection, client_id: int) -> tuple[VisitState, ...]:
     """The client's visits with their service titles, in one query."""
     if conn.dialect.name == "postgresql":
         rows = conn.execute(_VISITS_PG, {"client_id": client_id})
-        return tuple(_visit_state(r, _lines(r.line_ids, r.titles, r.line_categories)) for r in rows)
+        return tuple(visit_state(r, _lines(r.line_ids, r.titles, r.line_categories)) for r in rows)
     rows = conn.execute(_VISITS, {"client_id": client_id})
     lines: dict[int, list[ServiceLine]] = {}
     first: dict[int, Any] = {}
@@ -191,19 +192,11 @@ def _visits(conn: Connection, client_id: int) -> tuple[VisitState, ...]:
         own = lines.setdefault(row.id, [])
         if row.title is not None:
             own.append(ServiceLine(row.line_id, row.title, row.line_category))
-    return tuple(_visit_state(r, lines[r.id]) for r in first.values())
+    return tuple(visit_state(r, lines[r.id]) for r in first.values())
 
 
 def _lines(ids: list | None, titles: list | None, categories: list | None) -> list[ServiceLine]:
     return [ServiceLine(*line) for line in zip(ids or (), titles or (), categories or (), strict=True)]
-
-
-def _visit_state(r: Any, lines: list[ServiceLine]) -> VisitState:
-    return VisitState(external_id=r.external_id, status=BookingStatus(r.status), start_at=r.start_at,
-                      staff_id=r.staff_id, version=r.version, categories=tuple(r.categories or ()),
-                      staff_name=r.staff_name, branch=r.branch, services=tuple(line.title for line in lines),
-                      price=r.total_price, goods=goods_of(r.goods), lines=tuple(lines),
-                      booked_at=r.booked_at)
 
 
 def _messages(rows: list[Any]) -> tuple[bool, tuple]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -55,6 +56,11 @@ class StoredVisit:
     services: tuple[ServiceLine, ...] = ()  # in position order, with price and quantity
     line_ids: tuple[int, ...] = ()  # their rows' primary keys
 
+    @property
+    def rule_lines(self) -> tuple[ServiceLine, ...]:
+        """The service lines as the rules see them: without price and quantity."""
+        return tuple(ServiceLine(line.external_id, line.title, line.category) for line in self.services)
+
 
 def find_visit(session: Session, tenant: str, source: str, external_id: str) -> StoredVisit | None:
     """The stored booking with its service lines (one query: an update compares them)."""
@@ -78,21 +84,23 @@ def lock_client(session: Session, tenant: str, client_id: int) -> Client | None:
     return session.scalar(_LOCK_CLIENT, {"client_id": client_id, "tenant": tenant})
 
 
-def visit_state(visit: StoredVisit) -> VisitState:
+def visit_state(row: Any, lines: Sequence[ServiceLine]) -> VisitState:
+    """A stored visit as the rules see it, from its row's columns (a StoredVisit or a snapshot's row) and its
+    service lines as the rules see them (ids, titles and categories: ``StoredVisit.rule_lines``)."""
     return VisitState(
-        external_id=visit.external_id,
-        status=BookingStatus(visit.status),
-        start_at=visit.start_at,
-        staff_id=visit.staff_id,
-        version=visit.version,
-        categories=tuple(visit.categories or ()),
-        staff_name=visit.staff_name,
-        branch=visit.branch,
-        services=tuple(line.title for line in visit.services),
-        price=visit.total_price,
-        goods=goods_of(visit.goods),
-        booked_at=visit.booked_at,
-        lines=tuple(ServiceLine(line.external_id, line.title, line.category) for line in visit.services),
+        external_id=row.external_id,
+        status=BookingStatus(row.status),
+        start_at=row.start_at,
+        staff_id=row.staff_id,
+        version=row.version,
+        categories=tuple(row.categories or ()),
+        staff_name=row.staff_name,
+        branch=row.branch,
+        services=tuple(line.title for line in lines),
+        price=row.total_price,
+        goods=goods_of(row.goods),
+        booked_at=row.booked_at,
+        lines=tuple(lines),
     )
 
 
