@@ -3,6 +3,7 @@ and the transitions it represents (Occasion)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +14,17 @@ from pipelines.snapshot import ClientState, Snapshot, VisitState
 from pipelines.transitions import Transition
 
 _GOING_AHEAD = (BookingStatus.SCHEDULED, BookingStatus.CONFIRMED, BookingStatus.COMPLETED)
+
+
+def next_booking(external_id: str, start_at: datetime, categories: Iterable[str],
+                 visits: Iterable[VisitState]) -> VisitState | None:
+    """Among ``visits``, the first booking after the one ``external_id`` starting at ``start_at``, in one of
+    ``categories`` (booked, confirmed or completed): the booking that followed it there, known whatever order
+    the events came in."""
+    wanted = set(categories)
+    later = [v for v in visits if v.external_id != external_id and v.start_at > start_at
+             and v.status in _GOING_AHEAD and not wanted.isdisjoint(v.categories)]
+    return min(later, key=lambda v: (v.start_at, v.external_id), default=None)
 
 
 @dataclass(frozen=True)
@@ -113,10 +125,7 @@ class Occasion(Scene):
     def next_in(self, category: str) -> VisitState | None:
         """The client's first booking in ``category`` after this one (booked, confirmed or completed), known
         whatever order the events came in: the booking that followed this visit there."""
-        later = [v for v in self.snapshot.client_visits
-                 if v.external_id != self.booking_id and category in v.categories
-                 and v.start_at > self.booking.start_at and v.status in _GOING_AHEAD]
-        return min(later, key=lambda v: (v.start_at, v.external_id), default=None)
+        return next_booking(self.booking_id, self.booking.start_at, (category,), self.snapshot.client_visits)
 
     def other_upcoming(self, category: str | None = None) -> tuple[VisitState, ...]:
         """The client's other bookings still to come, optionally only those with ``category``."""

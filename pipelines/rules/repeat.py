@@ -27,7 +27,7 @@ from datetime import timedelta
 from pipelines.actions import Action, SendMessage, UpdateFields
 from pipelines.catalog import shortest_periods
 from pipelines.events import BookingStatus
-from pipelines.rules.context import Occasion, Scene
+from pipelines.rules.context import Occasion, Scene, next_booking
 from pipelines.rules.leads import advance, budget, create_lead, move_lead
 from pipelines.rules.messaging import message, message_key
 from pipelines.rules.segments import card_fields, history_fields, segment_fields
@@ -36,8 +36,6 @@ from pipelines.stages import WON, Pipeline
 from pipelines.texts import local_date
 from pipelines.timing import due_at, lost_at, reminder_at
 from pipelines.transitions import Transition
-
-_GOING_AHEAD = (BookingStatus.SCHEDULED, BookingStatus.CONFIRMED, BookingStatus.COMPLETED)
 
 
 def on_event(o: Occasion) -> list[Action]:
@@ -75,9 +73,7 @@ def _categories(scene: Scene, visit: VisitState) -> tuple[str, ...]:
 def winner(visit: VisitState, categories: tuple[str, ...], visits: tuple[VisitState, ...]) -> VisitState | None:
     """The booking that wins ``visit``'s Repeat lead among ``visits``: the earliest to start after it in one of
     ``categories``, booked, confirmed or completed."""
-    later = [v for v in visits if v.external_id != visit.external_id and v.start_at > visit.start_at
-             and v.status in _GOING_AHEAD and set(categories) & set(v.categories)]
-    return min(later, key=lambda v: (v.start_at, v.external_id), default=None)
+    return next_booking(visit.external_id, visit.start_at, categories, visits)
 
 
 def _reattributed(o: Occasion) -> list[Action]:
