@@ -18,6 +18,7 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,7 @@ DEFAULTS: tuple[Category, ...] = (
 _LANG_INDEX = {"ru": 0, "uk": 1, "en": 2}
 
 
+@lru_cache(maxsize=8192)  # a salon has a few hundred service titles; every event's rules compare them again
 def normalize(text: str) -> str:
     """Case-, punctuation- and ё-insensitive form used for every name comparison."""
     folded = text.casefold().replace("ё", "е")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 
@@ -199,10 +200,19 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # as they are (exactly these types: not a StrEnum)
+
+
 def jsonable(value: Any) -> Any:
-    """Dataclasses, dates, decimals and enums as JSON values (without ``asdict``'s deep copies)."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
+    """Dataclasses, dates, decimals and enums as JSON values (without ``asdict``'s deep copies).
+
+    Every planned action goes through here before it is stored, so plain values are let through first
+    and a dataclass's field names are looked up once per class."""
+    if type(value) in _PLAIN:
+        return value
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: jsonable(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -214,3 +224,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, StrEnum):
         return value.value
     return value
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names in order; None for any other type."""
+    return tuple(f.name for f in fields(cls)) if is_dataclass(cls) else None

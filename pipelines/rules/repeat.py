@@ -81,11 +81,12 @@ def _reattributed(o: Occasion) -> list[Action]:
     open again at "next visit expected" (with their own visit's value) when no booking follows any more."""
     before = o.snapshot.client_visits
     after = (*(v for v in before if v.external_id != o.booking_id), o.visit_state())
+    by_id = {v.external_id: v for v in reversed(after)}  # the first of a repeated id, as a scan would find
     actions: list[Action] = []
     for lead in o.snapshot.leads:
         if lead.pipeline is not Pipeline.REPEAT or lead.status is LeadStatus.LOST or _lead_visit(lead) == o.booking_id:
             continue
-        visit = next((v for v in after if v.external_id == _lead_visit(lead)), None)
+        visit = by_id.get(_lead_visit(lead))
         if visit is None or visit.status is not BookingStatus.COMPLETED:
             continue
         categories = _categories(o, visit)
