@@ -87,22 +87,30 @@ def wait_until(ready, what: str, timeout_s: float = 60) -> None:
     raise SystemExit(f"{what} did not happen within {timeout_s:.0f} s")
 
 
-def burst(port: int, total: int, clients: int, connections: int = 8) -> tuple[float, list[float], int]:
-    """``total`` POSTs from keep-alive connections: (requests/s, latencies in ms, 2xx answers)."""
+def burst(port: int, total: int, clients: int, rate: float = 0, connections: int = 8) -> tuple[float, list[float], int]:
+    """``total`` POSTs from keep-alive connections: (requests/s, latencies in ms, 2xx answers).
+
+    ``rate`` 0: each connection sends its next request as soon as the last is answered (the most the install
+    accepts; a latency there is mostly the wait behind the other connections' requests, by Little's law
+    connections / throughput). ``rate`` > 0: request ``i`` is due at ``i / rate`` s whatever the answers, and its
+    latency counts from that moment, so an install that falls behind pays for the requests queued behind it."""
     latencies: list[float] = []
     accepted = [0]
     lock = threading.Lock()
     numbers = iter(range(total))
+    started = time.perf_counter()
 
     def client() -> None:
         conn = HTTPConnection("127.0.0.1", port, timeout=30)
         mine, ok = [], 0
         for i in numbers:
-            started = time.perf_counter()
+            due = started + i / rate if rate else time.perf_counter()
+            if (wait := due - time.perf_counter()) > 0:
+                time.sleep(wait)
             conn.request("POST", PATH, event(i, clients), {"Content-Type": "application/json"})
             response = conn.getresponse()
             response.read()
-            mine.append((time.perf_counter() - started) * 1000)
+            mine.append((time.perf_counter() - due) * 1000)
             ok += 200 <= response.status < 300
         conn.close()
         with lock:
@@ -110,7 +118,6 @@ def burst(port: int, total: int, clients: int, connections: int = 8) -> tuple[fl
             accepted[0] += ok
 
     threads = [threading.Thread(target=client) for _ in range(connections)]
-    started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
@@ -199,7 +206,7 @@ def growth(samples: list[float]) -> float:
 # -- the run ----------------------------------------------------------------------------------------------------
 
 
-def measure_bare(root: Path, total: int, clients: int, env: dict[str, str]) -> float:
+def measure_bare(root: Path, total: int, clients: int, rate: float, env: dict[str, str]) -> float:
     (root / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "bare_app:app"],
@@ -208,7 +215,7 @@ def measure_bare(root: Path, total: int, clients: int, env: dict[str, str]) -> f
     try:
         wait_until(lambda: requests.post(f"http://127.0.0.1:{port}{PATH}", json={}, timeout=1).ok, "the bare server")
         burst(port, min(200, total), clients)  # warm-up
-        return p99(burst(port, total, clients)[1])
+        return p99(burst(port, total, clients, rate)[1])
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -256,6 +263,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="a small, quick run (CI)")
     parser.add_argument("--requests", type=int, help="webhooks in the burst (default 20,000; smoke 400)")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="webhooks per second sent whatever the answers, latency counted from each one's due "
+                             "moment (default 0: as fast as the install answers, from 8 connections)")
     parser.add_argument("--drain-s", type=float, help="seconds the drain is watched after the burst (60; smoke 10)")
     parser.add_argument("--database-url", help="PostgreSQL, e.g. postgresql://127.0.0.1:5432/test (a scratch "
                                                "schema, dropped afterwards; default: SQLite in the temporary folder)")
@@ -279,7 +289,7 @@ def main() -> None:
         from config.settings import Settings
 
         database_url = Settings.from_env(env).database_url
-        bare_p99 = measure_bare(root, total, clients, env)
+        bare_p99 = measure_bare(root, total, clients, args.rate, env)
 
         amo_port, web_port = free_port(), free_port()
         amo = f"http://127.0.0.1:{amo_port}"
@@ -303,7 +313,7 @@ def main() -> None:
             sampler = MemorySampler(run.pid)
             sampler.start()
             load_before = load_average()
-            rps, latencies, accepted = burst(web_port, total, clients)
+            rps, latencies, accepted = burst(web_port, total, clients, args.rate)
             load_after = load_average()
             before, started = amocrm_stats(amo), time.monotonic()
             time.sleep(window)
@@ -328,8 +338,8 @@ def main() -> None:
     drain_rps = (after["total_requests"] - before["total_requests"]) / watched
     n429 = after["rate_limited_429"]
     db = "postgresql" if database_url.startswith("postgresql") else "sqlite"
-    print(f"burst db={db} requests={total} accepted={accepted} lost={lost} p99_ms={ours_p99:.1f} "
-          f"bare_p99_ms={bare_p99:.1f} p99_ratio={ours_p99 / bare_p99:.1f} rps={rps:.0f} "
+    print(f"burst db={db} rate={args.rate or 'max'} requests={total} accepted={accepted} lost={lost} "
+          f"p99_ms={ours_p99:.1f} bare_p99_ms={bare_p99:.1f} p99_ratio={ours_p99 / bare_p99:.1f} rps={rps:.0f} "
           f"load={load_before:.1f}-{load_after:.1f}")
     print(f"drain window_s={watched:.0f} amocrm_rps={drain_rps:.2f} utilization={drain_rps / CEILING:.2f} "
           f"n429={n429} max_in_1s={after['max_requests_in_1s']} backlog_left={left}")

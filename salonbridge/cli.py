@@ -182,7 +182,8 @@ def clock() -> None:
 
 
 def _in_background(settings: Settings) -> None:
-    """Lower this process's CPU priority to SALONBRIDGE_BACKGROUND_NICE (default 10; 0 leaves it as started).
+    """Lower this process's CPU priority to SALONBRIDGE_BACKGROUND_NICE (0 leaves it as started; the default is
+    10 on PostgreSQL and 0 on SQLite, see ``config.settings.default_nice``).
 
     Workers and the clock can wait; a booking system waiting for a webhook's answer cannot. On a host whose
     CPUs are busy the scheduler then runs the web first (a nice-10 process gets about a tenth of a nice-0

@@ -44,7 +44,8 @@ def test_the_intake_window_and_attempts_are_read_and_checked():
 
 
 def test_background_work_runs_at_a_lower_cpu_priority_than_the_web():
-    assert Settings.from_env({}).background_nice == 10
+    assert Settings.from_env({}).background_nice == 0  # SQLite: a niced worker would hold its one write lock
+    assert Settings.from_env({"DATABASE_URL": "postgresql://127.0.0.1/x"}).background_nice == 10
     s = Settings.from_env({"SALONBRIDGE_BACKGROUND_NICE": "15"})
     assert Settings.from_env(s.to_env()).background_nice == 15  # handed on to the children of `run`
     with pytest.raises(SettingsError, match="SALONBRIDGE_BACKGROUND_NICE"):
