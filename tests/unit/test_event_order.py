@@ -284,3 +284,30 @@ def test_a_visit_processed_after_the_cancellation_of_the_booking_that_followed_i
         "v2).", "v3).", False]  # v1's task closed for v2, restored and closed for v3; v3's own task open
     # (a cancellation processed before its booking's creation sends no confirmation: messages aside)
     same_in_every_order(in_order, now, fixed=1, but=("messages",))
+
+
+@NOW
+def test_two_visits_at_the_same_time_leave_the_same_repeat_leads_in_any_order(now):
+    """A manicure and a haircut at the same hour: each visit's Repeat lead says what the visits up to it say,
+    the one sorting later (by start, then id) not counted for the other, whichever completion came first."""
+    nails = booking("m1", V1, V1 - 9 * DAY)
+    cut = booking("h1", V1, V1 - 5 * DAY, HAIRCUT, 700)
+    result = same_in_every_order([nails, cut, over(nails), over(cut)], now, fixed=2)
+    repeat = sorted(dict(f)["last_category"] for p, _, _, f in result["amo_leads"] if p == "repeat")
+    assert repeat == ["Haircut", "Manicure"]
+
+
+@NOW
+def test_a_first_booking_cancelled_before_the_rebooking_was_made_gets_its_call_task_in_any_order(now):
+    """A new client's first booking cancelled with nothing else to come: in order the admin got a call task
+    then; the same when the cancellation is processed after the rebooking, made later, was completed and won
+    the Sales lead."""
+    dropped = booking("v1", V1, V1 - 5 * DAY)
+    rebooked = booking("v2", V1 + 3 * DAY, V1 + DAY)
+    in_order = [dropped, cancelled(dropped, V1 - DAY), rebooked, over(rebooked)]
+    late = [dropped, rebooked, over(rebooked), cancelled(dropped, V1 - DAY)]
+    expected, got = outcome(in_order, now), outcome(late, now)
+    # (its deadline is when it is created: a matter of timing)
+    calls = [(t[0], t[2], t[3]) for t in expected["amo_tasks"] if "cancelled" in t[0]]
+    assert len(calls) == 1 and calls[0][1] is True  # the call task, open
+    assert [(t[0], t[2], t[3]) for t in got["amo_tasks"] if "cancelled" in t[0]] == calls
