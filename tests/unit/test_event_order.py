@@ -6,6 +6,7 @@ they were made, a cancellation before the creation, a booking after the next vis
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -311,3 +312,23 @@ def test_a_first_booking_cancelled_before_the_rebooking_was_made_gets_its_call_t
     calls = [(t[0], t[2], t[3]) for t in expected["amo_tasks"] if "cancelled" in t[0]]
     assert len(calls) == 1 and calls[0][1] is True  # the call task, open
     assert [(t[0], t[2], t[3]) for t in got["amo_tasks"] if "cancelled" in t[0]] == calls
+
+
+@NOW
+def test_two_bookings_after_a_visit_both_cancelled_in_the_other_order_restore_the_task_for_the_later_one(now):
+    """v2 and v3 booked after v1, v2 cancelled first: in order the task went to v3, and v3's cancellation
+    restored it (the note names v3). The same when v3's cancellation is processed first; in no order does
+    anything the in-order run has go missing (a cancellation processed before the creation of a booking made
+    before it may only add a restore, order-dependent by nature)."""
+    first = booking("v1", V1, V1 - 5 * DAY)
+    b2, b3 = booking("v2", V2, V1 + 3 * DAY), booking("v3", V3, V1 + 4 * DAY)
+    in_order = [first, over(first), b2, b3, cancelled(b2, V1 + 6 * DAY), cancelled(b3, V1 + 8 * DAY)]
+    swapped = [first, over(first), b2, b3, cancelled(b3, V1 + 8 * DAY), cancelled(b2, V1 + 6 * DAY)]
+    expected, got = outcome(in_order, now), outcome(swapped, now)
+    assert got["notes"] == expected["notes"] == ["Task restored: booking v3 was cancelled, the client has no "
+                                                 "Manicure booking."]
+    assert got["amo_tasks"] == expected["amo_tasks"]
+    for order in itertools.permutations(in_order[1:]):
+        got = outcome([first, *order], now)
+        for part in ("amo_tasks", "notes"):
+            assert not Counter(map(repr, expected[part])) - Counter(map(repr, got[part])), (part, order)
