@@ -7,6 +7,8 @@
 - First visit completed: the Sales lead is won (the Repeat visits rules take the client from there).
 - No-show or cancellation with no other booking to come: the lead goes to the configured stage and
   an admin gets a call task. With another booking to come the client has rebooked: nothing to chase.
+  Processed after a later visit already won the lead, a first booking missed before any of the client's
+  other bookings could have been a visit, with nothing to come then, still gets its call task (as in order).
 """
 
 from __future__ import annotations
