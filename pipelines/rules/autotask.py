@@ -10,12 +10,15 @@
   task a person completed is never touched.
 - If that booking is cancelled, the task is restored with its own deadline, or now if that passed.
   Only a cancellation restores: a no-show leaves the task closed (the lost-client rules take over).
-  If another same-category booking is still to come, the cycle points at that one instead.
-- A visit completed while the client already has a same-category booking to come gets its task created
-  and cancelled at once, as when that booking comes after the visit (it is restored if the booking is
-  cancelled). A visit older than the one the category's cycle counts from (processed late) is kept as
-  history: cycle opened and closed, task created and cancelled by the booking that followed it. So the
-  result does not depend on the order the events were processed in (docs/playbook.md).
+  If another same-category booking was still to come at that moment (made by then, not yet cancelled, even
+  if cancelled since), the cycle points at that one instead; a booking made later closes the restored task
+  again, whichever of the events was processed first.
+- A visit completed while the client's bookings after it are already known (booked ahead, or their events
+  processed first) gets its task's history worked out from when each of those bookings was made
+  (``booked_at``) and cancelled: created, closed by the soonest booking to come, restored (a note) when that
+  one was cancelled with nothing else to come, closed again by the next one made. A visit older than the one
+  the category's cycle counts from (processed late) is kept as history the same way, its cycle opened and
+  closed. So the result does not depend on the order the events were processed in (docs/playbook.md).
 """
 
 from __future__ import annotations
@@ -164,21 +167,6 @@ def _anchor_start(o: Occasion, cycle: Cycle) -> datetime:
     return anchor.start_at if anchor else cycle.due_at - timedelta(days=cycle.period_days)
 
 
-def _to_come(o: Occasion, category: str, after: datetime) -> tuple[VisitState, ...]:
-    """The client's other same-category bookings still to come that start after ``after``, soonest first
-    (a booking before the visit a cycle counts from is not its next visit, whatever order events came in)."""
-    later = (v for v in o.other_upcoming(category) if v.start_at > after)
-    return tuple(sorted(later, key=lambda v: (v.start_at, v.external_id)))
-
-
-def _still_to_come(o: Occasion, category: str, after: datetime, moment: datetime) -> tuple[VisitState, ...]:
-    """``_to_come`` as it stood at ``moment``: a booking missed since (a no-show starting after that moment,
-    processed first) was still to come then."""
-    missed = (v for v in o.snapshot.client_visits if v.external_id != o.booking_id and category in v.categories
-              and v.status is BookingStatus.NO_SHOW and v.start_at > max(after, moment))
-    return tuple(sorted((*_to_come(o, category, after), *missed), key=lambda v: (v.start_at, v.external_id)))
-
-
 def _update(o: Occasion, cycle: Cycle, why: str, state: TaskState, by: str | None, exists: bool,
             occasion: str | None = None) -> UpdateCycle:
     return UpdateCycle(
@@ -204,34 +192,14 @@ def _restore(o: Occasion) -> list[Action]:
 
 
 def _restore_one(o: Occasion, cycle: Cycle) -> list[Action]:
-    to_come = _still_to_come(o, cycle.category, _anchor_start(o, cycle), o.event.occurred_at)
-    if any(v.booked_by(o.event.occurred_at) for v in to_come):
-        # the task stays closed, for the soonest booking to come now: its result names that one
-        return _cancel_one(o, cycle, to_come[0], why="repoint")
-    deadline = max(cycle.due_at, o.now)
-    label = category_label(cycle.category, o.language)
-    note = text("periodic_restored", o.language, booking=o.booking_id, category=label)
-    task: Action
-    if cycle.task_exists:
-        task = RestoreTask(
-            key=f"{cycle.task_key}:restore:{o.stamp}",
-            client_id=o.client.id,
-            task_key=cycle.task_key,
-            deadline=deadline,
-        )
-    else:
-        task = _task(o, cycle, deadline)
-    actions: list[Action] = [
-        task,
-        _update(o, cycle, "restore", TaskState.RESTORED, None, True),
-        AddNote(key=f"note:{cycle.task_key}:restore:{o.stamp}", client_id=o.client.id, text=note),
-    ]
-    if to_come:
-        # booked only after this cancellation (its event processed before it): it closes the restored task
-        # again, as it does when processed in the order the bookings were made
-        restored = replace(cycle, task_state=TaskState.RESTORED, cancelled_by=None, task_exists=True)
-        actions += _cancel_one(o, restored, to_come[0], why="rebooked")
-    return actions
+    """The booking that closed the cycle's task is cancelled: from that moment on, the task's history as the
+    client's bookings after the cycle's visit make it (``_replay``): re-pointed to the soonest booking still to
+    come then (even one cancelled since, its cancellation processed first), else restored, and closed again
+    by a booking made later (its event processed before this one)."""
+    after = _anchor_start(o, cycle)
+    known = (*(v for v in o.snapshot.client_visits if v.external_id != o.booking_id), o.visit_state())
+    later = [v for v in known if cycle.category in v.categories and v.start_at > after]
+    return _replay(o, cycle, later, o.event.occurred_at, o.stamp)[0]
 
 
 def _task(o: Occasion, cycle: Cycle, deadline: datetime) -> CreateTask:
@@ -340,13 +308,8 @@ def _open_cycle(o: Occasion, category: str, days: int, line: ServiceLine) -> lis
         return [opened, CloseCycle(key=f"cycle:close:{o.client.id}:{category}:{o.booking_id}", client_id=o.client.id,
                                    category=category, anchor_visit_id=o.booking_id,
                                    reason=f"{HISTORY} due {cycle.due_at.date().isoformat()}, long over at import")]
-    actions: list[Action] = [opened, _task(o, cycle, cycle.due_at)]
-    pre_booked = _still_to_come(o, category, o.booking.start_at, o.booking.start_at)
-    if pre_booked:
-        # the task is created and cancelled at once, as when the booking comes after the visit: the same
-        # result whichever of the two the booking system reported first
-        actions += _cancel_one(o, cycle, pre_booked[0], "opened")
-    return actions
+    # booked ahead, or processed first: the task's history since the visit, as when the events come in order
+    return [opened, _task(o, cycle, cycle.due_at), *_history(o, cycle)[0]]
 
 
 def _superseded(o: Occasion, category: str, days: int, line: ServiceLine, newer: Cycle) -> list[Action]:
@@ -361,5 +324,93 @@ def _superseded(o: Occasion, category: str, days: int, line: ServiceLine, newer:
     close = CloseCycle(key=f"cycle:close:{o.client.id}:{category}:{o.booking_id}", client_id=o.client.id,
                        category=category, anchor_visit_id=o.booking_id,
                        reason=f"visit {newer.anchor_visit_id} completed in the same category")
+    history, last = _history(o, cycle)
+    next_visit = _next_visit(o, category)
+    if last.task_active and next_visit is not None:
+        # in order, the next visit's completion closed the task still waiting for the admin
+        when = local_date(next_visit.start_at, o.policy.timezone, o.language)
+        history.append(CompleteTask(key=f"{cycle.task_key}:superseded:{next_visit.external_id}", client_id=o.client.id,
+                                    task_key=cycle.task_key, result=text("periodic_superseded", o.language, date=when,
+                                                                         booking=next_visit.external_id)))
     return [OpenCycle.of(f"cycle:open:{o.client.id}:{category}:{o.booking_id}", o.client.id, cycle),
-            _task(o, cycle, cycle.due_at), *_cancel_one(o, cycle, followed, "opened"), close]
+            _task(o, cycle, cycle.due_at), *history, close]
+
+
+# --- the task's history since its visit, from the bookings' timeline --------------------------------------
+
+
+def _later(o: Occasion, category: str) -> list[VisitState]:
+    """The client's other bookings in ``category`` that start after the event's visit."""
+    return [v for v in o.snapshot.client_visits if v.external_id != o.booking_id and category in v.categories
+            and v.start_at > o.booking.start_at]
+
+
+def _next_visit(o: Occasion, category: str) -> VisitState | None:
+    """The category's next completed visit after the event's visit: its completion closed the visit's cycle."""
+    done = [v for v in _later(o, category) if v.status is BookingStatus.COMPLETED]
+    return min(done, key=lambda v: (v.start_at, v.external_id), default=None)
+
+
+def _cancelled_by(v: VisitState, moment: datetime) -> bool:
+    return v.status is BookingStatus.CANCELLED and v.version <= moment
+
+
+def _to_come_at(v: VisitState, moment: datetime) -> bool:
+    """Made by ``moment``, starting after it and not cancelled by then: still to come at that moment."""
+    return v.booked_by(moment) and v.start_at > moment and not _cancelled_by(v, moment)
+
+
+def _history(o: Occasion, cycle: Cycle) -> tuple[list[Action], Cycle]:
+    """What the bookings after the event's visit did to its new cycle's task (see ``_replay``)."""
+    return _replay(o, cycle, _later(o, cycle.category), o.booking.start_at, "opened")
+
+
+def _replay(o: Occasion, cycle: Cycle, later: list[VisitState], since: datetime,
+            occasion: str) -> tuple[list[Action], Cycle]:
+    """What the bookings ``later`` (same category, after the cycle's visit) did to the cycle's task from
+    ``since`` (that moment's step keyed by ``occasion``), worked out from when each was made (``booked_at``)
+    and cancelled (a cancelled booking's version), up to the category's next completed visit, rather than
+    from the order their events were processed in: closed by the soonest booking to come, re-pointed to a
+    sooner one made later or to the next one to come when that one is cancelled, restored (a note) when
+    nothing else is to come then and closed again by the next booking made. The same task history (amoCRM
+    tasks, results and notes) whichever of the visit and the bookings was processed first."""
+    done = [v for v in later if v.status is BookingStatus.COMPLETED]
+    until = min(done, key=lambda v: (v.start_at, v.external_id), default=None)
+    made = (v.booked_at for v in later)
+    cancelled = (v.version for v in later if v.status is BookingStatus.CANCELLED)
+    moments = sorted({m for m in (*made, *cancelled) if m is not None and m > since
+                      and (until is None or m < until.start_at)})
+    actions: list[Action] = []
+    state = cycle
+    for i, moment in enumerate((since, *moments)):
+        # (each run's own keys: a later run may replay a moment an earlier one did, from another state)
+        step = occasion if i == 0 else f"{occasion}:history@{moment.isoformat()}"
+        first = min((v for v in later if _to_come_at(v, moment)), key=lambda v: (v.start_at, v.external_id),
+                    default=None)
+        holder = next((v for v in later if v.external_id == state.cancelled_by), None)
+        if state.task_active and first is not None:
+            actions += _cancel_one(o, state, first, step, why="cancel" if step == "opened" else "history")
+        elif state.task_active:
+            continue
+        elif holder is not None and first is None and _cancelled_by(holder, moment):
+            label = category_label(cycle.category, o.language)
+            deadline = max(cycle.due_at, o.now)
+            task: Action = RestoreTask(key=f"{cycle.task_key}:restore:{step}", client_id=o.client.id,
+                                       task_key=cycle.task_key, deadline=deadline) if state.task_exists \
+                else _task(o, cycle, deadline)
+            actions += [
+                task,
+                _update(o, state, "restore", TaskState.RESTORED, None, True, step),
+                AddNote(key=f"note:{cycle.task_key}:restore:{step}", client_id=o.client.id,
+                        text=text("periodic_restored", o.language, booking=holder.external_id, category=label)),
+            ]
+            state = replace(state, task_state=TaskState.RESTORED, cancelled_by=None, task_exists=True)
+            continue
+        elif first is not None and holder is not None and first.external_id != holder.external_id and (
+                _cancelled_by(holder, moment) or (first.start_at, first.external_id) < (holder.start_at,
+                                                                                          holder.external_id)):
+            actions += _cancel_one(o, state, first, step, why="repoint")
+        else:
+            continue
+        state = replace(state, task_state=TaskState.CANCELLED_BY_BOOKING, cancelled_by=first.external_id)
+    return actions, state

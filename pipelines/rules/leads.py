@@ -57,7 +57,9 @@ def lead_fields(scene: Scene, about: VisitState | None, as_made: bool = False) -
     completed = scene.snapshot.completed()
     if about is not None:
         until = (about.booked_at or about.start_at) if as_made else about.start_at
-        completed = tuple(v for v in completed if v.start_at <= min(until, about.start_at))
+        # (a visit starting at the same time comes after ``about`` when its id does: the order visits sort in)
+        last = (min(until, about.start_at), about.external_id)
+        completed = tuple(v for v in completed if (v.start_at, v.external_id) <= last)
     if about is not None and about.status is BookingStatus.COMPLETED and all(
             v.external_id != about.external_id for v in completed):
         completed = (about, *completed)

@@ -7,6 +7,8 @@
 - First visit completed: the Sales lead is won (the Repeat visits rules take the client from there).
 - No-show or cancellation with no other booking to come: the lead goes to the configured stage and
   an admin gets a call task. With another booking to come the client has rebooked: nothing to chase.
+  Processed after a later visit already won the lead, a first booking missed before any of the client's
+  other bookings could have been a visit, with nothing to come then, still gets its call task (as in order).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pipelines.actions import Action, CreateTask, Skip, TaskKind, UpdateFields, UpsertContact
+from pipelines.events import BookingStatus
 from pipelines.rules.context import Occasion
 from pipelines.rules.leads import budget, create_lead, lead_fields, move_lead
 from pipelines.rules.messaging import message
@@ -23,6 +26,7 @@ from pipelines.stages import PREPAYMENT, WON, Pipeline
 from pipelines.texts import local_date, text
 
 _MISSED_STAGES = ("no_show", "cancelled")
+_MISSED = (BookingStatus.CANCELLED, BookingStatus.NO_SHOW)
 
 
 def on_event(o: Occasion) -> list[Action]:
@@ -117,7 +121,7 @@ def _first_visit(o: Occasion) -> list[Action]:
 def _missed(o: Occasion) -> list[Action]:
     lead = o.snapshot.open_lead(Pipeline.SALES)
     if lead is None:
-        return []
+        return _missed_before_the_first_visit(o)
     # another booking to come, made by the time this one was missed (one made later does not count, whatever
     # order the two were processed in: the client was to be called then)
     rebooked = [v for v in o.other_upcoming() if v.booked_by(o.event.occurred_at)]
@@ -129,6 +133,22 @@ def _missed(o: Occasion) -> list[Action]:
     if o.policy.enabled("sales_call_task"):
         actions.append(_call_task(o, lead.key))
     return actions
+
+
+def _missed_before_the_first_visit(o: Occasion) -> list[Action]:
+    """A first booking missed before the client's first visit, processed after that visit won the Sales lead:
+    in order the lead was open then and the admin got the call task (the lead, won since, stays won), unless
+    another booking to come had been made by then."""
+    won = _sales_lead(o)
+    if won is None or won.status is not LeadStatus.WON or not o.policy.enabled("sales_call_task"):
+        return []
+    moment = o.event.occurred_at
+    others = [v for v in o.snapshot.client_visits if v.external_id != o.booking_id]
+    # (a booking before then not known to be missed may have been a visit whose completion is still to come)
+    visited = any(v.status not in _MISSED and v.start_at <= moment for v in others)
+    to_come = any(v.booked_by(moment) and v.start_at > moment
+                  and not (v.status is BookingStatus.CANCELLED and v.version <= moment) for v in others)
+    return [] if visited or to_come else [_call_task(o, won.key)]
 
 
 def _call_task(o: Occasion, lead_key: str) -> CreateTask:
