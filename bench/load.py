@@ -7,7 +7,8 @@ posts a burst of distinct bookings (20,000; ``--smoke``: 400) from 8 keep-alive 
 are answered, or ``--rate`` per second on a schedule) while the workers turn them into amoCRM work.
 Baselines from the same run: the same burst against a bare Flask endpoint under the same gunicorn
 (latency), and amoCRM's ceiling of 7 requests/s (drain). The resident memory of the web (gunicorn and
-its workers) and of each worker (with its work horse) is read from /proc every half second over the burst and the drain.
+its workers) and of each worker (with its work horse) is read from /proc every half second over the burst
+and the drain.
 
 Prints:
   ``burst db=… requests=… accepted=… lost=… p99_ms=… bare_p99_ms=… p99_ratio=… rps=… load=…`` (load: the
